@@ -1,0 +1,42 @@
+"""Datasets for simple diffusion, as `tf.data` pipelines of `[-1, 1]` images.
+
+Small datasets ship with the package or are drawn on the fly (scikit-learn's
+digits, captioned coloured shapes); larger ones load from prepared TFDS
+directories, image folders or `.npz` files. Nothing is downloaded.
+"""
+
+from keras_simple_diffusion.data.datasets import ACCEPTED_SOURCES
+from keras_simple_diffusion.data.datasets import DatasetInfo
+from keras_simple_diffusion.data.datasets import load_dataset
+from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES
+from keras_simple_diffusion.data.digits import load_digits
+from keras_simple_diffusion.data.images import standardize_images
+from keras_simple_diffusion.data.shapes import ATTRIBUTES
+from keras_simple_diffusion.data.shapes import COLOUR_VALUES
+from keras_simple_diffusion.data.shapes import COLOURS
+from keras_simple_diffusion.data.shapes import POSITIONS
+from keras_simple_diffusion.data.shapes import SHAPES
+from keras_simple_diffusion.data.shapes import SIZES
+from keras_simple_diffusion.data.shapes import caption_for
+from keras_simple_diffusion.data.shapes import make_shapes
+from keras_simple_diffusion.data.shapes import parse_caption
+from keras_simple_diffusion.data.splits import train_test_split
+
+__all__ = [
+    "ACCEPTED_SOURCES",
+    "ATTRIBUTES",
+    "COLOURS",
+    "COLOUR_VALUES",
+    "DIGIT_CLASS_NAMES",
+    "DatasetInfo",
+    "POSITIONS",
+    "SHAPES",
+    "SIZES",
+    "caption_for",
+    "load_dataset",
+    "load_digits",
+    "make_shapes",
+    "parse_caption",
+    "standardize_images",
+    "train_test_split",
+]

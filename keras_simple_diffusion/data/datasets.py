@@ -1,0 +1,575 @@
+"""Spec-driven loading of image datasets into batched `tf.data` pipelines.
+
+`load_dataset` turns a short spec (`"digits"`, `"shapes"`,
+`"tfds:mnist:test"`, a folder, a `.npz` file) or in-memory data into a
+`DatasetInfo`: a batched `tf.data.Dataset` of float32 images in `[-1, 1]`
+plus what a model needs to know about it. `tf.data` pipelines work with
+`Model.fit` on every Keras backend. Nothing is ever downloaded.
+"""
+
+import dataclasses
+import difflib
+import os
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES
+from keras_simple_diffusion.data.digits import load_digits
+from keras_simple_diffusion.data.images import standardize_images
+from keras_simple_diffusion.data.images import validate_channels
+from keras_simple_diffusion.data.images import validate_image_size
+from keras_simple_diffusion.data.shapes import make_shapes
+
+DEFAULT_IMAGE_SIZE = 32
+DEFAULT_SHAPES_IMAGES = 4096
+# File extensions `keras.utils.image_dataset_from_directory` reads.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+ACCEPTED_SOURCES = (
+    "'digits' (scikit-learn's bundled 8x8 digits)",
+    "'shapes' or 'shapes:NUM_IMAGES' (synthetic captioned shapes)",
+    "'tfds:NAME[:SPLIT]' (a TFDS dataset already prepared in data_dir)",
+    "a directory of images (class subfolders give labels)",
+    "a path ending in '.npz' with an 'images' and an optional 'labels' array",
+    "a tf.data.Dataset of images or (image, label) pairs",
+    "an images array or an (images, labels) pair of arrays",
+)
+_SHUFFLE_BUFFER = 10_000
+_FLOAT_RANGE_TOLERANCE = 1e-3
+_CORRUPT_FILES_SHOWN = 5
+
+
+@dataclasses.dataclass
+class DatasetInfo:
+    """A batched image dataset and what a model needs to know about it.
+
+    Attributes:
+        dataset: a `tf.data.Dataset` of float32 image batches
+            `(batch, image_size, image_size, channels)` in `[-1, 1]`. It
+            yields `(images, labels)` with int32 labels for labelled data,
+            `(images, captions)` with string captions for captioned data, and
+            images alone otherwise.
+        image_size: side of the square images, in pixels.
+        channels: number of image channels, 1 or 3.
+        num_examples: number of examples in one pass, or `None` if unknown.
+        num_classes: number of classes of labelled data, else `None`.
+        class_names: the name of each class of labelled data, else `None`.
+        images: all images as a float32 array in `[-1, 1]` when the source
+            is held in memory (digits, shapes, `.npz`, arrays), else `None`.
+        labels: the int32 labels matching `images`, when there are some.
+        captions: the captions matching `images`, for captioned data.
+    """
+
+    dataset: tf.data.Dataset
+    image_size: int
+    channels: int
+    num_examples: int | None
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    images: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    captions: list[str] | None = None
+
+
+def load_dataset(
+    source="digits",
+    image_size=None,
+    channels=None,
+    batch_size=64,
+    shuffle=True,
+    seed=0,
+    repeat=False,
+    drop_remainder=True,
+    data_dir=None,
+):
+    """Loads an image dataset as a batched `tf.data` pipeline.
+
+    Accepted sources:
+
+    - `"digits"`: scikit-learn's 1797 bundled handwritten digits, labelled
+      0..9, 32x32 greyscale unless `image_size`/`channels` say otherwise.
+    - `"shapes"` or `"shapes:NUM_IMAGES"`: `make_shapes` images (4096 by
+      default, always drawn with seed 0 so every run sees the same data),
+      yielded with their captions.
+    - `"tfds:NAME[:SPLIT]"` (split `"train"` by default, slices such as
+      `"train[:10%]"` work): a TensorFlow Datasets dataset that is already
+      prepared in `data_dir` (or TFDS's default directory). Its `"image"`
+      feature is used, and its `"label"` feature when it is a class label.
+      It is never downloaded: an unprepared dataset raises `RuntimeError`
+      at once explaining how to prepare it elsewhere.
+    - A directory, read with `keras.utils.image_dataset_from_directory`.
+      When it has subfolders, each is a class (sorted by name) and images
+      directly in the directory are ignored; without subfolders the images
+      are unlabelled. Files that PIL cannot read are skipped with a warning
+      giving their count. Images of any size are centre-cropped to a square
+      and resized to `image_size`, which defaults to the shorter side of the
+      first readable image.
+    - A path ending in `.npz` holding an `"images"` array and optionally
+      `"labels"`. See "Arrays" for how pixel values are read.
+    - A `tf.data.Dataset` yielding single images or `(image, label)` pairs
+      (batched ones are unbatched first). Integer images are read as
+      `[0, 255]`, float images as `[-1, 1]`. Labels are passed through, so
+      `num_classes` is `None`.
+    - Arrays: an images array `(N, H, W[, C])` or an `(images, labels)`
+      pair. Integer images must lie in `[0, 255]` and float images in
+      `[-1, 1]`; anything else raises `ValueError`. Labels must be
+      non-negative integers; `num_classes` is their maximum plus one.
+
+    Training pipelines drop the last partial batch by default so batch shapes
+    stay static, which `jit`/XLA compile once.
+
+    Args:
+        source: one of the sources above.
+        image_size: side of the square output images, or `None` for the
+            source's own size (32 for digits and shapes).
+        channels: 1 or 3 to convert the images, or `None` for the source's
+            own (RGB for directories).
+        batch_size: number of examples per batch.
+        shuffle: whether to shuffle the examples (reshuffled every epoch).
+        seed: integer seed of the shuffling.
+        repeat: whether to repeat the dataset indefinitely.
+        drop_remainder: whether to drop the last batch when it is smaller
+            than `batch_size`.
+        data_dir: the TFDS data directory for `"tfds:"` sources.
+
+    Returns:
+        A `DatasetInfo`.
+
+    Raises:
+        ValueError: for an unknown source, a missing or empty directory, a
+            non-positive `image_size`, fewer examples than one batch when
+            dropping the remainder, and other invalid inputs.
+        RuntimeError: for a TFDS dataset that is not prepared locally.
+
+    Example:
+
+    >>> info = load_dataset("digits", image_size=16, batch_size=32)
+    >>> images, labels = next(iter(info.dataset))
+    >>> images.shape, info.num_classes
+    (TensorShape([32, 16, 16, 1]), 10)
+    """
+    if image_size is not None:
+        image_size = validate_image_size(image_size)
+    validate_channels(channels)
+    if isinstance(batch_size, bool) or not (
+        isinstance(batch_size, int) and batch_size > 0
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive integer. Received: {batch_size!r}"
+        )
+    info = _load_examples(source, image_size, channels, shuffle, seed, data_dir)
+    if (
+        drop_remainder
+        and info.num_examples is not None
+        and info.num_examples < batch_size
+    ):
+        raise ValueError(
+            f"The dataset has {info.num_examples} examples, fewer than "
+            f"batch_size={batch_size}, so dropping the remainder would leave "
+            "no batch. Use a smaller batch_size or drop_remainder=False."
+        )
+    dataset = info.dataset
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(
+        batch_size,
+        drop_remainder=drop_remainder,
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return dataclasses.replace(info, dataset=dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def _unknown_source_error(source):
+    accepted = "\n".join(f"  - {form}" for form in ACCEPTED_SOURCES)
+    return ValueError(
+        f"Unknown dataset source {source!r}. Accepted forms:\n{accepted}"
+    )
+
+
+def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
+    """Returns a `DatasetInfo` whose dataset yields single shuffled examples."""
+    if isinstance(source, tf.data.Dataset):
+        return _from_tf_dataset(source, image_size, channels, shuffle, seed)
+    if isinstance(source, np.ndarray):
+        return _from_arrays(source, image_size, channels, shuffle, seed)
+    if isinstance(source, tuple) and len(source) == 2:
+        images, labels = source
+        return _from_arrays(
+            images, image_size, channels, shuffle, seed, labels=labels
+        )
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str):
+        raise _unknown_source_error(source)
+    if source == "digits":
+        images, labels = load_digits(image_size or DEFAULT_IMAGE_SIZE)
+        return _from_arrays(
+            images,
+            image_size,
+            channels,
+            shuffle,
+            seed,
+            labels=labels,
+            class_names=list(DIGIT_CLASS_NAMES),
+        )
+    if source == "shapes" or source.startswith("shapes:"):
+        images, captions, _ = make_shapes(
+            _shapes_count(source), image_size or DEFAULT_IMAGE_SIZE, seed=0
+        )
+        return _from_arrays(
+            images, image_size, channels, shuffle, seed, captions=captions
+        )
+    if source.startswith("tfds:"):
+        return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
+    path = os.path.expanduser(source)
+    if path.lower().endswith(".npz"):
+        return _from_npz(path, image_size, channels, shuffle, seed)
+    looks_like_path = (
+        "/" in source or os.sep in source or source.startswith((".", "~"))
+    )
+    if os.path.isdir(path) or looks_like_path:
+        return _from_directory(path, image_size, channels, shuffle, seed)
+    raise _unknown_source_error(source)
+
+
+def _shapes_count(source):
+    if source == "shapes":
+        return DEFAULT_SHAPES_IMAGES
+    count = source.removeprefix("shapes:")
+    if not count.isdigit() or int(count) == 0:
+        raise ValueError(
+            f"Expected 'shapes:NUM_IMAGES' with a positive integer. "
+            f"Received: {source!r}"
+        )
+    return int(count)
+
+
+def _check_pixel_range(images):
+    """Raises `ValueError` unless the images use a supported value range."""
+    if images.size == 0:
+        raise ValueError("Received an empty images array.")
+    low, high = images.min(), images.max()
+    if np.issubdtype(images.dtype, np.integer):
+        if low < 0 or high > 255:
+            raise ValueError(
+                "Integer images must hold pixel values in [0, 255]; found "
+                f"values in [{low}, {high}]."
+            )
+    elif np.issubdtype(images.dtype, np.floating):
+        if (
+            low < -1 - _FLOAT_RANGE_TOLERANCE
+            or high > 1 + _FLOAT_RANGE_TOLERANCE
+        ):
+            raise ValueError(
+                "Float images must be in [-1, 1]; found values in "
+                f"[{low:g}, {high:g}]. Rescale them (e.g. x / 127.5 - 1 for "
+                "[0, 255]) or pass uint8 pixel values."
+            )
+        if low >= 0:
+            warnings.warn(
+                "Float images have no negative values although [-1, 1] is "
+                "expected; if they are in [0, 1], rescale them with "
+                "x * 2 - 1.",
+                stacklevel=5,
+            )
+    else:
+        raise ValueError(
+            f"Images must be integer or float arrays. Received: {images.dtype}"
+        )
+
+
+def _from_arrays(
+    images,
+    image_size,
+    channels,
+    shuffle,
+    seed,
+    labels=None,
+    captions=None,
+    class_names=None,
+):
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(
+            "Images must have shape (N, H, W) or (N, H, W, C). "
+            f"Received: {images.shape}"
+        )
+    _check_pixel_range(images)
+    images = standardize_images(images, image_size, channels).numpy()
+    num_classes = None
+    targets = None
+    if labels is not None:
+        labels = np.asarray(labels)
+        if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (
+            len(images),
+        ):
+            raise ValueError(
+                f"Labels must be {len(images)} integers, one per image. "
+                f"Received: dtype {labels.dtype}, shape {labels.shape}"
+            )
+        if labels.min() < 0:
+            raise ValueError("Labels must be non-negative class indices.")
+        labels = labels.astype("int32")
+        num_classes = int(labels.max()) + 1
+        class_names = class_names or [
+            str(label) for label in range(num_classes)
+        ]
+        targets = labels
+    elif captions is not None:
+        targets = np.asarray(captions)
+    slices = images if targets is None else (images, targets)
+    dataset = tf.data.Dataset.from_tensor_slices(slices)
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed)
+    return DatasetInfo(
+        dataset=dataset,
+        image_size=images.shape[1],
+        channels=images.shape[-1],
+        num_examples=len(images),
+        num_classes=num_classes,
+        class_names=class_names,
+        images=images,
+        labels=labels,
+        captions=captions,
+    )
+
+
+def _from_npz(path, image_size, channels, shuffle, seed):
+    if not os.path.isfile(path):
+        raise ValueError(f"The .npz file {path!r} does not exist.")
+    with np.load(path) as arrays:
+        if "images" not in arrays.files:
+            raise ValueError(
+                f"{path!r} has no 'images' array; it holds {arrays.files}."
+            )
+        images = arrays["images"]
+        labels = arrays["labels"] if "labels" in arrays.files else None
+    return _from_arrays(
+        images, image_size, channels, shuffle, seed, labels=labels
+    )
+
+
+def _native_image_size(height, width, source):
+    """The square size to use when `image_size` is `None`."""
+    if height is None or width is None:
+        raise ValueError(
+            f"{source} has images of varying size; pass `image_size`."
+        )
+    return min(height, width)
+
+
+def _standardize_example(image_size, channels):
+    """Returns a `map` function standardizing an image and int32 labels."""
+
+    def standardize(image, *target):
+        image = standardize_images(image, image_size, channels)
+        if not target:
+            return image
+        (target,) = target
+        if target.dtype.is_integer:
+            target = tf.cast(target, "int32")
+        return image, target
+
+    return standardize
+
+
+def _from_tf_dataset(dataset, image_size, channels, shuffle, seed):
+    spec = dataset.element_spec
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
+    if (isinstance(spec, tuple) and len(spec) != 2) or not isinstance(
+        image_spec, tf.TensorSpec
+    ):
+        raise ValueError(
+            "A tf.data.Dataset source must yield images or (image, label) "
+            f"pairs. Received element_spec: {spec}"
+        )
+    if image_spec.shape.rank == 4:
+        dataset = dataset.unbatch()
+    elif image_spec.shape.rank != 3:
+        raise ValueError(
+            "Dataset images must be (H, W, C) or batches (N, H, W, C). "
+            f"Received shape: {image_spec.shape}"
+        )
+    height, width, native_channels = image_spec.shape[-3:]
+    image_size = image_size or _native_image_size(height, width, "The dataset")
+    num_examples = int(dataset.cardinality())
+    if shuffle:
+        dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=seed)
+    dataset = dataset.map(
+        _standardize_example(image_size, channels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return DatasetInfo(
+        dataset=dataset,
+        image_size=image_size,
+        channels=channels or min(native_channels, 3),
+        num_examples=num_examples if num_examples >= 0 else None,
+    )
+
+
+def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise ImportError(
+            "'tfds:' sources need tensorflow-datasets: "
+            "pip install 'keras-simple-diffusion[data]'"
+        ) from error
+    name, _, split = spec.removeprefix("tfds:").partition(":")
+    split = split or "train"
+    if not name or ":" in split:
+        raise ValueError(
+            f"Expected 'tfds:NAME' or 'tfds:NAME:SPLIT'. Received: {spec!r}"
+        )
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.DatasetNotFoundError:
+        suggestions = difflib.get_close_matches(
+            name.split("/")[0], tfds.list_builders(), n=3
+        )
+        hint = f" Did you mean one of {suggestions}?" if suggestions else ""
+        raise ValueError(
+            f"Unknown TFDS dataset {name!r}.{hint} "
+            "`tfds.list_builders()` lists the known names."
+        ) from None
+    if not builder.is_prepared():
+        raise RuntimeError(
+            f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r}, "
+            "and this package never downloads data. On a machine with "
+            f"internet access run `tfds build {name} --data_dir=DIR`, copy "
+            "DIR to this machine, then pass data_dir=DIR (--data-dir on the "
+            "command line) or set TFDS_DATA_DIR=DIR."
+        )
+    try:
+        num_examples = builder.info.splits[split].num_examples
+    except (KeyError, ValueError):
+        raise ValueError(
+            f"TFDS dataset {name!r} has no split {split!r}; available "
+            f"splits: {list(builder.info.splits)}."
+        ) from None
+    features = builder.info.features
+    if "image" not in features:
+        raise ValueError(
+            f"TFDS dataset {name!r} has no 'image' feature; its features "
+            f"are {list(features)}."
+        )
+    height, width, native_channels = features["image"].shape
+    image_size = image_size or _native_image_size(
+        height, width, f"TFDS dataset {name!r}"
+    )
+    labelled = "label" in features and isinstance(
+        features["label"], tfds.features.ClassLabel
+    )
+    dataset = builder.as_dataset(
+        split=split,
+        shuffle_files=shuffle,
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+    )
+    if shuffle:
+        dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=seed)
+    standardize = _standardize_example(image_size, channels)
+    keys = ("image", "label") if labelled else ("image",)
+    dataset = dataset.map(
+        lambda example: standardize(*(example[key] for key in keys)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return DatasetInfo(
+        dataset=dataset,
+        image_size=image_size,
+        channels=channels or min(native_channels, 3),
+        num_examples=num_examples,
+        num_classes=features["label"].num_classes if labelled else None,
+        class_names=list(features["label"].names) if labelled else None,
+    )
+
+
+def _image_files(directory, class_names):
+    """Image files, sorted, as `image_dataset_from_directory` indexes them."""
+    roots = [os.path.join(directory, name) for name in class_names]
+    return sorted(
+        os.path.join(root, filename)
+        for top in roots or [directory]
+        for root, _, filenames in os.walk(top)
+        for filename in filenames
+        if filename.lower().endswith(IMAGE_EXTENSIONS)
+    )
+
+
+def _readable_image_sizes(paths):
+    """Checks every file with PIL; returns `(sizes, corrupt_paths)`."""
+    sizes, corrupt = [], []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                size = image.size
+                image.verify()
+            sizes.append(size)
+        except (OSError, SyntaxError, ValueError):
+            corrupt.append(path)
+    return sizes, corrupt
+
+
+def _rescale_pixels(image, *label):
+    """Maps float `[0, 255]` pixels, as Keras decodes them, to `[-1, 1]`."""
+    image = image / 127.5 - 1.0
+    return (image, *label) if label else image
+
+
+def _from_directory(directory, image_size, channels, shuffle, seed):
+    if not os.path.isdir(directory):
+        raise ValueError(f"Image directory {directory!r} does not exist.")
+    class_names = sorted(
+        entry.name
+        for entry in os.scandir(directory)
+        if entry.is_dir() and not entry.name.startswith(".")
+    )
+    paths = _image_files(directory, class_names)
+    if not paths:
+        raise ValueError(
+            f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in "
+            f"{directory!r}."
+        )
+    sizes, corrupt = _readable_image_sizes(paths)
+    if not sizes:
+        raise ValueError(
+            f"All {len(paths)} image files in {directory!r} are corrupt."
+        )
+    if corrupt:
+        shown = [os.path.relpath(path, directory) for path in corrupt]
+        more = " ..." if len(shown) > _CORRUPT_FILES_SHOWN else ""
+        warnings.warn(
+            f"Skipping {len(corrupt)} corrupt image file(s) of {len(paths)} "
+            f"in {directory!r}: {', '.join(shown[:_CORRUPT_FILES_SHOWN])}"
+            f"{more}",
+            stacklevel=4,
+        )
+    image_size = image_size or min(sizes[0])
+    dataset = keras.utils.image_dataset_from_directory(
+        directory,
+        labels="inferred" if class_names else None,
+        label_mode="int" if class_names else None,
+        color_mode="grayscale" if channels == 1 else "rgb",
+        batch_size=None,
+        image_size=(image_size, image_size),
+        shuffle=shuffle,
+        seed=seed,
+        crop_to_aspect_ratio=True,
+        verbose=False,
+    )
+    # Skips the files PIL rejected above, and logs any it let through that
+    # TensorFlow cannot decode.
+    dataset = dataset.ignore_errors(log_warning=True)
+    dataset = dataset.map(_rescale_pixels, num_parallel_calls=tf.data.AUTOTUNE)
+    return DatasetInfo(
+        dataset=dataset,
+        image_size=image_size,
+        channels=channels or 3,
+        num_examples=len(sizes),
+        num_classes=len(class_names) or None,
+        class_names=class_names or None,
+    )

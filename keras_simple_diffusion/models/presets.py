@@ -1,0 +1,67 @@
+"""Named denoiser configurations, from tiny (tests) to paper-like.
+
+`build_denoiser("uvit-digits", num_classes=10)` builds one; any keyword
+overrides the preset. Paper-like presets follow the paper's recipe: early
+downsampling to 64 (or 32), residual levels down to 16 x 16, most capacity
+at 16 x 16.
+"""
+
+from keras_simple_diffusion.models.unet import UNet
+from keras_simple_diffusion.models.uvit import UViT
+
+PRESETS = {
+    # Seconds-sized models for the test suite.
+    "unet-tiny": (UNet, dict(image_size=32, channels=1, widths=(16,), bottom_width=32,
+                             num_res_blocks=1, bottom_blocks=1, num_heads=2,
+                             embedding_dim=32, groups=8, downsample="dwt", downsample_factor=2)),
+    "uvit-tiny": (UViT, dict(image_size=32, channels=1, widths=(16,), num_res_blocks=1,
+                             transformer_width=32, transformer_depth=1, num_heads=2,
+                             embedding_dim=32, groups=8, downsample="dwt", downsample_factor=2)),
+    # The default CPU run: digits at 32 px, wavelet to 16 x 16, transformer at 8 x 8.
+    "uvit-digits": (UViT, dict(image_size=32, channels=1, widths=(64,), num_res_blocks=1,
+                               transformer_width=128, transformer_depth=4, num_heads=4,
+                               embedding_dim=128, groups=16, downsample="dwt", downsample_factor=2)),
+    # CIFAR-sized (32 px, 3 channels).
+    "unet-s": (UNet, dict(image_size=32, channels=3, widths=(64, 128), bottom_width=256,
+                          num_res_blocks=2, bottom_blocks=2, num_heads=4, embedding_dim=256,
+                          dropout=0.1, dropout_max_resolution=16)),
+    "uvit-s": (UViT, dict(image_size=32, channels=3, widths=(128,), num_res_blocks=2,
+                          transformer_width=384, transformer_depth=8, num_heads=6,
+                          embedding_dim=256, downsample="dwt", downsample_factor=2,
+                          dropout=0.1, dropout_max_resolution=16)),
+    # 64 px: the paper's reference resolution.
+    "uvit-64": (UViT, dict(image_size=64, channels=3, widths=(128, 256), num_res_blocks=2,
+                           transformer_width=512, transformer_depth=8, num_heads=8,
+                           embedding_dim=512, dropout=0.1)),
+    # High resolution: wavelet down to 64, residual levels to 16, transformer at 16.
+    "uvit-256": (UViT, dict(image_size=256, channels=3, widths=(128, 256), num_res_blocks=2,
+                            transformer_width=768, transformer_depth=12, num_heads=12,
+                            embedding_dim=768, downsample="dwt", downsample_factor=4, dropout=0.1)),
+    "uvit-512": (UViT, dict(image_size=512, channels=3, widths=(128, 256), num_res_blocks=2,
+                            transformer_width=768, transformer_depth=12, num_heads=12,
+                            embedding_dim=768, downsample="dwt", downsample_factor=8, dropout=0.1)),
+    "unet-256": (UNet, dict(image_size=256, channels=3, widths=(128, 256), bottom_width=768,
+                            num_res_blocks=2, bottom_blocks=8, num_heads=12, embedding_dim=768,
+                            downsample="dwt", downsample_factor=4, dropout=0.1)),
+    "unet-512": (UNet, dict(image_size=512, channels=3, widths=(128, 256), bottom_width=768,
+                            num_res_blocks=2, bottom_blocks=8, num_heads=12, embedding_dim=768,
+                            downsample="dwt", downsample_factor=8, dropout=0.1)),
+}
+
+
+def preset_config(name, **overrides):
+    """Returns `(cls, kwargs)` of a preset with `overrides` applied."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}. Available presets: {sorted(PRESETS)}")
+    cls, config = PRESETS[name]
+    return cls, {**config, **overrides}
+
+
+def build_denoiser(name, **overrides):
+    """Builds the denoiser of preset `name`; keywords override the preset.
+
+    Example:
+    >>> denoiser = build_denoiser("uvit-tiny", num_classes=10)
+    """
+    cls, config = preset_config(name, **overrides)
+    return cls(**config)

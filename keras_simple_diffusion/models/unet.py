@@ -1,0 +1,129 @@
+"""The U-Net denoiser of simple diffusion."""
+
+import keras
+from keras import layers
+
+from keras_simple_diffusion.layers import ResidualBlock
+from keras_simple_diffusion.models.denoiser import (
+    Denoiser,
+    attend,
+    check_downsampling,
+    conditioning_embedding,
+    decoder,
+    denoiser_inputs,
+    early_downsample,
+    encoder,
+    late_upsample,
+    output_head,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_simple_diffusion")
+class UNet(Denoiser):
+    """Convolutional U-Net with its capacity at the bottom resolution.
+
+    The images are downsampled immediately (wavelet or patching) so no
+    feature map is larger than needed; residual levels of `widths` halve
+    the resolution each; the bottom (most blocks, widest) runs residual
+    blocks with self-attention; a mirrored decoder with skip connections
+    returns to the input resolution.
+
+    Args:
+        image_size: side of the square input images.
+        channels: image channels.
+        widths: width of each residual level above the bottom.
+        bottom_width: width at the bottom resolution.
+        num_res_blocks: residual blocks per level above the bottom.
+        bottom_blocks: residual+attention blocks at the bottom.
+        attention_max_resolution: levels at or below this resolution get
+            self-attention after each residual block.
+        num_heads: attention heads.
+        num_classes: number of classes for class conditioning, or None.
+        downsample: None, "dwt" (5/3 wavelet) or "patch".
+        downsample_factor: spatial reduction of the early downsampling.
+        embedding_dim: width of the conditioning embedding.
+        dropout: dropout rate, applied only at low resolutions.
+        dropout_max_resolution: largest resolution that gets dropout.
+        groups: group-norm groups.
+
+    Example:
+    >>> denoiser = UNet(image_size=32, channels=3, widths=(32,), bottom_width=64)
+    >>> denoiser({"images": np.zeros((2, 32, 32, 3)), "noise_level": np.zeros(2)}).shape
+    (2, 32, 32, 3)
+    """
+
+    def __init__(
+        self,
+        image_size,
+        channels=3,
+        widths=(128, 256),
+        bottom_width=512,
+        num_res_blocks=2,
+        bottom_blocks=4,
+        attention_max_resolution=16,
+        num_heads=4,
+        num_classes=None,
+        downsample=None,
+        downsample_factor=1,
+        embedding_dim=256,
+        dropout=0.0,
+        dropout_max_resolution=16,
+        groups=32,
+        **kwargs,
+    ):
+        widths = tuple(widths)
+        resolution = check_downsampling(image_size, downsample, downsample_factor, 2 ** len(widths))
+        downsample_factor = image_size // resolution
+        block_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups)
+        attention_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution)
+
+        def attention(h, embedding, name):
+            if h.shape[1] > attention_max_resolution:
+                return h
+            return attend(h, embedding, num_heads, attention_args, name)
+
+        inputs = denoiser_inputs(image_size, channels, num_classes)
+        embedding = conditioning_embedding(inputs, embedding_dim, num_classes)
+        h = early_downsample(inputs["images"], downsample, downsample_factor)
+        out_channels = h.shape[-1]
+        h = layers.Conv2D(widths[0] if widths else bottom_width, 3, padding="same", name="stem")(h)
+        h, skips = encoder(h, embedding, widths, num_res_blocks, block_args, attention)
+        for block in range(bottom_blocks):
+            name = f"bottom_{block}"
+            h = ResidualBlock(bottom_width, name=name, **block_args)([h, embedding])
+            h = attend(h, embedding, num_heads, attention_args, f"{name}_attention")
+        h = decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention)
+        h = output_head(h, out_channels, groups)
+        outputs = late_upsample(h, downsample, downsample_factor)
+        super().__init__(
+            inputs,
+            outputs,
+            image_size=image_size,
+            channels=channels,
+            num_classes=num_classes,
+            downsample=downsample,
+            downsample_factor=downsample_factor,
+            embedding_dim=embedding_dim,
+            dropout=dropout,
+            dropout_max_resolution=dropout_max_resolution,
+            **kwargs,
+        )
+        self.widths = widths
+        self.bottom_width = bottom_width
+        self.num_res_blocks = num_res_blocks
+        self.bottom_blocks = bottom_blocks
+        self.attention_max_resolution = attention_max_resolution
+        self.num_heads = num_heads
+        self.groups = groups
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "widths": list(self.widths),
+            "bottom_width": self.bottom_width,
+            "num_res_blocks": self.num_res_blocks,
+            "bottom_blocks": self.bottom_blocks,
+            "attention_max_resolution": self.attention_max_resolution,
+            "num_heads": self.num_heads,
+            "groups": self.groups,
+        }

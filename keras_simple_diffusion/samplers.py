@@ -1,0 +1,94 @@
+"""Samplers: ancestral (VDM form) and DDIM steps, guidance, and the loop.
+
+Pure keras.ops: a sampler sees a `denoise(z, logsnr) -> (x_hat, eps_hat)`
+function and a schedule, never a network.
+
+Ancestral step from t to s < t:
+
+    c     = -expm1(logsnr_t - logsnr_s)
+    mean  = alpha_s * (z_t * (1 - c) / alpha_t + c * x_hat)
+    var   = sigma_s^2 * c
+    z_s   = mean + sqrt(var) * noise      (no noise on the last step)
+
+DDIM (deterministic): ``z_s = alpha_s * x_hat + sigma_s * eps_hat``.
+"""
+
+import keras
+from keras import ops
+
+from keras_simple_diffusion.schedules import alpha_sigma
+
+SAMPLERS = ("ancestral", "ddim")
+
+
+def check_sampler(sampler):
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Unknown sampler {sampler!r}. Expected one of {SAMPLERS}.")
+    return sampler
+
+
+def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):
+    """One ancestral step; pass zero `noise` for the last step."""
+    alpha_t, _ = alpha_sigma(logsnr_t)
+    alpha_s, sigma_s = alpha_sigma(logsnr_s)
+    c = -ops.expm1(logsnr_t - logsnr_s)
+    mean = alpha_s * (z * (1.0 - c) / alpha_t + c * x_hat)
+    return mean + ops.sqrt(ops.square(sigma_s) * c) * noise
+
+
+def ddim_step(x_hat, eps_hat, logsnr_s):
+    """One deterministic DDIM step to logSNR `logsnr_s`."""
+    alpha_s, sigma_s = alpha_sigma(logsnr_s)
+    return alpha_s * x_hat + sigma_s * eps_hat
+
+
+def guide(conditional, unconditional, guidance):
+    """Classifier-free guidance: ``(1 + w) f(z, c) - w f(z, null)``."""
+    return (1.0 + guidance) * conditional - guidance * unconditional
+
+
+def time_grid(steps):
+    """t_0 = 1 > t_1 > ... > t_steps = 0, uniformly spaced."""
+    return 1.0 - ops.arange(steps + 1, dtype="float32") / steps
+
+
+def sample_loop(denoise, z, schedule, steps, sampler, clip_denoised, draw_noise, seed_state):
+    """Runs the sampler from pure noise `z` (t = 1) to t = 0.
+
+    Args:
+        denoise: `(z, logsnr) -> (x_hat, eps_hat)`, logsnr a scalar tensor.
+        z: initial noise, (batch, H, W, C).
+        schedule: t -> logSNR.
+        steps: number of steps (a Python int).
+        sampler: "ancestral" or "ddim".
+        clip_denoised: clip x_hat to [-1, 1] at every step (eps_hat is then
+            recomputed from the clipped x_hat so the two stay consistent).
+        draw_noise: `(seed_state) -> (noise like z, new seed_state)`.
+        seed_state: random state carried through the loop.
+
+    Returns:
+        The samples at t = 0, clipped to [-1, 1].
+
+    The loop is `keras.ops.fori_loop`, so it compiles to one XLA while loop
+    on JAX and TensorFlow when the caller is compiled.
+    """
+    check_sampler(sampler)
+    grid = time_grid(steps)
+    logsnrs = schedule(grid)
+
+    def body(i, carry):
+        z, seed_state = carry
+        logsnr_t, logsnr_s = logsnrs[i], logsnrs[i + 1]
+        x_hat, eps_hat = denoise(z, logsnr_t)
+        if clip_denoised:
+            x_hat = ops.clip(x_hat, -1.0, 1.0)
+            alpha_t, sigma_t = alpha_sigma(logsnr_t)
+            eps_hat = (z - alpha_t * x_hat) / sigma_t
+        if sampler == "ddim":
+            return ddim_step(x_hat, eps_hat, logsnr_s), seed_state
+        noise, seed_state = draw_noise(seed_state)
+        last = ops.cast(ops.equal(i, steps - 1), z.dtype)
+        return ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise * (1.0 - last)), seed_state
+
+    z, _ = ops.fori_loop(0, steps, body, (z, seed_state))
+    return ops.clip(z, -1.0, 1.0)
