@@ -1,0 +1,439 @@
+"""Scaling out: data and model parallelism on the engines Keras already has.
+
+One entry point, `configure_distribution(kind, mesh)`, called *before* the
+model is built, wires the right engine for the active Keras backend:
+
+- **JAX**: `keras.distribution`. ``kind="data"`` is `DataParallel` over all
+  devices; ``kind="model"`` is `ModelParallel` on a 2-D `DeviceMesh` with
+  axes ``("batch", "model")``: batches are split over "batch", and a
+  `LayoutMap` (regex keys, matched with `re.fullmatch` against variable
+  paths; at most one key matches any variable) shards the large 16 x 16
+  weights over "model" -- the attention query/key/value/output kernels and
+  the MLP and adaLN modulation kernels of every transformer block, and the
+  kernels of the widest convolutions (the U-Net's bottom blocks, the U-ViT's
+  last residual level, when `widths` is given). Everything else is
+  replicated. Data given to `fit` (NumPy arrays or `tf.data`) is split by
+  Keras itself (`Distribution.distribute_dataset`), the Keras way. For
+  several hosts (TPU pod slices, GPU clusters) call `initialize()` first on
+  every host (a thin wrapper of `keras.distribution.initialize`).
+- **TensorFlow**: `tf.distribute.MirroredStrategy` (all local GPUs, or all
+  logical CPU devices), or `TPUStrategy` with ``tpu=...``; the model must be
+  created and compiled inside `context.scope()`; Keras' TF trainer then
+  distributes `fit` and its dataset. Only data parallelism exists here
+  (``kind="model"`` raises). Keras' `SeedGenerator` gives the *same* random
+  numbers on every replica under `tf.distribute` (Keras issue 18426: its
+  state is a mirrored variable), which would noise every replica's images
+  with the same eps and t; `context.prepare(model)` makes every seed
+  generator of the model fold the replica id into its seed.
+- **PyTorch**: Keras 3.15 has no `keras.distribution` backend for torch
+  (it arrives with Keras >= 3.16), and `fit` does not run under torch DDP.
+  Any distributed request -- and a plain run launched by `torchrun` with
+  WORLD_SIZE > 1 -- raises `DistributionNotSupportedError` saying what is
+  supported, instead of silently training on one device.
+
+Example (JAX or TensorFlow):
+>>> context = configure_distribution("model", "4x2", widths=(128, 256))
+>>> with context.scope():
+...     model = SimpleDiffusion(build_denoiser("uvit-256"))
+...     model.compile(optimizer=keras.optimizers.AdamW(1e-4))
+>>> context.prepare(model)
+>>> model.fit(dataset, epochs=1)
+"""
+
+import contextlib
+import os
+import re
+
+import keras
+
+KINDS = ("data", "model")
+BATCH_AXIS = "batch"
+MODEL_AXIS = "model"
+
+# Sublayer names of `TransformerBlock` (layers/blocks.py): self-attention
+# "attention", the optional text "cross_attention", "mlp_hidden",
+# "mlp_output", "modulation". The prefix is the block's name:
+# "transformer_{i}" in the U-ViT, "{block}_attention" in the U-Net.
+_BLOCK = r"(?:transformer_\d+|[^/]+_attention)"
+_ATTENTION = rf"{_BLOCK}/(?:attention|cross_attention)"
+
+
+class DistributionNotSupportedError(RuntimeError):
+    """The requested distribution does not exist for the active backend."""
+
+
+def _supported_message(backend):
+    return (
+        f"Distributed training is not available on the {backend!r} backend with "
+        f"Keras {keras.__version__}. Supported: on JAX, keras.distribution "
+        "(--distribution data|model --mesh BATCHxMODEL, multi-host via "
+        "keras.distribution.initialize); on TensorFlow, tf.distribute "
+        "(--distribution data: MirroredStrategy, or TPUStrategy). PyTorch needs "
+        "Keras >= 3.16 for keras.distribution; until then run on JAX "
+        "(KERAS_BACKEND=jax) or TensorFlow, or train on a single device without "
+        "--distribution (and without torchrun)."
+    )
+
+
+def parse_mesh(mesh, num_devices=None):
+    """Parses ``"BATCHxMODEL"`` (e.g. ``"4x2"``) into ``(batch, model)``.
+
+    ``None`` means all devices on the batch axis: ``(num_devices, 1)``. A
+    ``-1`` (``"-1x2"``) takes the remaining devices. With `num_devices`, the
+    product must equal it.
+    """
+    if mesh is None:
+        if num_devices is None:
+            raise ValueError("parse_mesh(None) needs `num_devices`.")
+        return int(num_devices), 1
+    if isinstance(mesh, (tuple, list)):
+        parts = [int(p) for p in mesh]
+    else:
+        match = re.fullmatch(r"\s*(-?\d+)\s*[xX,]\s*(-?\d+)\s*", str(mesh))
+        if not match:
+            raise ValueError(
+                f"--mesh must look like BATCHxMODEL, e.g. '4x2' or '8x1'. Received: {mesh!r}"
+            )
+        parts = [int(match.group(1)), int(match.group(2))]
+    if len(parts) != 2:
+        raise ValueError(f"A mesh has two axes (batch, model). Received: {mesh!r}")
+    batch, model = parts
+    if batch == -1 and num_devices is not None and model > 0 and num_devices % model == 0:
+        batch = num_devices // model
+    if model == -1 and num_devices is not None and batch > 0 and num_devices % batch == 0:
+        model = num_devices // batch
+    if batch < 1 or model < 1:
+        raise ValueError(f"Mesh axes must be positive. Received: {mesh!r}")
+    if num_devices is not None and batch * model != num_devices:
+        raise ValueError(
+            f"Mesh {batch}x{model} needs {batch * model} devices but {num_devices} "
+            "are visible. Use e.g. --mesh "
+            f"{num_devices}x1 (data) or --mesh {max(num_devices // 2, 1)}x2."
+        )
+    return batch, model
+
+
+def widest_conv_patterns(widths=None):
+    """Regexes of the widest convolutions' variable paths.
+
+    The U-Net's bottom residual blocks (``bottom_{i}``) always; for a U-ViT
+    with level `widths`, the residual blocks, downsampling and upsampling
+    convolutions of its widest level(s).
+    """
+    names = [r"bottom_\d+"]
+    if widths:
+        widest = max(widths)
+        for level, width in enumerate(widths):
+            if width == widest:
+                names += [rf"down_{level}_\d+", rf"up_{level}_\d+"]
+    convs = [rf"(?:{'|'.join(names)})/(?:conv_in|conv_out|skip)"]
+    if widths:
+        levels = "|".join(str(i) for i, w in enumerate(widths) if w == max(widths))
+        convs += [rf"downsample_(?:{levels})", rf"upsample_(?:{levels})_conv"]
+    return convs
+
+
+def layout_map(device_mesh, widths=None, model_axis=MODEL_AXIS, shard_convs=True):
+    """The `LayoutMap` of the model-parallel run (Megatron-style sharding).
+
+    Attention: query/key/value kernels (dim, heads, head_dim) and biases are
+    split over heads, the output kernel (heads, head_dim, dim) too, so each
+    device holds whole heads. MLP: the hidden kernel column-wise, the output
+    kernel row-wise. adaLN modulation (embedding, 6 dim) column-wise. Convs
+    (kh, kw, in, out): split over output channels. The sharded dimensions
+    must divide by the size of the model axis (heads, 4 dim, widths).
+
+    Args:
+        device_mesh: a `keras.distribution.DeviceMesh` with `model_axis`.
+        widths: the U-ViT/U-Net level widths, to find the widest level.
+        model_axis: name of the mesh axis that shards weights.
+        shard_convs: also shard the widest convolutions.
+    """
+    m = model_axis
+    layouts = keras.distribution.LayoutMap(device_mesh)
+    layouts[rf"{_ATTENTION}/(?:query|key|value)/kernel"] = (None, m, None)
+    layouts[rf"{_ATTENTION}/(?:query|key|value)/bias"] = (m, None)
+    layouts[rf"{_ATTENTION}/attention_output/kernel"] = (m, None, None)
+    layouts[rf"{_BLOCK}/mlp_hidden/kernel"] = (None, m)
+    layouts[rf"{_BLOCK}/mlp_hidden/bias"] = (m,)
+    layouts[rf"{_BLOCK}/mlp_output/kernel"] = (m, None)
+    layouts[rf"{_BLOCK}/modulation/kernel"] = (None, m)
+    layouts[rf"{_BLOCK}/modulation/bias"] = (m,)
+    if shard_convs:
+        for pattern in widest_conv_patterns(widths):
+            layouts[rf"{pattern}/kernel"] = (None, None, None, m)
+            layouts[rf"{pattern}/bias"] = (m,)
+    return layouts
+
+
+def sharded_variables(model, model_axis=MODEL_AXIS):
+    """``{path: spec}`` of the model's variables whose layout uses `model_axis`
+    under the active `keras.distribution` (JAX)."""
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return {}
+    result = {}
+    for variable in model.weights:
+        layout = distribution.get_variable_layout(variable)
+        axes = tuple(getattr(layout, "axes", ()) or ())
+        if model_axis in axes:
+            result[variable.path] = axes
+    return result
+
+
+def check_layout(model, layouts, model_axis=MODEL_AXIS):
+    """Checks that no variable path matches two keys of `layouts` and that the
+    sharded dimensions divide by the model axis; returns the matched paths."""
+    size = dict(zip(layouts.device_mesh.axis_names, layouts.device_mesh.shape))[model_axis]
+    matched = {}
+    for variable in model.weights:
+        keys = [k for k in layouts.keys() if re.fullmatch(k, variable.path)]
+        if len(keys) > 1:
+            raise ValueError(f"{variable.path} matches several LayoutMap keys: {keys}")
+        if not keys:
+            continue
+        axes = layouts[keys[0]].axes
+        for dim, axis in zip(variable.shape, axes):
+            if axis == model_axis and dim % size:
+                raise ValueError(
+                    f"{variable.path} of shape {tuple(variable.shape)} cannot be split "
+                    f"{size} ways on the '{model_axis}' axis (dimension {dim}). Choose "
+                    "a model axis that divides the heads, widths and MLP width."
+                )
+        matched[variable.path] = axes
+    return matched
+
+
+def _seed_generators(model):
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        yield from getattr(layer, "_seed_generators", [])
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `SeedGenerator` that folds the replica id into its seed under
+    `tf.distribute`, so replicas draw different numbers (Keras issue 18426).
+
+    Outside a replica context, or with one replica, it is the plain
+    generator: the same seed gives the same numbers as before.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        if keras.config.backend() != "tensorflow":
+            return seed
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync <= 1:
+            return seed
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        return tf.random.experimental.stateless_fold_in(seed, replica)
+
+
+def make_replica_aware(model):
+    """Turns every `SeedGenerator` of `model` (the training noise, dropout)
+    into a `ReplicaSeedGenerator`, in place; returns how many it changed."""
+    count = 0
+    for generator in _seed_generators(model):
+        if type(generator) is keras.random.SeedGenerator:
+            generator.__class__ = ReplicaSeedGenerator
+            count += 1
+    return count
+
+
+class DistributionContext:
+    """What `configure_distribution` returns.
+
+    Attributes:
+        kind: None (single device), "data" or "model".
+        backend: the Keras backend.
+        num_replicas: data-parallel replicas (the batch axis size).
+        mesh: ``(batch, model)``.
+        distribution: the `keras.distribution.Distribution` (JAX) or None.
+        strategy: the `tf.distribute.Strategy` (TensorFlow) or None.
+    """
+
+    def __init__(self, kind, backend, mesh=(1, 1), distribution=None, strategy=None):
+        self.kind = kind
+        self.backend = backend
+        self.mesh = mesh
+        self.num_replicas = mesh[0]
+        self.distribution = distribution
+        self.strategy = strategy
+
+    @property
+    def jit_compile(self):
+        """The `jit_compile` to pass to `compile`: XLA cannot compile a step
+        over a `MirroredStrategy`'s per-device variables (TF raises "Trying to
+        access resource ... located in device CPU:1 from device CPU:0"), so
+        False there; "auto" (Keras' default) elsewhere."""
+        if self.strategy is not None and type(self.strategy).__name__ == "MirroredStrategy":
+            return False
+        return "auto"
+
+    def scope(self):
+        """Create and compile the model inside this scope."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        if self.distribution is not None:
+            return self.distribution.scope()
+        return contextlib.nullcontext()
+
+    def prepare(self, model):
+        """Call after building the model: replica-aware random numbers under
+        tf.distribute; a check of the layout (divisibility) under JAX."""
+        if self.strategy is not None and self.strategy.num_replicas_in_sync > 1:
+            make_replica_aware(model)
+        if isinstance(self.distribution, keras.distribution.ModelParallel):
+            check_layout(model, self.distribution._layout_map)
+        return model
+
+    def check_batch_size(self, batch_size):
+        """The global batch must split evenly over the replicas."""
+        if batch_size % self.num_replicas:
+            raise ValueError(
+                f"The batch size {batch_size} does not split over {self.num_replicas} "
+                "data-parallel replicas; use a multiple of the mesh's batch axis."
+            )
+        return batch_size
+
+    def __repr__(self):
+        engine = self.strategy or self.distribution
+        return f"DistributionContext(kind={self.kind!r}, backend={self.backend!r}, mesh={self.mesh}, engine={engine!r})"
+
+
+def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=None):
+    """Sets up data or model parallelism for the active backend.
+
+    Call before building the model; build and compile it inside the returned
+    context's `scope()`, then call `context.prepare(model)`.
+
+    Args:
+        kind: None (single device), "data" or "model" (the CLI's
+            ``--distribution``).
+        mesh: ``"BATCHxMODEL"`` (the CLI's ``--mesh``), e.g. "8x1" or "4x2";
+            default: all devices on the batch axis (``kind="model"``: two
+            devices on the model axis).
+        widths: the denoiser's level widths, so that the model-parallel
+            layout also shards the widest level's convolutions.
+        devices: devices to use (JAX: device strings such as "cpu:0"; TF:
+            device names); default: all of them (TF: all GPUs, else all
+            logical CPUs).
+        tpu: TensorFlow only: a `TPUClusterResolver` argument (e.g. "" or
+            "local") to use `TPUStrategy` instead of `MirroredStrategy`.
+
+    Returns:
+        A `DistributionContext`.
+
+    Raises:
+        DistributionNotSupportedError: on PyTorch (Keras < 3.16), or for
+            model parallelism on TensorFlow.
+    """
+    backend = keras.config.backend()
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"--distribution must be one of {KINDS}. Received: {kind!r}")
+    if backend == "torch":
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if kind is not None or world > 1:
+            has_torch = hasattr(keras.distribution, "list_devices") and _torch_distribution_available()
+            if not has_torch:
+                reason = (
+                    f"launched by torchrun with WORLD_SIZE={world}"
+                    if kind is None
+                    else f"--distribution {kind} was requested"
+                )
+                raise DistributionNotSupportedError(f"{reason}. " + _supported_message(backend))
+        return DistributionContext(None, backend)
+    if kind is None:
+        if mesh is not None:
+            raise ValueError("--mesh needs --distribution data|model.")
+        return DistributionContext(None, backend)
+    if backend == "jax":
+        return _configure_jax(kind, mesh, widths, devices)
+    if backend == "tensorflow":
+        return _configure_tensorflow(kind, mesh, devices, tpu)
+    raise DistributionNotSupportedError(_supported_message(backend))
+
+
+def _torch_distribution_available():
+    # keras.distribution gained a torch backend after 3.15; detect it rather
+    # than trusting a version number.
+    try:
+        from keras.src.backend.torch import distribution_lib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _configure_jax(kind, mesh, widths, devices):
+    devices = devices or keras.distribution.list_devices()
+    n = len(devices)
+    if mesh is None and kind == "model":
+        mesh = "-1x2" if n % 2 == 0 and n > 1 else f"{n}x1"
+    batch, model = parse_mesh(mesh, n)
+    if kind == "data":
+        if model != 1:
+            raise ValueError(
+                f"--distribution data puts every device on the batch axis; got mesh "
+                f"{batch}x{model}. Use --distribution model for a model axis > 1."
+            )
+        distribution = keras.distribution.DataParallel(devices=devices)
+    else:
+        device_mesh = keras.distribution.DeviceMesh(
+            shape=(batch, model), axis_names=(BATCH_AXIS, MODEL_AXIS), devices=devices
+        )
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map(device_mesh, widths=widths), batch_dim_name=BATCH_AXIS
+        )
+    keras.distribution.set_distribution(distribution)
+    return DistributionContext(kind, "jax", (batch, model), distribution=distribution)
+
+
+def _configure_tensorflow(kind, mesh, devices, tpu):
+    import tensorflow as tf
+
+    if kind == "model":
+        raise DistributionNotSupportedError(
+            "Model parallelism (--distribution model) uses keras.distribution, whose "
+            "TensorFlow backend is a prototype in Keras "
+            f"{keras.__version__}; run it on JAX (KERAS_BACKEND=jax). TensorFlow "
+            "supports --distribution data (MirroredStrategy / TPUStrategy)."
+        )
+    if tpu is not None:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        strategy = tf.distribute.TPUStrategy(resolver)
+    else:
+        if devices is None:
+            gpus = tf.config.list_logical_devices("GPU")
+            devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+        strategy = tf.distribute.MirroredStrategy(devices)
+    n = strategy.num_replicas_in_sync
+    if mesh is not None:
+        batch, model = parse_mesh(mesh, n)
+        if model != 1:
+            raise DistributionNotSupportedError(
+                "tf.distribute here is data parallel only; use --mesh Nx1."
+            )
+    return DistributionContext(kind, "tensorflow", (n, 1), strategy=strategy)
+
+
+def initialize(job_addresses=None, num_processes=None, process_id=None):
+    """Multi-host set-up: `keras.distribution.initialize`, on every host,
+    before anything touches a device (JAX).
+
+    On Cloud TPU pod slices all three arguments can stay None (JAX reads the
+    TPU environment). On GPU clusters pass the coordinator address
+    ("10.0.0.1:1234"), the number of processes and this process' id, or set
+    KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES and
+    KERAS_DISTRIBUTION_PROCESS_ID. Afterwards `list_devices()` returns the
+    devices of all hosts and `configure_distribution` spans them.
+    """
+    backend = keras.config.backend()
+    if backend != "jax":
+        raise DistributionNotSupportedError(
+            "Multi-host keras.distribution.initialize is supported on JAX here. "
+            + _supported_message(backend)
+        )
+    keras.distribution.initialize(job_addresses, num_processes, process_id)
