@@ -1,0 +1,167 @@
+"""Evaluating a checkpoint: generate samples and score them against real data."""
+
+import os
+import re
+
+import keras
+import numpy as np
+
+from keras_simple_diffusion import evaluation
+from keras_simple_diffusion.data import load_dataset
+from keras_simple_diffusion.training import runs
+
+FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
+
+
+def default_cache_dir():
+    """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
+    return os.environ.get(
+        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
+    )
+
+
+def run_dataset(checkpoint):
+    """The dataset the checkpoint's run trained on (from its config.json), or None."""
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    for candidate in (folder, os.path.dirname(folder)):
+        config_path = os.path.join(candidate, runs.CONFIG_FILE)
+        if os.path.isfile(config_path):
+            from keras_simple_diffusion.training.trainer import TrainConfig
+
+            config = TrainConfig.load(config_path)
+            return config.dataset, config.data_dir
+    return None, None
+
+
+def real_data(source, image_size, channels, data_dir, max_real):
+    """Up to `max_real` real images (and labels, or None) at the model's size."""
+    info = load_dataset(
+        source,
+        image_size=image_size,
+        channels=channels,
+        batch_size=256,
+        shuffle=False,
+        drop_remainder=False,
+        data_dir=data_dir,
+    )
+    if info.images is not None:
+        return info.images[:max_real], None if info.labels is None else info.labels[:max_real], info
+    images, labels = [], []
+    for batch in info.dataset.take(-(-max_real // 256)):
+        if isinstance(batch, tuple):
+            batch, batch_labels = batch
+            if info.num_classes:
+                labels.append(keras.ops.convert_to_numpy(batch_labels))
+        images.append(keras.ops.convert_to_numpy(batch))
+    images = np.concatenate(images)[:max_real]
+    labels = np.concatenate(labels)[:max_real] if labels else None
+    return images, labels, info
+
+
+def _cache_path(source, image_size, channels):
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.abspath(source) if os.path.exists(source) else source)
+    return os.path.join(
+        default_cache_dir(), "classifiers", f"{slug.strip('_')}-{image_size}px-{channels}ch.keras"
+    )
+
+
+def evaluate_checkpoint(
+    model,
+    checkpoint,
+    dataset=None,
+    data_dir=None,
+    num_samples=1000,
+    max_real=10000,
+    steps=128,
+    sampler="ancestral",
+    guidance=1.0,
+    seed=0,
+    batch_size=None,
+    inception_weights=None,
+    classifier_cache=None,
+):
+    """Generates samples from `model` and measures them against real data.
+
+    With labelled real data, a small classifier is trained on them (once;
+    cached) and gives the class accuracy of class-conditional samples and the
+    Frechet distance / KID in its feature space, next to the same distances
+    between two real splits (`keras_simple_diffusion.evaluation`). FID and
+    the Inception KID are computed only from a local InceptionV3 weights
+    file, otherwise they are reported as skipped.
+
+    Args:
+        model: a trained `SimpleDiffusion`.
+        checkpoint: its file; the run's `config.json` next to it names the
+            default dataset.
+        dataset: real-data source spec; default the run's, else "digits".
+        data_dir: TFDS data directory.
+        num_samples: samples to generate, labels cycling through the classes.
+        max_real: real images to read at most.
+        steps, sampler, guidance, seed, batch_size: passed to `generate`.
+        inception_weights: local InceptionV3 (no top) weights file, or None.
+        classifier_cache: `.keras` path caching the classifier.
+
+    Returns:
+        `(metrics, report)`: a JSON-ready dict and a readable summary.
+
+    Example:
+    >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
+    """
+    run_source, run_data_dir = run_dataset(checkpoint)
+    source = dataset or run_source or "digits"
+    image_size, channels = model.image_size, model.denoiser.channels
+    real_images, real_labels, info = real_data(
+        source, image_size, channels, data_dir or (None if dataset else run_data_dir), max_real
+    )
+    sample_labels = None
+    if model.num_classes:
+        if info.num_classes and info.num_classes != model.num_classes:
+            raise ValueError(
+                f"The model has {model.num_classes} classes but dataset {source!r} has "
+                f"{info.num_classes}."
+            )
+        sample_labels = np.arange(num_samples) % model.num_classes
+    samples = model.generate(
+        labels=sample_labels,
+        num_images=num_samples,
+        steps=steps,
+        sampler=sampler,
+        guidance=guidance if sample_labels is not None else 0.0,
+        seed=seed,
+        batch_size=batch_size,
+    )
+    metrics = {}
+    if real_labels is not None:
+        classifier = evaluation.train_classifier(
+            real_images,
+            real_labels,
+            cache_path=classifier_cache or _cache_path(source, image_size, channels),
+            num_classes=info.num_classes,
+        )
+        metrics.update(
+            evaluation.evaluate_samples(samples, sample_labels, real_images, classifier=classifier)
+        )
+    else:
+        metrics["classifier_metrics"] = f"skipped: dataset {source!r} has no labels"
+    if inception_weights:
+        if not os.path.isfile(inception_weights):
+            raise FileNotFoundError(f"--inception-weights {inception_weights!r} does not exist.")
+        sample_features = evaluation.inception_features(samples, inception_weights)
+        real_features = evaluation.inception_features(real_images, inception_weights)
+        metrics["fid"] = evaluation.frechet_distance(sample_features, real_features)
+        metrics["inception_kid"] = evaluation.kernel_inception_distance(
+            sample_features, real_features
+        )
+    else:
+        metrics["fid"] = FID_SKIPPED
+    report = evaluation.format_report(metrics)
+    metrics.update(
+        checkpoint=checkpoint,
+        dataset=source,
+        backend=keras.config.backend(),
+        steps=steps,
+        sampler=sampler,
+        guidance=guidance,
+        seed=seed,
+    )
+    return metrics, report

@@ -1,0 +1,84 @@
+"""Shared fixtures: one tiny training run per test session, made with the CLI."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keras_simple_diffusion.cli import main
+
+BACKENDS = ("jax", "tensorflow", "torch")
+# A seconds-sized run: 16 x 16 digits, the tiny U-ViT, 4 steps.
+TINY_TRAIN = [
+    "train", "--model", "uvit-tiny", "--image-size", "16", "--batch-size", "16",
+    "--steps", "4", "--sample-every", "2", "--checkpoint-every", "2",
+    "--sample-steps", "2", "--quiet",
+]
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory, monkeypatch):
+    """Keeps cached classifiers out of the user's home."""
+    path = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("KSD_CACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Path of a finished tiny run folder (its `runs/latest`)."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    assert main(TINY_TRAIN + ["--runs-dir", str(runs_dir)]) == 0
+    return runs_dir / "latest"
+
+
+@pytest.fixture
+def other_backend():
+    """A backend other than the one under test."""
+    import keras
+
+    return BACKENDS[(BACKENDS.index(keras.config.backend()) + 1) % len(BACKENDS)]
+
+
+def cli_command(args):
+    return [sys.executable, "-m", "keras_simple_diffusion", *args]
+
+
+def cli_env(backend=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    return env
+
+
+@pytest.fixture
+def run_cli():
+    """Runs `python -m keras_simple_diffusion ARGS` in a fresh process."""
+
+    def run(args, backend=None, timeout=600):
+        return subprocess.run(
+            cli_command(args), env=cli_env(backend), capture_output=True, text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def start_cli():
+    """Starts `python -m keras_simple_diffusion ARGS` without waiting; kills it at teardown."""
+    processes = []
+
+    def start(args):
+        process = subprocess.Popen(
+            cli_command(args), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()

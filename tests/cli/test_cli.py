@@ -1,0 +1,86 @@
+"""End to end: train -> sample -> evaluate with the `simple-diffusion` CLI."""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_simple_diffusion.cli import main
+
+
+def test_train_writes_a_run_folder(tiny_run):
+    run_dir = os.path.realpath(tiny_run)
+    assert sorted(os.listdir(run_dir)) == [
+        "checkpoints", "config.json", "log.csv", "model.keras", "samples"
+    ]  # the backup is deleted once training ends
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
+        "step_000002.keras", "step_000004.keras"
+    ]
+    assert sorted(os.listdir(os.path.join(run_dir, "samples"))) == [
+        "step_000002.png", "step_000004.png"
+    ]
+    with open(os.path.join(run_dir, "log.csv")) as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
+    with open(os.path.join(run_dir, "config.json")) as file:
+        assert json.load(file)["model"] == "uvit-tiny"
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
+    assert model.num_classes == 10 and model.image_size == 16
+
+
+def _sample(tiny_run, out, *args):
+    assert main(["sample", "--checkpoint", str(tiny_run), "--steps", "3", "--out", str(out), *args]) == 0
+
+
+def test_sample_npz_in_label_order(tiny_run, tmp_path):
+    _sample(tiny_run, tmp_path / "a.npz", "--labels", "3,1,2", "--seed", "5")
+    with np.load(tmp_path / "a.npz") as arrays:
+        images, labels = arrays["images"], arrays["labels"]
+    assert images.shape == (3, 16, 16, 1) and images.dtype == np.float32
+    assert labels.tolist() == [3, 1, 2]
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    model = keras.saving.load_model(os.path.join(tiny_run, "model.keras"))
+    expected = model.generate(labels=[3, 1, 2], steps=3, seed=5)
+    np.testing.assert_allclose(images, expected, atol=1e-5)
+
+
+def test_same_seed_same_images(tiny_run, tmp_path):
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        _sample(tiny_run, tmp_path / f"{name}.npz", "--num-images", "4", "--seed", seed,
+                "--guidance", "2")
+    a, b, c = (np.load(tmp_path / f"{name}.npz")["images"] for name in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_sample_png_grid_and_folder(tiny_run, tmp_path):
+    _sample(tiny_run, tmp_path / "grid.png", "--labels", "0,1,2,3", "--columns", "2")
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (2 + 2 * 18, 2 + 2 * 18)
+    _sample(tiny_run, tmp_path / "pngs", "--labels", "0,9")
+    assert sorted(os.listdir(tmp_path / "pngs")) == ["00000_label0.png", "00001_label9.png"]
+
+
+def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
+    json_path = tmp_path / "metrics.json"
+    assert main(["evaluate", "--checkpoint", str(tiny_run), "--num-samples", "20",
+                 "--steps", "2", "--json", str(json_path)]) == 0
+    metrics = json.loads(json_path.read_text())
+    assert 0.0 <= metrics["class_accuracy"] <= 1.0
+    assert metrics["frechet_distance"] > 0 and metrics["real_frechet_distance"] > 0
+    assert metrics["fid"].startswith("skipped")
+    assert "FD real vs real" in capsys.readouterr().out
+
+
+@pytest.mark.multibackend
+def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, other_backend):
+    out = tmp_path / "other.npz"
+    result = run_cli(["sample", "--checkpoint", str(tiny_run), "--labels", "0,1",
+                      "--steps", "2", "--out", str(out)], backend=other_backend)
+    assert result.returncode == 0, result.stderr[-2000:]
+    images = np.load(out)["images"]
+    assert images.shape == (2, 16, 16, 1) and np.isfinite(images).all()

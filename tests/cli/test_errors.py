@@ -1,0 +1,68 @@
+"""Bad input: one `error: ...` line on stderr and exit status 2."""
+
+import os
+
+import pytest
+
+from keras_simple_diffusion.cli import main
+
+TINY = ["--model", "uvit-tiny", "--steps", "2", "--sample-every", "2", "--quiet"]
+
+
+def _fails_cleanly(argv, capsys, expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert expected in err[0], err[0]
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    _fails_cleanly(["train", "--dataset", "nosuchset", "--runs-dir", str(tmp_path), *TINY],
+                   capsys, "Unknown dataset source 'nosuchset'")
+
+
+def test_tfds_dataset_not_prepared(tmp_path, capsys):
+    _fails_cleanly(["train", "--dataset", "tfds:mnist", "--data-dir", str(tmp_path),
+                    "--runs-dir", str(tmp_path), *TINY], capsys, "not prepared")
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    _fails_cleanly(["train", "--dataset", str(tmp_path / "empty"), "--runs-dir", str(tmp_path),
+                    *TINY], capsys, "No image files")
+
+
+def test_image_size_not_divisible(tmp_path, capsys):
+    _fails_cleanly(["train", "--image-size", "18", "--runs-dir", str(tmp_path), *TINY],
+                   capsys, "image_size=18 is not divisible")
+
+
+def test_unknown_model(tmp_path, capsys):
+    _fails_cleanly(["train", "--model", "no-such-model", "--runs-dir", str(tmp_path), "--quiet"],
+                   capsys, "Unknown preset 'no-such-model'")
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_missing_checkpoint(tmp_path, capsys, command):
+    _fails_cleanly([command, "--checkpoint", str(tmp_path / "nope")], capsys, "does not exist")
+
+
+def test_run_folder_without_checkpoint(tmp_path, capsys):
+    _fails_cleanly(["sample", "--checkpoint", str(tmp_path)], capsys, "has no model.keras")
+
+
+def test_labels_out_of_range(tiny_run, tmp_path, capsys):
+    _fails_cleanly(["sample", "--checkpoint", str(tiny_run), "--labels", "0,10",
+                    "--out", str(tmp_path / "x.png")], capsys, "labels [10] are out of range")
+    assert not os.path.exists(tmp_path / "x.png")
+
+
+def test_resume_of_a_finished_run(tiny_run, capsys):
+    _fails_cleanly(["train", "--resume", str(tiny_run)], capsys, "already finished")
+
+
+def test_bad_flag_value_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "--checkpoint", "x", "--labels", "a,b"])
+    assert exit_info.value.code == 2
+    assert "expected comma-separated integers" in capsys.readouterr().err
