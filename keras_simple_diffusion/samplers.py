@@ -29,6 +29,7 @@ def check_sampler(sampler):
 
 def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):
     """One ancestral step; pass zero `noise` for the last step."""
+    z, x_hat, noise = (ops.convert_to_tensor(v, "float32") for v in (z, x_hat, noise))
     alpha_t, _ = alpha_sigma(logsnr_t)
     alpha_s, sigma_s = alpha_sigma(logsnr_s)
     c = -ops.expm1(logsnr_t - logsnr_s)
@@ -38,12 +39,14 @@ def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):
 
 def ddim_step(x_hat, eps_hat, logsnr_s):
     """One deterministic DDIM step to logSNR `logsnr_s`."""
+    x_hat, eps_hat = ops.convert_to_tensor(x_hat, "float32"), ops.convert_to_tensor(eps_hat, "float32")
     alpha_s, sigma_s = alpha_sigma(logsnr_s)
     return alpha_s * x_hat + sigma_s * eps_hat
 
 
 def guide(conditional, unconditional, guidance):
     """Classifier-free guidance: ``(1 + w) f(z, c) - w f(z, null)``."""
+    conditional, unconditional = ops.convert_to_tensor(conditional), ops.convert_to_tensor(unconditional)
     return (1.0 + guidance) * conditional - guidance * unconditional
 
 

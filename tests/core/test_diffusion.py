@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_simple_diffusion as ksd
+from keras_simple_diffusion.data import load_digits
+
+
+@pytest.fixture(scope="session")
+def digits():
+    images, labels = load_digits(image_size=32)
+    return images[:384], labels[:384]
+
+
+def mean_loss(model, images, labels, repeats=2):
+    return float(np.mean([model.evaluate(images, labels, batch_size=192, verbose=0) for _ in range(repeats)]))
+
+
+@pytest.fixture(scope="session")
+def trained(digits):
+    images, labels = digits
+    denoiser = ksd.build_denoiser("uvit-tiny", num_classes=10)
+    model = ksd.SimpleDiffusion(denoiser, noise_d=64, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    before = mean_loss(model, images, labels)
+    model.fit(images, labels, batch_size=32, epochs=3, verbose=0, shuffle=True)
+    after = mean_loss(model, images, labels)
+    return model, before, after
+
+
+def test_fit_lowers_the_loss(trained):
+    _, before, after = trained
+    assert np.isfinite(after)
+    assert after < 0.8 * before, (before, after)
+
+
+def test_generate_shapes_range_and_seeds(trained):
+    model, _, _ = trained
+    a = model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=0)
+    assert a.shape == (3, 32, 32, 1) and a.dtype == np.float32
+    assert a.min() >= -1.0 and a.max() <= 1.0
+    np.testing.assert_array_equal(a, model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=0))
+    assert np.abs(a - model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=1)).max() > 0.1
+    # Batching does not change which images a seed gives within one call's order.
+    ddim = model.generate(num_images=2, steps=6, sampler="ddim", seed=0, batch_size=1)
+    assert ddim.shape == (2, 32, 32, 1)
+
+
+def test_keras_round_trip_samples_identically(trained, tmp_path):
+    model, _, _ = trained
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, ksd.SimpleDiffusion)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(
+        restored.generate(labels=[3, 4], steps=4, seed=5), model.generate(labels=[3, 4], steps=4, seed=5)
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(labels=[0, 10]), r"Labels must be in \[0, 10\)"),
+        (dict(labels=[-1]), "Labels must be"),
+        (dict(labels=[0], sampler="heun"), "Unknown sampler"),
+        (dict(labels=[0], steps=0), "steps"),
+        (dict(num_images=2, guidance=2.0), "guidance needs `labels`"),
+        (dict(), "Pass `labels`"),
+    ],
+)
+def test_bad_generate_arguments_name_the_problem(trained, kwargs, message):
+    model, _, _ = trained
+    with pytest.raises(ValueError, match=message):
+        model.generate(**kwargs)
+
+
+def test_bad_model_configuration_and_data_name_the_problem(digits):
+    denoiser = ksd.build_denoiser("uvit-tiny", num_classes=10)
+    with pytest.raises(ValueError, match="noise_d"):
+        ksd.SimpleDiffusion(denoiser, noise_d=0)
+    with pytest.raises(ValueError, match="weighting"):
+        ksd.SimpleDiffusion(denoiser, loss_weighting="l2")
+    with pytest.raises(ValueError, match="image_size=64"):
+        ksd.SimpleDiffusion(denoiser, image_size=64)
+    model = ksd.SimpleDiffusion(denoiser)
+    model.compile(optimizer="adam")
+    wrong = np.zeros((8, 28, 28, 1), "float32")
+    with pytest.raises(ValueError, match=r"expects images of shape \(batch, 32, 32, 1\)"):
+        model.fit(wrong, np.zeros(8, "int32"), batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match="must yield \\(images, labels\\)"):
+        model.fit(digits[0][:8], batch_size=4, verbose=0)
+
+
+def test_loss_options_are_wired(digits):
+    images, labels = digits
+    denoiser = ksd.build_denoiser("unet-tiny", num_classes=10)
+    for options in (dict(loss_weighting="sigmoid", prediction="eps"), dict(loss_weighting="v", prediction="x")):
+        model = ksd.SimpleDiffusion(denoiser, noise_d_low=16, noise_d_high=64, seed=0, **options)
+        model.compile(optimizer="adam")
+        loss = model.evaluate(images[:64], labels[:64], batch_size=64, verbose=0)
+        assert np.isfinite(loss)
+    assert model.schedule.interpolated and not model.multiscale
+    model = ksd.SimpleDiffusion(denoiser, multiscale=True, multiscale_min_size=8)
+    assert model.loss_sizes == [32, 16, 8]

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_simple_diffusion import samplers
+from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
+
+
+def to_np(x):
+    return ops.convert_to_numpy(x).astype("float64")
+
+
+def test_ancestral_step_matches_the_vdm_formula():
+    rng = np.random.RandomState(0)
+    z, x_hat, noise = (rng.randn(2, 4, 4, 1).astype("float32") for _ in range(3))
+    logsnr_t, logsnr_s = np.float32(-1.0), np.float32(2.0)
+    got = to_np(samplers.ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise))
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    alpha_t, alpha_s, sigma_s = np.sqrt(sig(-1.0)), np.sqrt(sig(2.0)), np.sqrt(sig(-2.0))
+    c = -np.expm1(-1.0 - 2.0)
+    expected = alpha_s * (z * (1 - c) / alpha_t + c * x_hat) + np.sqrt(sigma_s**2 * c) * noise
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_ddim_step_matches_the_formula():
+    x_hat, eps_hat = np.full((1, 2, 2, 1), 0.5, "float32"), np.full((1, 2, 2, 1), -1.0, "float32")
+    alpha, sigma = (to_np(v) for v in alpha_sigma(1.0))
+    np.testing.assert_allclose(to_np(samplers.ddim_step(x_hat, eps_hat, 1.0)), alpha * 0.5 - sigma, rtol=1e-6)
+
+
+def test_guidance_formula():
+    np.testing.assert_allclose(to_np(samplers.guide(np.float32(2.0), np.float32(0.5), 3.0)), 4 * 2.0 - 3 * 0.5)
+
+
+@pytest.mark.parametrize("sampler", samplers.SAMPLERS)
+def test_sampler_with_an_oracle_denoiser_lands_on_the_data_point(sampler):
+    """If the data is one image, the ideal denoiser returns it; the sampler must too."""
+    target = np.linspace(-0.9, 0.9, 16, dtype="float32").reshape(1, 4, 4, 1)
+    schedule = LogSNRSchedule(image_d=4, noise_d=8)
+    rng = np.random.RandomState(0)
+
+    def oracle(z, logsnr):
+        alpha, sigma = alpha_sigma(logsnr)
+        return ops.convert_to_tensor(target), (z - alpha * target) / sigma
+
+    def draw_noise(state):
+        return ops.convert_to_tensor(rng.randn(1, 4, 4, 1).astype("float32")), state
+
+    z = ops.convert_to_tensor(rng.randn(1, 4, 4, 1).astype("float32"))
+    out = samplers.sample_loop(oracle, z, schedule, 16, sampler, True, draw_noise, 0)
+    np.testing.assert_allclose(to_np(out), target, atol=1e-2)
+
+
+def test_time_grid_and_unknown_sampler():
+    np.testing.assert_allclose(to_np(samplers.time_grid(4)), [1.0, 0.75, 0.5, 0.25, 0.0])
+    with pytest.raises(ValueError, match="Unknown sampler"):
+        samplers.check_sampler("euler")
