@@ -39,7 +39,11 @@ class SimpleDiffusion(keras.Model):
     to sample, or `model.denoiser` for a raw prediction.
 
     The dataset yields images in [-1, 1], shape (batch, H, W, C), and, for a
-    class-conditional denoiser, `(images, labels)`.
+    class-conditional denoiser, `(images, labels)`; for a text-conditioned
+    denoiser (one with a `text_encoder`), `(images, tokens)` with tokens
+    `{"token_ids", "padding_mask"}` from the denoiser's tokenizer: map a
+    dataset of `(images, captions)` with `model.tokenize_dataset(dataset)`
+    (strings cannot be tensors on JAX or PyTorch, so this runs in tf.data).
 
     Args:
         denoiser: a `keras_simple_diffusion.models.Denoiser` (UNet, UViT).
@@ -57,6 +61,7 @@ class SimpleDiffusion(keras.Model):
             larger than `multiscale_min_size`.
         multiscale_min_size: the smallest scale of the multiscale loss.
         label_dropout: probability of replacing a label with the null class
+            (or a caption with the empty prompt, for text conditioning)
             during training, for classifier-free guidance.
         seed: seed of the model's `SeedGenerator`s.
 
@@ -66,6 +71,13 @@ class SimpleDiffusion(keras.Model):
     >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3))
     >>> model.fit(images, labels, epochs=1)
     >>> samples = model.generate(labels=[0, 1, 2], steps=32, guidance=2.0, seed=0)
+
+    Text to image:
+    >>> denoiser = ksd.build_denoiser("uvit-shapes-text")
+    >>> model = ksd.SimpleDiffusion(denoiser)
+    >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    >>> model.fit(model.tokenize_dataset(ksd.data.load_dataset("shapes").dataset))
+    >>> samples = model.generate(prompts=["a large red circle at the top left"], guidance=3.0)
     """
 
     def __init__(
@@ -121,6 +133,25 @@ class SimpleDiffusion(keras.Model):
         return self.denoiser.num_classes
 
     @property
+    def text_encoder(self):
+        """The denoiser's `TextEncoder`, or None (not text-conditioned)."""
+        return getattr(self.denoiser, "text_encoder", None)
+
+    def tokenize(self, prompts):
+        """Tokenises prompts on the host: NumPy `{"token_ids", "padding_mask"}`."""
+        if self.text_encoder is None:
+            raise ValueError("The denoiser is not text-conditioned (no `text_encoder`).")
+        return self.text_encoder.tokenize(prompts)
+
+    def tokenize_dataset(self, dataset):
+        """Maps a `tf.data` dataset of `(images, captions)` to `(images, tokens)`."""
+        from keras_simple_diffusion.text import tokenize_dataset  # noqa: PLC0415
+
+        if self.text_encoder is None:
+            raise ValueError("The denoiser is not text-conditioned (no `text_encoder`).")
+        return tokenize_dataset(dataset, self.text_encoder)
+
+    @property
     def image_shape(self):
         return (self.image_size, self.image_size, self.denoiser.channels)
 
@@ -147,10 +178,39 @@ class SimpleDiffusion(keras.Model):
         return ops.cast(images, "float32")
 
     def _denoiser_inputs(self, z, logsnr, labels):
+        """`labels`: int class labels, or for text conditioning a
+        `(token_ids, padding_mask)` pair."""
         inputs = {"images": z, "noise_level": logsnr}
-        if self.num_classes:
+        if self.text_encoder is not None:
+            inputs["token_ids"], inputs["padding_mask"] = labels
+        elif self.num_classes:
             inputs["class_labels"] = labels
         return inputs
+
+    def _text_condition(self, y, batch, training):
+        """Token ids and mask from the dataset's targets, with captions
+        dropped to the empty prompt (all padding) with prob. `label_dropout`."""
+        if isinstance(y, dict) and "token_ids" in y:
+            token_ids, padding_mask = y["token_ids"], y.get("padding_mask")
+        elif isinstance(y, (tuple, list)) and len(y) == 2:
+            token_ids, padding_mask = y
+        else:
+            raise ValueError(
+                "The denoiser is text-conditioned; the dataset must yield (images, "
+                '{"token_ids", "padding_mask"}). Map a dataset of (images, captions) '
+                f"with `model.tokenize_dataset(dataset)`. Received targets: {y!r}"
+            )
+        token_ids = ops.cast(token_ids, "int32")
+        pad_id = self.text_encoder.pad_id
+        if padding_mask is None:
+            padding_mask = ops.not_equal(token_ids, pad_id)
+        padding_mask = ops.cast(padding_mask, "int32")
+        if training and self.label_dropout > 0:
+            drop = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
+            drop = ops.expand_dims(drop, 1)
+            token_ids = ops.where(drop, ops.full_like(token_ids, pad_id), token_ids)
+            padding_mask = ops.where(drop, ops.zeros_like(padding_mask), padding_mask)
+        return token_ids, padding_mask
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         images = self._check_images(x)
@@ -161,7 +221,9 @@ class SimpleDiffusion(keras.Model):
         eps = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         z = diffuse(images, eps, alpha, sigma)
         labels = None
-        if self.num_classes:
+        if self.text_encoder is not None:
+            labels = self._text_condition(y, batch, training)
+        elif self.num_classes:
             if y is None:
                 raise ValueError(
                     "The denoiser is class-conditional (num_classes="
@@ -197,16 +259,31 @@ class SimpleDiffusion(keras.Model):
             noise = keras.random.normal(shape, seed=generator)
             return noise, scope.get_current_value(generator.state)
 
+    def _null_condition(self, labels):
+        """The guidance null condition: the null class, or the empty prompt."""
+        if self.text_encoder is not None:
+            token_ids, padding_mask = labels
+            return (
+                ops.full_like(token_ids, self.text_encoder.pad_id),
+                ops.zeros_like(padding_mask),
+            )
+        return ops.full_like(labels, self.denoiser.null_class)
+
     def _generate_batch(self, labels, seed_state, guidance, steps, sampler, guided, clip_denoised):
-        batch = labels.shape[0]
+        """`labels`: class labels, or a `(token_ids, padding_mask)` pair."""
+        batch = (labels[0] if isinstance(labels, (tuple, list)) else labels).shape[0]
         shape = (batch,) + self.image_shape
         z, seed_state = self._draw_normal(shape, seed_state)
 
         def denoise(z, logsnr):
             z_in, labels_in, copies = z, labels, 1
             if guided:
-                null = ops.full_like(labels, self.denoiser.null_class)
-                z_in, labels_in, copies = ops.concatenate([z, z]), ops.concatenate([labels, null]), 2
+                null = self._null_condition(labels)
+                if isinstance(labels, (tuple, list)):
+                    labels_in = tuple(ops.concatenate([c, n]) for c, n in zip(labels, null))
+                else:
+                    labels_in = ops.concatenate([labels, null])
+                z_in, copies = ops.concatenate([z, z]), 2
             logsnr_in = ops.full((copies * batch,), logsnr)
             output = self.denoiser(self._denoiser_inputs(z_in, logsnr_in, labels_in), training=False)
             output = ops.cast(output, "float32")
@@ -231,6 +308,28 @@ class SimpleDiffusion(keras.Model):
             )
             self._generate_functions[key] = compile_inference(self, step)
         return self._generate_functions[key]
+
+    def _check_prompts(self, prompts, labels, num_images):
+        """Prompts -> NumPy (token_ids, padding_mask); no prompts -> empty prompts."""
+        if labels is not None:
+            raise ValueError(
+                "The denoiser is text-conditioned: pass `prompts=[...]`, not `labels`."
+            )
+        if prompts is None:
+            if num_images is None:
+                raise ValueError("Pass `prompts` (text-conditioned model) or `num_images`.")
+            # Unconditional samples: the empty prompt.
+            tokens = self.text_encoder.null_tokens(int(num_images))
+        else:
+            if isinstance(prompts, str):
+                prompts = [prompts]
+            prompts = list(prompts)
+            if not all(isinstance(p, str) for p in prompts):
+                raise ValueError(f"`prompts` must be a list of strings. Received: {prompts!r}")
+            if num_images is not None and num_images != len(prompts):
+                raise ValueError(f"num_images={num_images} does not match {len(prompts)} prompts.")
+            tokens = self.text_encoder.tokenize(prompts)
+        return tokens["token_ids"].astype("int32"), tokens["padding_mask"].astype("int32")
 
     def _check_labels(self, labels, num_images, guidance):
         if labels is None and num_images is None:
@@ -264,13 +363,15 @@ class SimpleDiffusion(keras.Model):
         seed=None,
         clip_denoised=True,
         batch_size=None,
+        prompts=None,
     ):
         """Samples images, returned as a NumPy array in [-1, 1].
 
         Args:
             labels: class labels, one image each (class-conditional models).
             num_images: number of images; for a conditional model without
-                `labels` they are unconditional samples (the null class).
+                `labels` (or `prompts`) they are unconditional samples (the
+                null class, or the empty prompt).
             steps: sampler steps from t = 1 to t = 0.
             sampler: "ancestral" or "ddim".
             guidance: classifier-free guidance weight w (0 = none).
@@ -278,28 +379,47 @@ class SimpleDiffusion(keras.Model):
                 backend. None draws a random seed.
             clip_denoised: clip the predicted clean image to [-1, 1] at each step.
             batch_size: images per compiled call (all at once by default).
+            prompts: text prompts, one image each (text-conditioned models);
+                tokenised on the host with the denoiser's tokenizer. The
+                empty prompt `""` is the unconditional (null) prompt, which
+                guidance also uses.
 
         Returns:
-            NumPy array (N, H, W, C), float32 in [-1, 1], in the order of `labels`.
+            NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
+            `labels` / `prompts`.
         """
         check_sampler(sampler)
         if int(steps) != steps or steps < 1:
             raise ValueError(f"`steps` must be a positive integer. Received: steps={steps}")
         if guidance < 0:
             raise ValueError(f"`guidance` must be >= 0. Received: guidance={guidance}")
-        labels = self._check_labels(labels, num_images, guidance)
+        text = self.text_encoder is not None
+        if text:
+            if guidance and prompts is None:
+                raise ValueError("Classifier-free guidance needs `prompts`.")
+            labels = self._check_prompts(prompts, labels, num_images)
+            count = len(labels[0])
+        else:
+            if prompts is not None:
+                raise ValueError("`prompts` were given but the denoiser is not text-conditioned.")
+            labels = self._check_labels(labels, num_images, guidance)
+            count = len(labels)
         seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
-        batch_size = int(batch_size or max(len(labels), 1))
-        guided = bool(guidance) and bool(self.num_classes)
+        batch_size = int(batch_size or max(count, 1))
+        guided = bool(guidance) and (bool(self.num_classes) or text)
         images = []
-        for index, start in enumerate(range(0, len(labels), batch_size)):
-            chunk = labels[start : start + batch_size]
-            function = self._generate_function(len(chunk), int(steps), sampler, guided, clip_denoised)
+        for index, start in enumerate(range(0, count, batch_size)):
+            if text:
+                chunk = tuple(ops.convert_to_tensor(a[start : start + batch_size], "int32") for a in labels)
+            else:
+                chunk = ops.convert_to_tensor(labels[start : start + batch_size], "int32")
+            size = min(batch_size, count - start)
+            function = self._generate_function(size, int(steps), sampler, guided, clip_denoised)
             seed_state = ops.convert_to_tensor(
                 [seed, index], dtype=self.sampling_seed_generator.state.dtype
             )
             out = function(
-                ops.convert_to_tensor(chunk, "int32"),
+                chunk,
                 seed_state,
                 ops.convert_to_tensor(guidance, "float32"),
             )

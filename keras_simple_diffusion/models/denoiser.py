@@ -6,6 +6,14 @@ A denoiser is a functional `keras.Model` with dict inputs
 null class used for classifier-free guidance) and one output of the shape of
 the images. It knows nothing of noise schedules beyond the logSNR it is
 conditioned on, and nothing of training.
+
+A text-conditioned denoiser (`text_encoder` set) also takes
+``"token_ids": (L,) int`` and ``"padding_mask": (L,) int``. Its
+`TextEncoder` (a keras-hub backbone, part of the graph and of the saved
+model) gives token embeddings, which the attention blocks at the low
+resolutions (the 16 x 16 blocks of the paper-sized models) attend to through
+cross-attention, and a pooled embedding, which joins the noise-level
+embedding. The empty prompt (all padding) is the guidance null condition.
 """
 
 import math
@@ -13,6 +21,7 @@ import math
 import keras
 from keras import layers
 
+from keras_simple_diffusion.text import TextEncoder
 from keras_simple_diffusion.layers import (
     DWT53,
     InverseDWT53,
@@ -52,22 +61,65 @@ def check_downsampling(image_size, downsample, factor, min_resolution=1):
     return image_size // factor
 
 
-def denoiser_inputs(image_size, channels, num_classes):
+def resolve_text_encoder(text_encoder):
+    """None, a `TextEncoder`, its serialised config, a dict of
+    `build_text_encoder` keyword arguments, "default" / True (the small
+    byte-level T5 of `build_text_encoder()`) or a local keras-hub preset
+    directory -> a `TextEncoder` or None."""
+    if text_encoder is None or text_encoder is False:
+        return None
+    if isinstance(text_encoder, TextEncoder):
+        return text_encoder
+    from keras_simple_diffusion.text import build_text_encoder  # noqa: PLC0415
+
+    if isinstance(text_encoder, dict) and "class_name" in text_encoder:
+        return keras.saving.deserialize_keras_object(text_encoder)
+    if isinstance(text_encoder, dict):
+        # Keyword arguments of `build_text_encoder` (e.g. a smaller default).
+        return build_text_encoder(**text_encoder)
+
+    if text_encoder is True or text_encoder == "default":
+        return build_text_encoder()
+    if isinstance(text_encoder, str):
+        return build_text_encoder(preset=text_encoder)
+    raise ValueError(
+        "`text_encoder` must be None, a TextEncoder, 'default' or a local keras-hub "
+        f"preset directory. Received: {text_encoder!r}"
+    )
+
+
+def denoiser_inputs(image_size, channels, num_classes, text_encoder=None):
     inputs = {
         "images": keras.Input((image_size, image_size, channels), name="images"),
         "noise_level": keras.Input((), name="noise_level"),
     }
     if num_classes:
         inputs["class_labels"] = keras.Input((), dtype="int32", name="class_labels")
+    if text_encoder is not None:
+        length = text_encoder.sequence_length
+        inputs["token_ids"] = keras.Input((length,), dtype="int32", name="token_ids")
+        inputs["padding_mask"] = keras.Input((length,), dtype="int32", name="padding_mask")
     return inputs
 
 
-def conditioning_embedding(inputs, embedding_dim, num_classes):
-    """Noise-level embedding plus a class embedding (with a null class)."""
+def text_context(inputs, text_encoder):
+    """Runs the text encoder: returns `(context, pooled, context_mask)` or Nones."""
+    if text_encoder is None:
+        return None, None, None
+    return text_encoder([inputs["token_ids"], inputs["padding_mask"]])
+
+
+def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None):
+    """Noise-level embedding plus a class embedding (with a null class) and,
+    for text conditioning, a projection of the pooled text embedding."""
     embedding = NoiseLevelEmbedding(embedding_dim, name="noise_level_embedding")(inputs["noise_level"])
     if num_classes:
         label_embedding = layers.Embedding(num_classes + 1, embedding_dim, name="class_embedding")
         embedding = layers.Add(name="conditioning")([embedding, label_embedding(inputs["class_labels"])])
+    if pooled_text is not None:
+        text = layers.Dense(embedding_dim, activation="silu", name="text_pooled_projection")(pooled_text)
+        text = layers.Dense(embedding_dim, name="text_pooled_embedding")(text)
+        embedding = layers.Add(name="text_conditioning")([embedding, text])
     return embedding
 
 
@@ -87,11 +139,16 @@ def late_upsample(features, downsample, factor):
     return features
 
 
-def attend(features, embedding, num_heads, block_args, name):
-    """Self-attention over the pixels of a feature map, via TransformerBlock."""
+def attend(features, embedding, num_heads, block_args, name, context=None):
+    """Self-attention over the pixels of a feature map, via TransformerBlock;
+    with `context=(tokens, mask)`, also cross-attention to the text tokens."""
     _, height, width, channels = features.shape
     tokens = layers.Reshape((height * width, channels), name=f"{name}_tokens")(features)
-    tokens = TransformerBlock(num_heads, resolution=height, name=name, **block_args)([tokens, embedding])
+    block = TransformerBlock(
+        num_heads, resolution=height, cross_attention=context is not None, name=name, **block_args
+    )
+    block_inputs = [tokens, embedding] if context is None else [tokens, embedding, *context]
+    tokens = block(block_inputs)
     return layers.Reshape((height, width, channels), name=f"{name}_map")(tokens)
 
 
@@ -157,9 +214,11 @@ class Denoiser(keras.Model):
         embedding_dim,
         dropout,
         dropout_max_resolution,
+        text_encoder=None,
         **kwargs,
     ):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.text_encoder = text_encoder
         self.image_size = image_size
         self.channels = channels
         self.num_classes = num_classes
@@ -174,8 +233,12 @@ class Denoiser(keras.Model):
         """The label that means "no class" (classifier-free guidance)."""
         return self.num_classes
 
+    @property
+    def text_conditioned(self):
+        return self.text_encoder is not None
+
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "image_size": self.image_size,
@@ -187,6 +250,9 @@ class Denoiser(keras.Model):
             "dropout": self.dropout,
             "dropout_max_resolution": self.dropout_max_resolution,
         }
+        if self.text_encoder is not None:
+            config["text_encoder"] = keras.saving.serialize_keras_object(self.text_encoder)
+        return config
 
     @classmethod
     def from_config(cls, config):

@@ -1,13 +1,20 @@
 """Named denoiser configurations, from tiny (tests) to paper-like.
 
 `build_denoiser("uvit-digits", num_classes=10)` builds one; any keyword
-overrides the preset. Paper-like presets follow the paper's recipe: early
+overrides the preset. Text-conditioned presets (`*-text*`) carry a
+`text_encoder`; any preset becomes one with `text_encoder="default"` or a
+local keras-hub preset directory (`build_denoiser("uvit-256",
+text_encoder="/path/to/t5_preset")`). Paper-like presets follow the paper's recipe: early
 downsampling to 64 (or 32), residual levels down to 16 x 16, most capacity
 at 16 x 16.
 """
 
 from keras_simple_diffusion.models.unet import UNet
 from keras_simple_diffusion.models.uvit import UViT
+
+# `build_text_encoder` arguments of a seconds-sized byte-level T5.
+TINY_TEXT_ENCODER = dict(hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64,
+                         sequence_length=48)
 
 PRESETS = {
     # Seconds-sized models for the test suite.
@@ -21,6 +28,22 @@ PRESETS = {
     "uvit-digits": (UViT, dict(image_size=32, channels=1, widths=(64,), num_res_blocks=1,
                                transformer_width=128, transformer_depth=4, num_heads=4,
                                embedding_dim=128, groups=16, downsample="dwt", downsample_factor=2)),
+    # Text-conditioned (issue 6): a keras-hub text encoder inside the denoiser,
+    # cross-attention in the bottom blocks. Tiny ones for the test suite.
+    "unet-text-tiny": (UNet, dict(image_size=32, channels=3, widths=(16,), bottom_width=32,
+                                  num_res_blocks=1, bottom_blocks=1, num_heads=2,
+                                  embedding_dim=32, groups=8, downsample="dwt", downsample_factor=2,
+                                  attention_max_resolution=8, text_encoder=TINY_TEXT_ENCODER)),
+    "uvit-text-tiny": (UViT, dict(image_size=32, channels=3, widths=(16,), num_res_blocks=1,
+                                  transformer_width=32, transformer_depth=1, num_heads=2,
+                                  embedding_dim=32, groups=8, downsample="dwt", downsample_factor=2,
+                                  text_encoder=TINY_TEXT_ENCODER)),
+    # The CPU text-to-image run on captioned shapes (32 px): wavelet to 16 x 16,
+    # transformer with cross-attention at 8 x 8, byte-level T5 text encoder.
+    "uvit-shapes-text": (UViT, dict(image_size=32, channels=3, widths=(64,), num_res_blocks=1,
+                                    transformer_width=128, transformer_depth=4, num_heads=4,
+                                    embedding_dim=128, groups=16, downsample="dwt",
+                                    downsample_factor=2, text_encoder="default")),
     # CIFAR-sized (32 px, 3 channels).
     "unet-s": (UNet, dict(image_size=32, channels=3, widths=(64, 128), bottom_width=256,
                           num_res_blocks=2, bottom_blocks=2, num_heads=4, embedding_dim=256,

@@ -11,10 +11,12 @@ from keras_simple_diffusion.models.denoiser import (
     conditioning_embedding,
     decoder,
     denoiser_inputs,
+    resolve_text_encoder,
     early_downsample,
     encoder,
     late_upsample,
     output_head,
+    text_context,
 )
 
 
@@ -45,6 +47,12 @@ class UNet(Denoiser):
         dropout: dropout rate, applied only at low resolutions.
         dropout_max_resolution: largest resolution that gets dropout.
         groups: group-norm groups.
+        text_encoder: optional text conditioning: a `TextEncoder`, "default"
+            (a small byte-level keras-hub T5 trained jointly) or a local
+            keras-hub preset directory. Adds `token_ids` and `padding_mask`
+            inputs; every attention block (those at or below
+            `attention_max_resolution`, and the bottom) cross-attends to the
+            token embeddings; the pooled embedding joins the noise level's.
 
     Example:
     >>> denoiser = UNet(image_size=32, channels=3, widths=(32,), bottom_width=64)
@@ -69,6 +77,7 @@ class UNet(Denoiser):
         dropout=0.0,
         dropout_max_resolution=16,
         groups=32,
+        text_encoder=None,
         **kwargs,
     ):
         widths = tuple(widths)
@@ -80,10 +89,13 @@ class UNet(Denoiser):
         def attention(h, embedding, name):
             if h.shape[1] > attention_max_resolution:
                 return h
-            return attend(h, embedding, num_heads, attention_args, name)
+            return attend(h, embedding, num_heads, attention_args, name, context)
 
-        inputs = denoiser_inputs(image_size, channels, num_classes)
-        embedding = conditioning_embedding(inputs, embedding_dim, num_classes)
+        text_encoder = resolve_text_encoder(text_encoder)
+        inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
+        context, pooled_text, context_mask = text_context(inputs, text_encoder)
+        context = None if context is None else (context, context_mask)
+        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text)
         h = early_downsample(inputs["images"], downsample, downsample_factor)
         out_channels = h.shape[-1]
         h = layers.Conv2D(widths[0] if widths else bottom_width, 3, padding="same", name="stem")(h)
@@ -91,7 +103,7 @@ class UNet(Denoiser):
         for block in range(bottom_blocks):
             name = f"bottom_{block}"
             h = ResidualBlock(bottom_width, name=name, **block_args)([h, embedding])
-            h = attend(h, embedding, num_heads, attention_args, f"{name}_attention")
+            h = attend(h, embedding, num_heads, attention_args, f"{name}_attention", context)
         h = decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention)
         h = output_head(h, out_channels, groups)
         outputs = late_upsample(h, downsample, downsample_factor)
@@ -106,6 +118,7 @@ class UNet(Denoiser):
             embedding_dim=embedding_dim,
             dropout=dropout,
             dropout_max_resolution=dropout_max_resolution,
+            text_encoder=text_encoder,
             **kwargs,
         )
         self.widths = widths

@@ -10,10 +10,12 @@ from keras_simple_diffusion.models.denoiser import (
     conditioning_embedding,
     decoder,
     denoiser_inputs,
+    resolve_text_encoder,
     early_downsample,
     encoder,
     late_upsample,
     output_head,
+    text_context,
 )
 
 
@@ -43,6 +45,12 @@ class UViT(Denoiser):
         dropout: dropout rate, applied only at low resolutions.
         dropout_max_resolution: largest resolution that gets dropout.
         groups: group-norm groups.
+        text_encoder: optional text conditioning: a `TextEncoder`, "default"
+            (a small byte-level keras-hub T5 trained jointly) or a local
+            keras-hub preset directory. Adds `token_ids` and `padding_mask`
+            inputs; every transformer block (at the bottom,
+            16 x 16 in the paper) cross-attends to the token embeddings; the
+            pooled embedding joins the noise level's.
 
     Example:
     >>> denoiser = UViT(image_size=32, channels=3, widths=(32,), transformer_width=64,
@@ -68,6 +76,7 @@ class UViT(Denoiser):
         dropout=0.0,
         dropout_max_resolution=16,
         groups=32,
+        text_encoder=None,
         **kwargs,
     ):
         widths = tuple(widths)
@@ -76,8 +85,11 @@ class UViT(Denoiser):
         token_resolution = resolution // 2 ** len(widths)
         block_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups)
 
-        inputs = denoiser_inputs(image_size, channels, num_classes)
-        embedding = conditioning_embedding(inputs, embedding_dim, num_classes)
+        text_encoder = resolve_text_encoder(text_encoder)
+        inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
+        context, pooled_text, context_mask = text_context(inputs, text_encoder)
+        context = None if context is None else (context, context_mask)
+        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text)
         h = early_downsample(inputs["images"], downsample, downsample_factor)
         out_channels = h.shape[-1]
         h = layers.Conv2D(widths[0] if widths else transformer_width, 3, padding="same", name="stem")(h)
@@ -93,8 +105,9 @@ class UViT(Denoiser):
                 dropout=dropout,
                 dropout_max_resolution=dropout_max_resolution,
                 resolution=token_resolution,
+                cross_attention=context is not None,
                 name=f"transformer_{index}",
-            )([tokens, embedding])
+            )([tokens, embedding] if context is None else [tokens, embedding, *context])
         tokens = layers.LayerNormalization(epsilon=1e-6, name="transformer_norm")(tokens)
         tokens = layers.Dense(map_channels, name="map_projection")(tokens)
         h = layers.Reshape((token_resolution, token_resolution, map_channels), name="to_map")(tokens)
@@ -112,6 +125,7 @@ class UViT(Denoiser):
             embedding_dim=embedding_dim,
             dropout=dropout,
             dropout_max_resolution=dropout_max_resolution,
+            text_encoder=text_encoder,
             **kwargs,
         )
         self.widths = widths

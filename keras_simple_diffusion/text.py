@@ -1,0 +1,304 @@
+"""Text conditioning: a keras-hub text backbone and its tokenizer as one layer.
+
+`TextEncoder` wraps any keras-hub text backbone (T5, CLIP text encoder,
+BERT-like) and its tokenizer. It lives inside the denoiser's graph, so a
+`.keras` file of a text-conditioned `SimpleDiffusion` holds the encoder's
+weights and the tokenizer (with its vocabulary assets) too.
+
+Strings cannot be tensors on JAX or PyTorch, so tokenisation happens outside
+the model: in the `tf.data` pipeline (`tokenize_dataset`) during training and
+on the host in `SimpleDiffusion.generate(prompts=...)`. Both produce the same
+fixed-length `{"token_ids": int32 (batch, L), "padding_mask": int32 (batch, L)}`.
+
+The null condition of classifier-free guidance is the empty prompt: all
+padding ids with an all-zero mask. The encoder always lets the first position
+through its masks (for the empty prompt that is a padding token), so the
+empty prompt has a well-defined, learned representation and no attention
+ever runs over a fully masked sequence.
+
+keras-hub (and tensorflow-text behind it) is heavy to import, so it is
+imported lazily: only code on the text path pays for it.
+
+Example:
+>>> encoder = build_text_encoder()                 # tiny T5 over bytes, no download
+>>> tokens = encoder.tokenize(["a red circle at the top left", ""])
+>>> context, pooled, mask = encoder([tokens["token_ids"], tokens["padding_mask"]])
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+DEFAULT_SEQUENCE_LENGTH = 48
+
+
+def _keras_hub():
+    import keras_hub  # noqa: PLC0415 (lazy: heavy import, text path only)
+
+    return keras_hub
+
+
+def default_text_backbone(
+    hidden_dim=128, num_layers=2, num_heads=4, intermediate_dim=256, dropout=0.0
+):
+    """A small `keras_hub.models.T5Backbone` over bytes (vocabulary 256).
+
+    Only its (bidirectional) encoder is used; the decoder is one layer and is
+    fed a single dummy token.
+    """
+    return _keras_hub().models.T5Backbone(
+        vocabulary_size=256,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        hidden_dim=hidden_dim,
+        intermediate_dim=intermediate_dim,
+        dropout=dropout,
+        activation="gelu",
+        use_gated_activation=True,
+        tie_embedding_weights=True,
+        name="text_backbone",
+    )
+
+
+def default_tokenizer(sequence_length=DEFAULT_SEQUENCE_LENGTH):
+    """keras-hub's vocabulary-free `ByteTokenizer` (UTF-8 bytes; 0 pads)."""
+    return _keras_hub().tokenizers.ByteTokenizer(
+        sequence_length=sequence_length, name="text_tokenizer"
+    )
+
+
+def _backbone_kind(backbone):
+    """How to call a backbone: by the names of its inputs."""
+    names = set(backbone.input.keys()) if isinstance(backbone.input, dict) else set()
+    if "encoder_token_ids" in names:
+        return "encoder_decoder"  # T5
+    if {"token_ids", "padding_mask"} <= names:
+        return "masked"  # BERT, RoBERTa, ...
+    if "token_ids" in names:
+        return "token_ids"  # CLIP text encoder (causal, no padding mask)
+    raise ValueError(
+        "TextEncoder needs a keras-hub text backbone with a `token_ids` (and "
+        f"optionally `padding_mask`) input. Received inputs: {sorted(names) or backbone.input}."
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_simple_diffusion")
+class TextEncoder(keras.layers.Layer):
+    """A keras-hub text backbone plus tokenizer, giving token and pooled embeddings.
+
+    Inputs `[token_ids, padding_mask]`, both (batch, sequence_length) ints;
+    outputs `[context, pooled, context_mask]`: the backbone's token
+    embeddings (batch, L, hidden), their masked mean (batch, hidden) and the
+    mask used (the padding mask with position 0 always on).
+
+    Args:
+        backbone: a keras-hub text backbone (e.g. `T5Backbone`,
+            `CLIPTextEncoder`, `BertBackbone`), or its serialised config.
+        tokenizer: the matching keras-hub tokenizer, or its serialised config.
+        sequence_length: fixed token length; longer prompts are truncated.
+        trainable: False freezes the backbone (e.g. a pretrained T5 / CLIP
+            encoder loaded with `from_preset`).
+
+    Use `build_text_encoder()` for the default (a small byte-level T5
+    trained jointly, no download) or `build_text_encoder(preset=local_dir)`.
+    """
+
+    def __init__(self, backbone, tokenizer, sequence_length=DEFAULT_SEQUENCE_LENGTH, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(backbone, dict):
+            _keras_hub()  # registers the keras-hub classes
+            backbone = keras.saving.deserialize_keras_object(backbone)
+        if isinstance(tokenizer, dict):
+            _keras_hub()
+            tokenizer = keras.saving.deserialize_keras_object(tokenizer)
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.sequence_length = int(sequence_length)
+        self.kind = _backbone_kind(backbone)
+        self.pad_id = int(getattr(tokenizer, "pad_token_id", None) or 0)
+        self.hidden_dim = int(self._sequence_output_dim())
+        self._tf_tokenize = None
+        # Layer.__init__ set `trainable` before the backbone existed: apply it now.
+        self.trainable = self.trainable
+
+    def _sequence_output_dim(self):
+        output = self.backbone.output
+        if isinstance(output, dict):
+            output = output.get("encoder_sequence_output", output.get("sequence_output"))
+        return output.shape[-1]
+
+    # Tokenisation (TensorFlow, outside the model).
+
+    def tokenize_tf(self, strings):
+        """Tokenises a 1-D string tensor with TF ops (usable inside `tf.data`)."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        from keras_hub.src.utils.tensor_utils import no_convert_scope  # noqa: PLC0415
+
+        # A guard string: some keras-hub tokenizers (ByteTokenizer) fail on a
+        # batch whose strings are all empty.
+        strings = tf.concat([tf.reshape(strings, [-1]), tf.constant(["."])], axis=0)
+        with no_convert_scope():
+            ids = self.tokenizer(strings)
+        ids = ids[:-1]
+        length = self.sequence_length
+        if isinstance(ids, tf.RaggedTensor):
+            ids = ids[..., :length].to_tensor(default_value=self.pad_id, shape=[None, length])
+        else:
+            ids = ids[..., :length]
+            missing = length - tf.shape(ids)[-1]
+            ids = tf.pad(ids, [[0, 0], [0, missing]], constant_values=self.pad_id)
+            ids = tf.ensure_shape(ids, [None, length])
+        ids = tf.cast(ids, "int32")
+        mask = tf.cast(tf.not_equal(ids, self.pad_id), "int32")
+        return {"token_ids": ids, "padding_mask": mask}
+
+    def tokenize(self, strings):
+        """Tokenises a list of strings on the host; returns NumPy int32 arrays."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        if isinstance(strings, str):
+            strings = [strings]
+        strings = [str(s) for s in strings]
+        if not strings:
+            empty = np.zeros((0, self.sequence_length), "int32")
+            return {"token_ids": empty, "padding_mask": empty.copy()}
+        if self._tf_tokenize is None:
+            self._tf_tokenize = tf.function(
+                self.tokenize_tf, input_signature=[tf.TensorSpec([None], tf.string)]
+            )
+        out = self._tf_tokenize(tf.constant(strings))
+        return {key: value.numpy() for key, value in out.items()}
+
+    def null_tokens(self, batch):
+        """The empty prompt (the guidance null condition) as NumPy arrays."""
+        return {
+            "token_ids": np.full((batch, self.sequence_length), self.pad_id, "int32"),
+            "padding_mask": np.zeros((batch, self.sequence_length), "int32"),
+        }
+
+    # The network.
+
+    def build(self, input_shape):
+        # keras-hub backbones are functional models: already built.
+        self.built = True
+
+    def call(self, inputs, training=False):
+        token_ids, padding_mask = inputs
+        token_ids = ops.cast(token_ids, "int32")
+        first = ops.expand_dims(ops.equal(ops.arange(ops.shape(token_ids)[1]), 0), 0)
+        mask = ops.logical_or(ops.cast(padding_mask, "bool"), first)
+        mask_int = ops.cast(mask, "int32")
+        training = training and self.trainable
+        if self.kind == "encoder_decoder":
+            batch = ops.shape(token_ids)[0]
+            dummy = ops.zeros((batch, 1), "int32")
+            outputs = self.backbone(
+                {
+                    "encoder_token_ids": token_ids,
+                    "encoder_padding_mask": mask_int,
+                    "decoder_token_ids": dummy,
+                    "decoder_padding_mask": ops.ones_like(dummy),
+                },
+                training=training,
+            )
+            context = outputs["encoder_sequence_output"]
+        else:
+            feed = {"token_ids": token_ids}
+            if self.kind == "masked":
+                feed["padding_mask"] = mask_int
+            outputs = self.backbone(feed, training=training)
+            context = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        context = ops.cast(context, self.compute_dtype)
+        weights = ops.cast(mask, context.dtype)[..., None]
+        pooled = ops.sum(context * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+        return context, pooled, mask_int
+
+    def compute_output_spec(self, inputs, training=False):
+        token_ids = inputs[0]
+        batch, length = token_ids.shape[0], token_ids.shape[1]
+        return (
+            keras.KerasTensor((batch, length, self.hidden_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, self.hidden_dim), dtype=self.compute_dtype),
+            keras.KerasTensor((batch, length), dtype="int32"),
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
+            "sequence_length": self.sequence_length,
+        }
+
+
+def build_text_encoder(
+    preset=None,
+    trainable=True,
+    sequence_length=DEFAULT_SEQUENCE_LENGTH,
+    hidden_dim=128,
+    num_layers=2,
+    num_heads=4,
+    intermediate_dim=256,
+    dropout=0.0,
+    name="text_encoder",
+):
+    """Builds a `TextEncoder`.
+
+    Args:
+        preset: None for the default (a small byte-level `T5Backbone` with
+            keras-hub's vocabulary-free `ByteTokenizer`, trained jointly; no
+            download), or a keras-hub preset: a local directory written by
+            `backbone.save_to_preset(dir)` and `tokenizer.save_to_preset(dir)`
+            (a T5 or CLIP text encoder, say). It is loaded with
+            `keras_hub.models.Backbone.from_preset` and
+            `keras_hub.tokenizers.Tokenizer.from_preset`.
+        trainable: False freezes the backbone.
+        sequence_length: fixed token length.
+        hidden_dim, num_layers, num_heads, intermediate_dim, dropout: size
+            of the default backbone (ignored with a preset).
+
+    Example:
+    >>> encoder = build_text_encoder()
+    >>> encoder = build_text_encoder(preset="/path/to/t5_small_preset", trainable=False)
+    """
+    keras_hub = _keras_hub()
+    if preset is None:
+        backbone = default_text_backbone(hidden_dim, num_layers, num_heads, intermediate_dim, dropout)
+        tokenizer = default_tokenizer(sequence_length)
+    else:
+        backbone = keras_hub.models.Backbone.from_preset(preset)
+        tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
+    return TextEncoder(backbone, tokenizer, sequence_length=sequence_length, trainable=trainable, name=name)
+
+
+def tokenize_dataset(dataset, text_encoder):
+    """Maps a `tf.data` dataset of `(images, captions)` to `(images, tokens)`.
+
+    `tokens` is `{"token_ids", "padding_mask"}` from `text_encoder` (or a
+    text-conditioned denoiser / `SimpleDiffusion`, whose encoder is used).
+    Works batched or unbatched.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    encoder = _find_text_encoder(text_encoder)
+
+    def tokenize(images, captions):
+        captions = tf.convert_to_tensor(captions)
+        if captions.shape.rank == 0:
+            tokens = encoder.tokenize_tf(captions[None])
+            return images, {key: value[0] for key, value in tokens.items()}
+        return images, encoder.tokenize_tf(captions)
+
+    return dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _find_text_encoder(obj):
+    if isinstance(obj, TextEncoder):
+        return obj
+    encoder = getattr(obj, "text_encoder", None)
+    if encoder is None and hasattr(obj, "denoiser"):
+        encoder = getattr(obj.denoiser, "text_encoder", None)
+    if encoder is None:
+        raise ValueError(f"{obj!r} has no text encoder.")
+    return encoder

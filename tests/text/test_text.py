@@ -1,0 +1,238 @@
+"""Text conditioning (issue 6): tokenisation, encoder wiring, fit, prompts,
+the empty prompt, `.keras` round trip and local keras-hub presets.
+
+Tiny models only; run on each backend with KERAS_BACKEND=jax|tensorflow|torch.
+"""
+
+import numpy as np
+import pytest
+
+keras_hub = pytest.importorskip("keras_hub")
+
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+import keras_simple_diffusion as ksd  # noqa: E402
+from keras_simple_diffusion.data import make_shapes  # noqa: E402
+from keras_simple_diffusion.layers import TransformerBlock  # noqa: E402
+from keras_simple_diffusion.text import TextEncoder, build_text_encoder, tokenize_dataset  # noqa: E402
+
+CAPTION = "a large red circle at the top left"
+TINY = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32, sequence_length=48)
+
+
+def _np(x):
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return build_text_encoder(**TINY)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny text-conditioned U-ViT fitted for a few steps on shapes."""
+    keras.utils.set_random_seed(0)
+    model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-text-tiny"), seed=0)
+    model.compile(optimizer=keras.optimizers.AdamW(3e-3))
+    images, captions, _ = make_shapes(128, 32, seed=0)
+    tokens = model.tokenize(captions)
+    before = model.evaluate(images, tokens, batch_size=64, verbose=0)
+    model.fit(images, tokens, batch_size=16, epochs=4, verbose=0)
+    after = model.evaluate(images, tokens, batch_size=64, verbose=0)
+    return model, before, after
+
+
+# Tokenisation.
+
+
+def test_tokenize_fixed_length_and_mask(encoder):
+    tokens = encoder.tokenize([CAPTION, "", "x" * 100])
+    ids, mask = tokens["token_ids"], tokens["padding_mask"]
+    assert ids.shape == mask.shape == (3, 48)
+    assert ids.dtype == mask.dtype == np.int32
+    assert mask[0].sum() == len(CAPTION)
+    assert list(ids[0, : len(CAPTION)]) == list(CAPTION.encode())
+    assert (ids[0, len(CAPTION) :] == 0).all()
+    assert mask[1].sum() == 0 and (ids[1] == 0).all()  # the empty prompt: all padding
+    assert mask[2].sum() == 48  # truncated
+
+
+def test_tokenize_all_empty_batch(encoder):
+    tokens = encoder.tokenize(["", ""])
+    np.testing.assert_array_equal(tokens["token_ids"], encoder.null_tokens(2)["token_ids"])
+    np.testing.assert_array_equal(tokens["padding_mask"], encoder.null_tokens(2)["padding_mask"])
+
+
+def test_tokenize_dataset_matches_host(encoder):
+    import tensorflow as tf
+
+    images, captions, _ = make_shapes(6, 32, seed=0)
+    captions[2] = ""
+    host = encoder.tokenize(captions)
+    batched = tf.data.Dataset.from_tensor_slices((images, captions)).batch(3)
+    out = list(tokenize_dataset(batched, encoder).as_numpy_iterator())
+    np.testing.assert_array_equal(np.concatenate([b[1]["token_ids"] for b in out]), host["token_ids"])
+    np.testing.assert_array_equal(np.concatenate([b[1]["padding_mask"] for b in out]), host["padding_mask"])
+    unbatched = tf.data.Dataset.from_tensor_slices((images, captions))
+    first = next(iter(tokenize_dataset(unbatched, encoder).as_numpy_iterator()))
+    assert first[1]["token_ids"].shape == (48,)
+    np.testing.assert_array_equal(first[1]["token_ids"], host["token_ids"][0])
+
+
+# Encoder and denoiser wiring.
+
+
+def test_encoder_outputs(encoder):
+    tokens = encoder.tokenize([CAPTION, ""])
+    context, pooled, mask = encoder([tokens["token_ids"], tokens["padding_mask"]])
+    assert tuple(context.shape) == (2, 48, 16)
+    assert tuple(pooled.shape) == (2, 16)
+    mask = _np(mask)
+    assert mask[0].sum() == len(CAPTION)
+    # The empty prompt keeps position 0 visible: a defined, learned null.
+    assert mask[1, 0] == 1 and mask[1].sum() == 1
+    assert np.isfinite(_np(context)).all() and np.isfinite(_np(pooled)).all()
+    np.testing.assert_allclose(_np(pooled)[1], _np(context)[1, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["uvit-text-tiny", "unet-text-tiny"])
+def test_denoiser_wiring(preset):
+    denoiser = ksd.build_denoiser(preset)
+    assert denoiser.text_conditioned
+    assert {"token_ids", "padding_mask"} <= set(denoiser.input.keys())
+    blocks = [layer for layer in denoiser.layers if isinstance(layer, TransformerBlock)]
+    assert blocks and all(block.cross_attention for block in blocks)
+    names = [layer.name for layer in denoiser.layers]
+    assert "text_pooled_embedding" in names and "text_encoder" in names
+    tokens = denoiser.text_encoder.tokenize([CAPTION, ""])
+    out = denoiser({"images": np.zeros((2, 32, 32, 3), "float32"),
+                    "noise_level": np.zeros((2,), "float32"), **tokens})
+    assert tuple(out.shape) == (2, 32, 32, 3)
+    assert denoiser.get_config()["text_encoder"]["class_name"] == "TextEncoder"
+
+
+def test_unconditioned_config_unchanged():
+    config = ksd.build_denoiser("uvit-tiny", num_classes=3).get_config()
+    assert "text_encoder" not in config
+
+
+# Training and sampling.
+
+
+def test_short_fit_lowers_loss(trained):
+    _, before, after = trained
+    assert after < before, (before, after)
+
+
+def test_generate_from_prompts(trained):
+    model, _, _ = trained
+    prompts = [CAPTION, "a small blue square at the bottom right", "a large green triangle at the center"]
+    images = model.generate(prompts=prompts, steps=3, guidance=2.0, seed=1)
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
+    assert np.isfinite(images).all() and np.abs(images).max() <= 1.0
+    again = model.generate(prompts=prompts, steps=3, guidance=2.0, seed=1)
+    np.testing.assert_array_equal(images, again)
+    chunked = model.generate(prompts=prompts, steps=3, guidance=2.0, seed=1, batch_size=2)
+    assert chunked.shape == (3, 32, 32, 3)
+
+
+def test_empty_prompt_path(trained):
+    model, _, _ = trained
+    plain = model.generate(prompts=["", ""], steps=3, seed=2)
+    assert plain.shape == (2, 32, 32, 3) and np.isfinite(plain).all()
+    # Guidance with the empty prompt: conditional == null, so nothing changes.
+    guided = model.generate(prompts=["", ""], steps=3, guidance=3.0, seed=2)
+    np.testing.assert_allclose(guided, plain, atol=1e-4)
+    # Unconditional samples (num_images only) are empty-prompt samples.
+    unconditional = model.generate(num_images=2, steps=3, seed=2)
+    np.testing.assert_allclose(unconditional, plain, atol=1e-5)
+
+
+def test_prompt_errors(trained):
+    model, _, _ = trained
+    with pytest.raises(ValueError, match="prompts"):
+        model.generate(labels=[0, 1], steps=2)
+    with pytest.raises(ValueError, match="strings"):
+        model.generate(prompts=[1, 2], steps=2)
+    with pytest.raises(ValueError, match="tokenize_dataset"):
+        model.compute_loss(np.zeros((2, 32, 32, 3), "float32"), np.zeros((2,), "int32"))
+    class_model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny", num_classes=3))
+    with pytest.raises(ValueError, match="not text-conditioned"):
+        class_model.generate(prompts=[CAPTION], steps=2)
+
+
+def test_caption_dropout_is_seeded_and_empties_tokens(trained):
+    model, _, _ = trained
+    tokens = model.tokenize([CAPTION] * 64)
+    model.label_dropout = 0.5
+    try:
+        ids, mask = model._text_condition(tokens, 64, training=True)
+    finally:
+        model.label_dropout = 0.1
+    ids, mask = _np(ids), _np(mask)
+    dropped = mask.sum(axis=1) == 0
+    assert 0 < dropped.sum() < 64
+    assert (ids[dropped] == 0).all()
+    np.testing.assert_array_equal(ids[~dropped], tokens["token_ids"][~dropped])
+
+
+def test_keras_round_trip_with_text_encoder(trained, tmp_path):
+    model, _, _ = trained
+    path = str(tmp_path / "text_model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # safe_mode=True
+    assert isinstance(loaded.denoiser.text_encoder, TextEncoder)
+    tokens = loaded.tokenize([CAPTION, ""])
+    np.testing.assert_array_equal(tokens["token_ids"], model.tokenize([CAPTION, ""])["token_ids"])
+    inputs = {"images": np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32"),
+              "noise_level": np.array([0.0, 3.0], "float32"), **tokens}
+    np.testing.assert_array_equal(_np(model.denoiser(inputs)), _np(loaded.denoiser(inputs)))
+    prompts = [CAPTION, ""]
+    np.testing.assert_array_equal(
+        model.generate(prompts=prompts, steps=3, guidance=2.0, seed=3),
+        loaded.generate(prompts=prompts, steps=3, guidance=2.0, seed=3),
+    )
+
+
+# Any keras-hub backbone + tokenizer from a local preset directory.
+
+
+def test_local_preset_frozen(tmp_path):
+    backbone = keras_hub.models.T5Backbone(
+        vocabulary_size=256, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+    )
+    tokenizer = keras_hub.tokenizers.ByteTokenizer(sequence_length=48)
+    preset = str(tmp_path / "tiny_t5_preset")
+    backbone.save_to_preset(preset)
+    tokenizer.save_to_preset(preset)
+
+    encoder = build_text_encoder(preset=preset, trainable=False)
+    assert not encoder.trainable_weights
+    for a, b in zip(backbone.weights, encoder.backbone.weights):
+        np.testing.assert_array_equal(_np(a), _np(b))
+
+    denoiser = ksd.build_denoiser("uvit-text-tiny", text_encoder=encoder)
+    model = ksd.SimpleDiffusion(denoiser, seed=0)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    images, captions, _ = make_shapes(16, 32, seed=0)
+    before = [_np(w).copy() for w in encoder.backbone.weights]
+    model.fit(images, model.tokenize(captions), batch_size=8, epochs=1, verbose=0)
+    for a, b in zip(before, encoder.backbone.weights):
+        np.testing.assert_array_equal(a, _np(b))  # frozen
+    assert model.generate(prompts=[CAPTION], steps=2, seed=0).shape == (1, 32, 32, 3)
+    # Also by path, through the denoiser argument.
+    by_path = ksd.build_denoiser("unet-text-tiny", text_encoder=preset)
+    assert by_path.text_encoder.backbone.__class__.__name__ == "T5Backbone"
+
+
+def test_clip_text_encoder_backbone():
+    backbone = keras_hub.models.CLIPTextEncoder(
+        vocabulary_size=256, embedding_dim=16, hidden_dim=16, num_layers=1, num_heads=2,
+        intermediate_dim=32, max_sequence_length=48,
+    )
+    encoder = TextEncoder(backbone, keras_hub.tokenizers.ByteTokenizer(sequence_length=48))
+    tokens = encoder.tokenize([CAPTION])
+    context, pooled, _ = encoder([tokens["token_ids"], tokens["padding_mask"]])
+    assert tuple(context.shape) == (1, 48, 16) and tuple(pooled.shape) == (1, 16)
