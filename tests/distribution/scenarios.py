@@ -163,6 +163,7 @@ def tf_mirrored():
         after_fix_2=after_2,
         losses=losses,
         changed=changed,
+        scaled=getattr(model.compute_loss, "_ksd_replica_scaled", False),
         keras=keras.__version__,
     )
 
