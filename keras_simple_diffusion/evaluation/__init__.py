@@ -1,0 +1,28 @@
+"""Sample-quality evaluation: FD/KID metrics, an offline feature classifier, FID.
+
+`evaluate_samples` scores samples in the feature space of a small classifier
+trained on the real data (works offline); `compute_fid` gives the standard FID
+when a local InceptionV3 weights file is available.
+"""
+
+from keras_simple_diffusion.evaluation.classifier import ImageClassifier
+from keras_simple_diffusion.evaluation.classifier import train_classifier
+from keras_simple_diffusion.evaluation.evaluate import evaluate_samples
+from keras_simple_diffusion.evaluation.evaluate import format_report
+from keras_simple_diffusion.evaluation.inception import InceptionWeightsNotFoundError
+from keras_simple_diffusion.evaluation.inception import compute_fid
+from keras_simple_diffusion.evaluation.inception import inception_features
+from keras_simple_diffusion.evaluation.metrics import frechet_distance
+from keras_simple_diffusion.evaluation.metrics import kernel_inception_distance
+
+__all__ = [
+    "ImageClassifier",
+    "InceptionWeightsNotFoundError",
+    "compute_fid",
+    "evaluate_samples",
+    "format_report",
+    "frechet_distance",
+    "inception_features",
+    "kernel_inception_distance",
+    "train_classifier",
+]

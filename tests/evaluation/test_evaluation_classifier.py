@@ -1,0 +1,84 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_simple_diffusion.evaluation import ImageClassifier
+from keras_simple_diffusion.evaluation import evaluate_samples
+from keras_simple_diffusion.evaluation import format_report
+from keras_simple_diffusion.evaluation import train_classifier
+
+
+def test_image_classifier_shapes_and_config_round_trip():
+    model = ImageClassifier(image_size=16, num_channels=3, num_classes=4, feature_dim=8)
+    images = np.zeros((3, 16, 16, 3), "float32")
+    assert model.predict(images, verbose=0).shape == (3, 4)
+    assert model.features(images).shape == (3, 8)
+    clone = ImageClassifier.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+
+
+def test_classifier_reaches_high_held_out_accuracy(digits_split, digits_classifier):
+    _, (images, labels) = digits_split
+    accuracy = np.mean(digits_classifier.predict_labels(images) == labels)
+    assert accuracy >= 0.95, accuracy
+    assert digits_classifier.features(images[:5]).shape == (5, 64)
+
+
+def test_classifier_is_cached_as_keras_file(digits_split, digits_classifier, classifier_path):
+    (images, labels), (held_out, _) = digits_split
+    assert os.path.isfile(classifier_path)
+    loaded = train_classifier(images, labels, cache_path=str(classifier_path))
+    assert isinstance(loaded, ImageClassifier) and loaded is not digits_classifier
+    np.testing.assert_allclose(
+        loaded.features(held_out[:16]), digits_classifier.features(held_out[:16]), atol=1e-4
+    )
+    reloaded = keras.saving.load_model(classifier_path)
+    assert reloaded.get_config() == digits_classifier.get_config()
+    with pytest.raises(ValueError, match="cached at"):
+        train_classifier(images[:, :16, :16], labels, cache_path=str(classifier_path))
+
+
+def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digits_classifier):
+    _, (images, labels) = digits_split
+    metrics = evaluate_samples(
+        images[:200], labels[:200], images[200:], classifier=digits_classifier, num_kid_subsets=10
+    )
+    assert metrics["num_samples"] == 200 and metrics["num_real"] == 400
+    assert metrics["num_compared"] == 200
+    assert metrics["class_accuracy"] >= 0.95
+    assert metrics["fd_ratio"] < 2.0, metrics
+    assert metrics["fd_ratio"] == pytest.approx(
+        metrics["frechet_distance"] / metrics["real_frechet_distance"]
+    )
+    assert abs(metrics["kid"]) < 0.5
+
+    report = format_report(metrics)
+    assert "class accuracy" in report and "FD ratio" in report
+    assert len(report.splitlines()) == 7
+
+
+def test_evaluate_noise_scores_badly(digits_split, digits_classifier):
+    _, (images, labels) = digits_split
+    noise = np.random.default_rng(0).uniform(-1.0, 1.0, size=(200, 32, 32, 1)).astype("float32")
+    metrics = evaluate_samples(
+        noise, labels[:200], images[200:], classifier=digits_classifier, num_kid_subsets=10
+    )
+    assert metrics["class_accuracy"] < 0.3
+    assert metrics["fd_ratio"] > 20.0, metrics
+    assert metrics["kid"] > 1.0
+
+
+def test_evaluate_without_labels_and_with_few_real_images(digits_split, digits_classifier):
+    _, (images, _) = digits_split
+    metrics = evaluate_samples(
+        images[:50], None, images[50:110], classifier=digits_classifier, num_kid_subsets=5
+    )
+    assert metrics["class_accuracy"] is None
+    assert metrics["num_compared"] == 30  # capped at half the real images
+    assert "n/a" in format_report(metrics)
+    with pytest.raises(ValueError, match="real_labels"):
+        evaluate_samples(images[:10], None, images[10:30])
+    with pytest.raises(ValueError, match="at least 2 samples and 4 real"):
+        evaluate_samples(images[:10], None, images[:3], classifier=digits_classifier)
