@@ -200,16 +200,25 @@ def test_keras_round_trip_with_text_encoder(trained, tmp_path):
 
 
 def test_local_preset_frozen(tmp_path):
+    # keras-hub 0.32's ByteTokenizer cannot `save_to_preset` (it has no
+    # `save_assets`), so the preset pairs a tiny T5 with a WordPiece
+    # vocabulary of the captions' words: any backbone + tokenizer works.
+    from keras_simple_diffusion.data import ATTRIBUTES
+
+    words = sorted({w for v in ATTRIBUTES.values() for p in v for w in p.split()} | {"a", "at", "the"})
+    vocabulary = ["[PAD]", "[UNK]"] + words
+    tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, sequence_length=12)
     backbone = keras_hub.models.T5Backbone(
-        vocabulary_size=256, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
     )
-    tokenizer = keras_hub.tokenizers.ByteTokenizer(sequence_length=48)
     preset = str(tmp_path / "tiny_t5_preset")
     backbone.save_to_preset(preset)
     tokenizer.save_to_preset(preset)
 
-    encoder = build_text_encoder(preset=preset, trainable=False)
+    encoder = build_text_encoder(preset=preset, trainable=False, sequence_length=12)
     assert not encoder.trainable_weights
+    tokens = encoder.tokenize([CAPTION, ""])
+    assert tokens["padding_mask"][0].sum() == len(CAPTION.split()) and tokens["padding_mask"][1].sum() == 0
     for a, b in zip(backbone.weights, encoder.backbone.weights):
         np.testing.assert_array_equal(_np(a), _np(b))
 
@@ -223,7 +232,7 @@ def test_local_preset_frozen(tmp_path):
         np.testing.assert_array_equal(a, _np(b))  # frozen
     assert model.generate(prompts=[CAPTION], steps=2, seed=0).shape == (1, 32, 32, 3)
     # Also by path, through the denoiser argument.
-    by_path = ksd.build_denoiser("unet-text-tiny", text_encoder=preset)
+    by_path = ksd.build_denoiser("unet-text-tiny", text_encoder=dict(preset=preset, sequence_length=12))
     assert by_path.text_encoder.backbone.__class__.__name__ == "T5Backbone"
 
 
