@@ -53,3 +53,13 @@ def compile_inference(model, function, jit_compile=True):
 
         return wrapped
     return function
+
+
+def scale_loss_for_replicas(loss):
+    """Divides `loss` by the number of `tf.distribute` replicas, as Keras' own
+    losses do: Keras' TF trainer sums the replicas' gradients, so a
+    `compute_loss` returning the plain mean would train with N times the
+    gradient. A no-op on other backends and outside a strategy."""
+    from keras.src.losses.loss import scale_loss_for_distribution
+
+    return scale_loss_for_distribution(loss)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_simple_diffusion.backend import compile_inference
+from keras_simple_diffusion.backend import compile_inference, scale_loss_for_replicas
 from keras_simple_diffusion.losses import (
     check_weighting,
     default_sigmoid_bias,
@@ -243,7 +243,7 @@ class SimpleDiffusion(keras.Model):
         loss = ops.mean(per_example)
         if self.losses:
             loss = loss + ops.sum(self.losses)
-        return loss
+        return scale_loss_for_replicas(loss)
 
     # Sampling.
 

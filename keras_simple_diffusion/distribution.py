@@ -241,32 +241,6 @@ def make_replica_aware(model):
     return count
 
 
-def scale_loss_for_replicas(model):
-    """Makes `model.compute_loss` return the loss divided by the number of
-    `tf.distribute` replicas, as Keras' own losses do
-    (`scale_loss_for_distribution`): Keras' TF trainer sums the replicas'
-    gradients and multiplies the reported loss back, so an overriding
-    `compute_loss` that returns the plain mean trains with N times the
-    gradient and reports N times the loss. Stands down when the model's
-    class sets `scales_loss_for_distribution = True` (i.e. does it itself).
-    Returns whether it wrapped."""
-    if getattr(type(model), "scales_loss_for_distribution", False):
-        return False
-    if getattr(model.compute_loss, "_ksd_replica_scaled", False):
-        return False
-    from keras.src.losses.loss import scale_loss_for_distribution
-
-    original = model.compute_loss
-
-    def compute_loss(x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = original(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-        return scale_loss_for_distribution(loss)
-
-    compute_loss._ksd_replica_scaled = True
-    object.__setattr__(model, "compute_loss", compute_loss)
-    return True
-
-
 class DistributionContext:
     """What `configure_distribution` returns.
 
@@ -310,7 +284,6 @@ class DistributionContext:
         tf.distribute; a check of the layout (divisibility) under JAX."""
         if self.strategy is not None and self.strategy.num_replicas_in_sync > 1:
             make_replica_aware(model)
-            scale_loss_for_replicas(model)
         if isinstance(self.distribution, keras.distribution.ModelParallel):
             check_layout(model, self.distribution._layout_map)
         return model
