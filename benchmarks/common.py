@@ -1,0 +1,198 @@
+"""Shared pieces of the benchmarks: profiles (model sizes), machine facts,
+the dense matmul reference and timing helpers.
+
+Nothing here imports Keras at module level: the runner sets KERAS_BACKEND
+per subprocess, which must happen before Keras is imported.
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+# --------------------------------------------------------------------------
+# Profiles. Sizes are scaled down for a 2-core CPU: a full-run training step
+# takes about 0.1-2 s there. Every model starts from a 32 x 32 feature map:
+# no early downsampling at 32 px, the 5/3 wavelet (DWT) by 2 at 64 px and by
+# 4 at 128 px (the paper's recipe: downsample at once, keep the capacity at
+# the low resolutions), so a step's FLOPs per image barely grow with the
+# resolution.
+# --------------------------------------------------------------------------
+
+UNET = dict(widths=(32, 64), bottom_width=128, num_res_blocks=1, bottom_blocks=2,
+            attention_max_resolution=8, num_heads=4, embedding_dim=128, groups=8)
+UVIT = dict(widths=(32, 64), num_res_blocks=1, transformer_width=256, transformer_depth=4,
+            num_heads=4, embedding_dim=128, groups=8)
+MICRO_UNET = dict(widths=(8,), bottom_width=16, num_res_blocks=1, bottom_blocks=1,
+                  attention_max_resolution=8, num_heads=2, embedding_dim=16, groups=4)
+MICRO_UVIT = dict(widths=(8,), num_res_blocks=1, transformer_width=16, transformer_depth=1,
+                  num_heads=2, embedding_dim=16, groups=4)
+
+# diffusers' UNet2DModel at a comparable size: the same widths per level
+# (32, 64, 128), one block per level, attention at the lowest level.
+PEER = dict(block_out_channels=(32, 64, 128), layers_per_block=1,
+            down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+            up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+            norm_num_groups=8, attention_head_dim=32)
+MICRO_PEER = dict(block_out_channels=(8, 16), layers_per_block=1,
+                  down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                  up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                  norm_num_groups=4, attention_head_dim=8)
+
+# Compile settings per backend: (name, Keras `jit_compile`). The first is the
+# Keras default ("auto"); JAX always jit-compiles, so it has one setting.
+SETTINGS = {
+    "jax": [("jit (default)", "auto")],
+    "tensorflow": [("auto (default)", "auto"), ("jit_compile=True (XLA)", True)],
+    "torch": [("eager (default)", "auto"), ("torch.compile (jit_compile=True)", True)],
+}
+
+PROFILES = {
+    # Seconds: the in-process smoke test.
+    "micro": dict(sizes=[16], archs={"uvit": MICRO_UVIT}, batch=2, steps=2,
+                  warmup=1, settings="default", sample_steps=2, sample_batch=2, sample_size=16,
+                  peer=MICRO_PEER, peer_batch={16: 2}, peer_compile=False, matmul_n=256,
+                  matmul_repeats=2),
+    # Under a minute per backend on an idle 2-core machine.
+    # U-ViT only, default settings: JAX compiles cost most of it.
+    "quick": dict(sizes=[32], archs={"uvit": UVIT}, batch=8, steps=3, warmup=1,
+                  settings="default", sample_steps=16, sample_batch=4, sample_size=32,
+                  peer=PEER, peer_batch={32: 8}, peer_compile=False, matmul_n=1024,
+                  matmul_repeats=3),
+    # The full CPU run.
+    "full": dict(sizes=[32, 64, 128], archs={"unet": UNET, "uvit": UVIT}, batch=16, steps=5,
+                 warmup=1, settings="all", sample_steps=128, sample_batch=8, sample_size=32,
+                 peer=PEER, peer_batch={32: 16, 64: 8, 128: 4}, peer_compile=True, matmul_n=2048,
+                 matmul_repeats=5),
+}
+
+
+def settings_for(backend, profile):
+    """The compile settings a profile measures on a backend."""
+    every = SETTINGS[backend]
+    mode = PROFILES[profile]["settings"]
+    if mode == "default":
+        return every[:1]
+    return every
+
+
+def model_kwargs(arch, size, profile):
+    """Keyword arguments of the UNet / UViT for an image size."""
+    base = dict(PROFILES[profile]["archs"][arch])
+    first = min(size, 2 * PROFILES[profile]["sizes"][0]) if profile == "micro" else 32
+    factor = max(size // first, 1)
+    down = dict(downsample="dwt", downsample_factor=factor) if factor > 1 else dict(downsample=None)
+    return dict(image_size=size, channels=3, dropout=0.0, **base, **down)
+
+
+def build_denoiser(arch, size, profile):
+    from keras_simple_diffusion.models import UNet, UViT
+
+    return {"unet": UNet, "uvit": UViT}[arch](**model_kwargs(arch, size, profile))
+
+
+# --------------------------------------------------------------------------
+# Machine facts.
+# --------------------------------------------------------------------------
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info():
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return dict(
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        usable_cores=usable,
+        platform=platform.platform(),
+        python=platform.python_version(),
+        loadavg=list(os.getloadavg()),
+        time=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
+
+
+def versions(backend=None):
+    out = {}
+    for name in ("keras", "numpy", backend, "diffusers" if backend == "torch" else None):
+        if not name:
+            continue
+        try:
+            module = __import__(name)
+            out[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            out[name] = None
+    return out
+
+
+# --------------------------------------------------------------------------
+# Dense matmul reference: the machine's own FLOP/s ceiling for float32.
+# --------------------------------------------------------------------------
+
+
+def matmul_flops(n=2048, repeats=5, backend="numpy"):
+    """Best FLOP/s of an n x n x n float32 product (2 n^3 FLOPs) on `backend`."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((n, n), dtype="float32")
+    b = np.random.default_rng(1).standard_normal((n, n), dtype="float32")
+    if backend == "numpy":
+        fn = lambda: a @ b  # noqa: E731
+    elif backend == "jax":
+        import jax
+
+        ja, jb = jax.device_put(a), jax.device_put(b)
+        mm = jax.jit(lambda x, y: x @ y)
+        fn = lambda: mm(ja, jb).block_until_ready()  # noqa: E731
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        ta, tb = tf.constant(a), tf.constant(b)
+        fn = lambda: tf.linalg.matmul(ta, tb).numpy()  # noqa: E731
+    elif backend == "torch":
+        import torch
+
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        fn = lambda: torch.mm(ta, tb)  # noqa: E731
+    else:
+        raise ValueError(backend)
+    fn()
+    best = min(timed(fn) for _ in range(repeats))
+    return 2.0 * n**3 / best
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def summarize(times):
+    """Median and spread of per-step times (seconds)."""
+    return dict(
+        median_s=statistics.median(times),
+        min_s=min(times),
+        max_s=max(times),
+        n=len(times),
+    )
+
+
+def emit(record):
+    """One result line on stdout for the runner to collect."""
+    print("RESULT " + json.dumps(record), flush=True)
+
+
+def parse_results(text):
+    return [json.loads(line[7:]) for line in text.splitlines() if line.startswith("RESULT ")]
