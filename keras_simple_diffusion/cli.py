@@ -110,6 +110,8 @@ def add_train_parser(subparsers):
                        help="peak AdamW learning rate, warm-up then cosine decay (default %(default)s)")
     optim.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
                        help="default %(default)s")
+    optim.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                       help="AdamW weight decay (default %(default)s)")
     optim.add_argument("--ema-momentum", type=float,
                        help="weight EMA momentum (default: 1 - 10/steps, within [0.9, 0.9999])")
     optim.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
@@ -152,6 +154,7 @@ def _train_config(args):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
         ema_momentum=args.ema_momentum,
         noise_d=args.noise_d,
         label_dropout=args.label_dropout,

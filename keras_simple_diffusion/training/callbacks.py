@@ -160,7 +160,9 @@ class NaNSafeBackupAndRestore(keras.callbacks.BackupAndRestore):
     returns; both would lose the last good state. This one skips both once
     training was stopped, so `--resume` restarts from the last finite step.
     It keeps the previous backup too (`double_checkpoint`), in case a kill
-    interrupts a write.
+    interrupts a write, and also backs up the seed generators' states (which
+    `save_weights` leaves out), so a resumed run draws the noise and times
+    it would have drawn.
 
     Args:
         backup_dir: folder of the backup (used by nothing else).
@@ -172,11 +174,27 @@ class NaNSafeBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
+        self._random_states_path = os.path.join(backup_dir, "random_states.npz")
+
+    def _random_states(self):
+        """Seed-generator states: in `model.variables` but not in its weights file."""
+        weights = {id(weight) for weight in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in weights]
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if os.path.exists(self._random_states_path):
+            with np.load(self._random_states_path) as saved:
+                for variable, name in zip(self._random_states(), saved.files):
+                    variable.assign(saved[name])
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training or not _loss_is_finite(logs):
             return
         super().on_epoch_end(epoch, logs)
+        temporary = self._random_states_path + ".tmp.npz"
+        np.savez(temporary, *(keras.ops.convert_to_numpy(v) for v in self._random_states()))
+        os.replace(temporary, self._random_states_path)
 
     def on_train_end(self, logs=None):
         if self.model.stop_training:

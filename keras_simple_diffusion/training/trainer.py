@@ -232,9 +232,11 @@ def train(config=None, run_dir=None, runs_root="runs"):
     if num_classes:
         columns = min(num_classes, GRID_COLUMNS)
         grid_labels = [index % num_classes for index in range(2 * columns)]
+    # The backup comes last: once it marks a period done, that period's log
+    # line, checkpoint and grid are on disk (a kill before it repeats the
+    # period on resume, which at worst logs it twice).
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        NaNSafeBackupAndRestore(os.path.join(run_dir, runs.BACKUP_DIR)),
         keras.callbacks.CSVLogger(os.path.join(run_dir, runs.LOG_FILE), append=True),
         EMACheckpoint(os.path.join(run_dir, runs.CHECKPOINTS_DIR), config.checkpoint_every),
         SampleGrid(
@@ -247,6 +249,7 @@ def train(config=None, run_dir=None, runs_root="runs"):
             guidance=config.guidance,
             seed=config.seed,
         ),
+        NaNSafeBackupAndRestore(os.path.join(run_dir, runs.BACKUP_DIR)),
     ]
     model.fit(
         info.dataset,
