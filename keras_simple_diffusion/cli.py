@@ -118,6 +118,16 @@ def add_train_parser(subparsers):
     optim.add_argument("--jit-compile", type=_jit_compile, default=defaults.jit_compile,
                        help="auto (default), true or false: Model.compile's jit_compile")
 
+    scale = parser.add_argument_group("scale out (see README, Scaling out)")
+    scale.add_argument("--distribution", choices=["data", "model"],
+                       help="data parallel (JAX keras.distribution, TF MirroredStrategy) or "
+                            "model parallel (JAX: 16x16 kernels sharded over the model axis)")
+    scale.add_argument("--mesh", metavar="BATCHxMODEL",
+                       help="device mesh, e.g. 8x1 or 4x2 (default: all devices on the batch axis)")
+    scale.add_argument("--precision", choices=["float32", "bfloat16", "float16"],
+                       default=defaults.precision,
+                       help="compute precision (float16 with loss scaling; default %(default)s)")
+
     output = parser.add_argument_group("output")
     output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
     output.add_argument("--sample-every", type=_positive_int, default=defaults.sample_every,
@@ -164,6 +174,9 @@ def _train_config(args):
         guidance=args.guidance,
         seed=args.seed,
         jit_compile=args.jit_compile,
+        distribution=args.distribution,
+        mesh=args.mesh,
+        precision=args.precision,
         verbose=0 if args.quiet else 1,
     )
 

@@ -8,7 +8,9 @@ import keras
 
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
-from keras_simple_diffusion.models import build_denoiser
+from keras_simple_diffusion.distribution import configure_distribution
+from keras_simple_diffusion.models import build_denoiser, preset_config
+from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.callbacks import (
     EMACheckpoint,
@@ -67,6 +69,10 @@ class TrainConfig:
         jit_compile: passed to `Model.compile` (True or False), or "auto":
             XLA on TensorFlow (about twice as fast on the CPU), Keras' own
             "auto" elsewhere (jit on JAX, eager on torch).
+        distribution: None, "data" or "model" (see
+            `keras_simple_diffusion.distribution.configure_distribution`).
+        mesh: the device mesh, "BATCHxMODEL"; `batch_size` is the global batch.
+        precision: "float32", "bfloat16" or "float16" (with loss scaling).
         verbose: verbosity of `fit` (1 = progress bar).
     """
 
@@ -91,6 +97,9 @@ class TrainConfig:
     guidance: float = 1.0
     seed: int = 0
     jit_compile: str | bool = "auto"
+    distribution: str | None = None
+    mesh: str | None = None
+    precision: str = "float32"
     verbose: int = 1
 
     def __post_init__(self):
@@ -154,8 +163,10 @@ def load_training_data(config):
     return info, num_classes
 
 
-def build_model(config, image_size, channels, num_classes):
-    """Builds and compiles the `SimpleDiffusion` model of a config."""
+def build_model(config, image_size, channels, num_classes, jit_compile=None):
+    """Builds and compiles the `SimpleDiffusion` model of a config.
+
+    `jit_compile` overrides the config's (a distribution may rule XLA out)."""
     options = {
         **config.resolved_model_options,
         "image_size": image_size,
@@ -184,7 +195,9 @@ def build_model(config, image_size, channels, num_classes):
         use_ema=True,
         ema_momentum=config.resolved_ema_momentum,
     )
-    model.compile(optimizer=optimizer, jit_compile=config.resolved_jit_compile)
+    if jit_compile is None:
+        jit_compile = config.resolved_jit_compile
+    model.compile(optimizer=optimizer, jit_compile=jit_compile)
     return model
 
 
@@ -218,8 +231,18 @@ def train(config=None, run_dir=None, runs_root="runs"):
     >>> model, run_dir = train(TrainConfig(steps=1000))  # doctest: +SKIP
     """
     config = config or TrainConfig()
+    configure_precision(config.precision)
+    widths = config.resolved_model_options.get("widths") or preset_config(config.model)[1].get("widths")
+    context = configure_distribution(config.distribution, config.mesh, widths=widths)
+    context.check_batch_size(config.batch_size)
+    with context.scope():
+        return _train(config, context, run_dir, runs_root)
+
+
+def _train(config, context, run_dir, runs_root):
     info, num_classes = load_training_data(config)
-    model = build_model(config, info.image_size, info.channels, num_classes)
+    jit_compile = False if context.jit_compile is False else None
+    model = context.prepare(build_model(config, info.image_size, info.channels, num_classes, jit_compile))
 
     if run_dir is None:
         run_dir = runs.new_run_dir(runs_root)

@@ -66,3 +66,15 @@ def test_bad_flag_value_is_an_argparse_error(capsys):
         main(["sample", "--checkpoint", "x", "--labels", "a,b"])
     assert exit_info.value.code == 2
     assert "expected comma-separated integers" in capsys.readouterr().err
+
+
+def test_distribution_flags_are_wired(tmp_path, capsys):
+    import keras
+
+    expected = {
+        "torch": "not available on the 'torch' backend",
+        "jax": "Mesh 3x1 needs 3 devices but 1 are visible",
+        "tensorflow": "Mesh 3x1 needs 3 devices but 1 are visible",
+    }[keras.config.backend()]
+    _fails_cleanly(["train", "--distribution", "data", "--mesh", "3x1", "--runs-dir", str(tmp_path),
+                    *TINY], capsys, expected)
