@@ -8,7 +8,7 @@ import keras
 
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
-from keras_simple_diffusion.distribution import configure_distribution
+from keras_simple_diffusion.distribution import configure_distribution, initialize
 from keras_simple_diffusion.models import build_denoiser, preset_config
 from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
@@ -20,6 +20,8 @@ from keras_simple_diffusion.training.callbacks import (
 )
 
 GRID_COLUMNS = 10
+# Set on every host of a multi-host JAX job (see README, Scaling out).
+MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 DEFAULT_MODEL = "uvit-digits"
 # The default run's architecture: "uvit-digits" slimmed so that the default
 # `simple-diffusion train` fits 15 minutes on 2 CPU cores. Applied only to
@@ -231,6 +233,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
     >>> model, run_dir = train(TrainConfig(steps=1000))  # doctest: +SKIP
     """
     config = config or TrainConfig()
+    if any(os.environ.get(name) for name in MULTI_HOST_VARIABLES):
+        initialize()  # multi-host JAX: before anything touches a device
     configure_precision(config.precision)
     widths = config.resolved_model_options.get("widths") or preset_config(config.model)[1].get("widths")
     context = configure_distribution(config.distribution, config.mesh, widths=widths)
