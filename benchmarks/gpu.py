@@ -180,7 +180,10 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
                   loss=timer.losses[-1])
     xb = x[:batch]
     if backend == "jax":
-        record["flops_xla"] = worker.flops_jax(model, xb)
+        try:  # a failed count must not lose the timing
+            record["flops_xla"] = worker.flops_jax(model, xb)
+        except Exception as e:  # noqa: BLE001
+            record["flops_xla_error"] = f"{type(e).__name__}: {str(e)[:200]}"
     elif backend == "torch" and jit_compile == "auto":
         try:
             import torch

@@ -269,33 +269,34 @@ def plots(results, out, stem):
         series.setdefault(f"{r['arch']} {r['backend']} {r['setting']}", {})[r["image_size"]] = r
     for p in peers:
         series.setdefault(f"diffusers {p['setting']}", {})[p["image_size"]] = p
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-    for label, by_size in sorted(series.items()):
-        xs = [s for s in sizes if s in by_size]
-        style = "s--" if label.startswith("diffusers") else ("o-" if label.startswith("uvit") else "^-")
-        axes[0].plot(xs, [by_size[s]["images_per_s"] for s in xs], style, label=label)
-        fr = [(s, by_size[s].get("fraction_of_matmul")) for s in xs if by_size[s].get("fraction_of_matmul")]
-        if fr:
-            axes[1].plot([a for a, _ in fr], [100 * b for _, b in fr], style, label=label)
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sizes)
-        ax.set_xticklabels([str(s) for s in sizes])
-        ax.set_xlabel("image size (px)")
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("training images/s")
-    axes[0].set_title("Training throughput (float32)")
-    axes[1].axhline(50, color="gray", lw=0.8, ls=":")
-    axes[1].set_ylabel("% of the dense matmul FLOP/s")
-    axes[1].set_title("FLOP efficiency (peer: counted FLOPs)")
-    axes[1].legend(fontsize=7, loc="best")
-    m = results["machine"]
-    fig.suptitle(f"{m['cpu_model']}, {m['usable_cores']} cores, load {results['load_start'][0]:.1f}", fontsize=9)
-    fig.tight_layout()
-    path = out / f"{stem}_train.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
+    if series:  # nothing to draw in a sampling-only run
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+        for label, by_size in sorted(series.items()):
+            xs = [s for s in sizes if s in by_size]
+            style = "s--" if label.startswith("diffusers") else ("o-" if label.startswith("uvit") else "^-")
+            axes[0].plot(xs, [by_size[s]["images_per_s"] for s in xs], style, label=label)
+            fr = [(s, by_size[s].get("fraction_of_matmul")) for s in xs if by_size[s].get("fraction_of_matmul")]
+            if fr:
+                axes[1].plot([a for a, _ in fr], [100 * b for _, b in fr], style, label=label)
+        for ax in axes:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sizes)
+            ax.set_xticklabels([str(s) for s in sizes])
+            ax.set_xlabel("image size (px)")
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel("training images/s")
+        axes[0].set_title("Training throughput (float32)")
+        axes[1].axhline(50, color="gray", lw=0.8, ls=":")
+        axes[1].set_ylabel("% of the dense matmul FLOP/s")
+        axes[1].set_title("FLOP efficiency (peer: counted FLOPs)")
+        axes[1].legend(fontsize=7, loc="best")
+        m = results["machine"]
+        fig.suptitle(f"{m['cpu_model']}, {m['usable_cores']} cores, load {results['load_start'][0]:.1f}", fontsize=9)
+        fig.tight_layout()
+        path = out / f"{stem}_train.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
     samples = _ok(results["sample"])
     if samples:
         fig, ax = plt.subplots(figsize=(7, 4))

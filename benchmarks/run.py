@@ -87,7 +87,7 @@ def wait_for_load(threshold, max_minutes):
 
 
 def run(profile="quick", backends=BACKENDS, out=None, peer=True, in_process=False, timeout=None,
-        notes=(), load_warning=None, memory=False):
+        notes=(), load_warning=None, memory=False, only=None, archs=None):
     """Runs the benchmarks and writes the result files; returns (results, paths).
 
     `in_process=True` measures the current Keras backend in this process
@@ -102,7 +102,9 @@ def run(profile="quick", backends=BACKENDS, out=None, peer=True, in_process=Fals
     if load_warning:
         results["load_warning"] = load_warning
     results["matmul"]["numpy"] = common.matmul_flops(p["matmul_n"], p["matmul_repeats"], "numpy")
-    log = None if in_process else open(out.mkdir(parents=True, exist_ok=True) or out / f"cpu_{profile}.log", "w")
+    stem = f"cpu_{profile}" + ("_" + "_".join(only) if only else "")
+    out.mkdir(parents=True, exist_ok=True)
+    log = None if in_process else open(out / f"{stem}.log", "w")
     if in_process:
         import keras
 
@@ -123,13 +125,14 @@ def run(profile="quick", backends=BACKENDS, out=None, peer=True, in_process=Fals
                 results["notes"].append("peer skipped: torch is not installed")
     else:
         for backend in backends:
+            extra = (["--only", ",".join(only)] if only else []) + (["--archs", ",".join(archs)] if archs else [])
             records, error = _subprocess("benchmarks.worker", ["--profile", profile, "--budget-s",
-                                                               str(0.85 * timeouts[backend])], backend,
+                                                               str(0.85 * timeouts[backend]), *extra], backend,
                                          timeouts[backend], log)
             _collect(results, records, backend)
             if error:
                 results["errors"].append(dict(backend=backend, error=error))
-        if "jax" not in backends and profile != "micro":
+        if "jax" not in backends and profile != "micro" and (not only or "train" in only):
             records, error = _subprocess("benchmarks.worker", ["--profile", profile, "--only", "flops"],
                                          "jax", timeouts["jax"], log)
             _collect(results, records, "jax")
@@ -153,7 +156,7 @@ def run(profile="quick", backends=BACKENDS, out=None, peer=True, in_process=Fals
             "other processes shared the CPU, so the timings are pessimistic and noisy")
     for e in results["errors"]:
         results["notes"].append(f"error ({e.get('backend')}): {e.get('error')}")
-    paths = report.write(results, out, f"cpu_{profile}")
+    paths = report.write(results, out, stem)
     return results, paths
 
 
@@ -170,6 +173,9 @@ def main():
                         help="wait until the 1-minute load average is below this")
     parser.add_argument("--wait-max-min", type=float, default=15.0)
     parser.add_argument("--note", action="append", default=[], help="a note for the report")
+    parser.add_argument("--only", default=None,
+                        help="measure only some of matmul,train,sample (files: cpu_<profile>_<only>.*)")
+    parser.add_argument("--archs", default=None, help="e.g. uvit (default: both)")
     args = parser.parse_args()
     profile = args.profile or ("quick" if args.quick else "full")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -184,8 +190,10 @@ def main():
                        f"{args.wait_max_min:.0f} minutes ({load:.1f} at the start): timings are taken on a shared, "
                        "busy CPU and are pessimistic")
     results, paths = run(profile, backends, args.out, peer=not args.no_peer, timeout=args.timeout,
-                         notes=args.note, load_warning=warning, memory=args.memory)
-    print((pathlib.Path(args.out) / f"cpu_{profile}.md").read_text())
+                         notes=args.note, load_warning=warning, memory=args.memory,
+                         only=args.only.split(",") if args.only else None,
+                         archs=args.archs.split(",") if args.archs else None)
+    print(paths[1].read_text())
     print("[run] wrote " + ", ".join(str(x) for x in paths))
     print(json.dumps(results["targets"], default=str)[:2000])
 

@@ -54,10 +54,17 @@ def flops_jax(model, x):
         [v.value for v in model.optimizer.variables],
         [v.value for v in model.metrics_variables],
     )
-    analysis = jax.jit(model.train_step).lower(state, (x,)).cost_analysis()
-    if isinstance(analysis, (list, tuple)):
-        analysis = analysis[0]
-    return float(analysis["flops"])
+    lowered = jax.jit(model.train_step).lower(state, (x,))
+
+    def first(analysis):
+        if isinstance(analysis, (list, tuple)):
+            analysis = analysis[0] if analysis else None
+        return analysis if analysis and analysis.get("flops") else None
+
+    # The lowered module's analysis is free on the CPU; on GPU it can be
+    # None (seen on an H200 with jax 0.11), so fall back to the compiled one.
+    analysis = first(lowered.cost_analysis()) or first(lowered.compile().cost_analysis())
+    return float(analysis["flops"]) if analysis else None
 
 
 def flops_torch_counter(model, x):
