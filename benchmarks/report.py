@@ -138,6 +138,11 @@ def targets(results, train, peers):
 # --------------------------------------------------------------------------
 
 
+def _e(record, n=80):
+    """An error message on one table line."""
+    return " ".join(str(record.get("error", "")).split())[:n].replace("|", "/")
+
+
 def _f(v, fmt="{:.2f}"):
     return "-" if v is None else fmt.format(v)
 
@@ -174,7 +179,7 @@ def markdown(results):
     for r in sorted(results["train"], key=lambda r: (r.get("arch", ""), r.get("image_size", 0), r.get("backend", ""))):
         if "error" in r:
             lines.append(f"| {r.get('arch')} | {r.get('image_size')} | - | {r.get('backend')} | {r.get('setting')} "
-                         f"| error: {r['error'][:80]} | | | | | |")
+                         f"| error: {_e(r)} | | | | | |")
             continue
         lines.append(
             f"| {r['arch']} | {r['image_size']} | {r['batch']} | {r['backend']} | {r['setting']} "
@@ -191,7 +196,7 @@ def markdown(results):
     for p in results["peer"]:
         if "error" in p:
             lines.append(f"| diffusers UNet2DModel | {p.get('image_size', '-')} | - | - | {p.get('setting', '-')} "
-                         f"| error: {p['error'][:80]} | | | | | |")
+                         f"| error: {_e(p)} | | | | | |")
             continue
         lines.append(
             f"| diffusers UNet2DModel | {p['image_size']} | {p['batch']} | {p['parameters'] / 1e6:.2f} | {p['setting']} "
@@ -215,7 +220,7 @@ def markdown(results):
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in results["sample"]:
         if "error" in s:
-            lines.append(f"| {s.get('backend')} | {s.get('arch')} | - | - | - | error: {s['error'][:80]} | | | | | |")
+            lines.append(f"| {s.get('backend')} | {s.get('arch')} | - | - | - | error: {_e(s)} | | | | | |")
             continue
         ips = s["images_per_s"]
         lines.append(
