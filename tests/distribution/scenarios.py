@@ -146,7 +146,14 @@ def tf_mirrored():
     def local(values):
         return [float(v.numpy()) for v in strategy.experimental_local_results(values)]
 
+    # Same seed states, same images: the loss outside the strategy against
+    # each replica's, which Keras' TF trainer sums over the replicas.
+    generators = list(distribution._seed_generators(model))
+    states = [g.state.numpy() for g in generators]
     before = local(make_step()())
+    for generator, state in zip(generators, states):
+        generator.state.assign(state)
+    unscaled = float(tf.function(lambda: model.compute_loss(x=same, training=True))().numpy())
     context.prepare(model)
     changed = sum(
         isinstance(g, distribution.ReplicaSeedGenerator) for g in distribution._seed_generators(model)
@@ -163,7 +170,7 @@ def tf_mirrored():
         after_fix_2=after_2,
         losses=losses,
         changed=changed,
-        scaled=getattr(model.compute_loss, "_ksd_replica_scaled", False),
+        unscaled=unscaled,
         keras=keras.__version__,
     )
 
