@@ -1,7 +1,7 @@
 """The `simple-diffusion` command: train, sample and evaluate.
 
 ```
-simple-diffusion train                                   # digits, 1500 steps
+simple-diffusion train                                   # digits, 2000 steps
 simple-diffusion sample --checkpoint runs/latest --labels 0,1,2,3 --guidance 2 --out grid.png
 simple-diffusion evaluate --checkpoint runs/latest
 ```
@@ -69,6 +69,7 @@ MODEL_OPTION_FLAGS = {
 
 def add_train_parser(subparsers):
     """Adds the `train` command; returns its parser (to add more options)."""
+    from keras_simple_diffusion.losses import WEIGHTINGS
     from keras_simple_diffusion.training import TrainConfig
 
     defaults = TrainConfig()
@@ -100,6 +101,8 @@ def add_train_parser(subparsers):
                        help="reference resolution of the shifted noise schedule (default: image size)")
     model.add_argument("--label-dropout", type=float, default=defaults.label_dropout,
                        help="null-label probability, for guidance (default %(default)s)")
+    model.add_argument("--loss-weighting", choices=WEIGHTINGS, default=defaults.loss_weighting,
+                       help="loss weighting over noise levels (default %(default)s)")
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--steps", type=_positive_int, default=defaults.steps,
@@ -168,6 +171,7 @@ def _train_config(args):
         ema_momentum=args.ema_momentum,
         noise_d=args.noise_d,
         label_dropout=args.label_dropout,
+        loss_weighting=args.loss_weighting,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,
         sample_steps=args.sample_steps,
@@ -217,9 +221,12 @@ def add_sample_parser(subparsers):
     conditioning = parser.add_mutually_exclusive_group()
     conditioning.add_argument("--labels", type=_int_list,
                               help="class labels, one image each, e.g. 0,1,2,3")
-    conditioning.add_argument("--num-images", type=_positive_int,
-                              help="number of images (unconditional, or for a conditional model "
-                                   "one per class in turn)")
+    conditioning.add_argument("--prompt", action="append", dest="prompts", metavar="TEXT",
+                              help="text prompt of a text-conditioned model, one image each; "
+                                   "repeat for more (with --num-images N: N images of it)")
+    parser.add_argument("--num-images", type=_positive_int,
+                        help="number of images (unconditional, or for a conditional model "
+                             "one per class in turn, or copies of one --prompt)")
     _add_sampler_options(parser, guidance_default=0.0)
     parser.add_argument("--out", default="samples.png",
                         help="*.png: one grid; *.npz: images array (N, H, W, C) in [-1, 1] in "
@@ -274,16 +281,34 @@ def _sample_labels(model, labels, num_images):
     return None
 
 
+def _sample_prompts(model, prompts, num_images):
+    """Prompts to generate from (text-conditioned models), or None."""
+    text = model.text_encoder is not None
+    if prompts is None:
+        return None
+    if not text:
+        raise UsageError("--prompt given but the model is not text-conditioned; use --labels.")
+    if num_images is not None:
+        if len(prompts) != 1:
+            raise UsageError("--num-images with --prompt needs exactly one --prompt.")
+        prompts = prompts * num_images
+    return prompts
+
+
 def run_sample(args):
     from keras_simple_diffusion.training import save_samples
 
     model, checkpoint = load_checkpoint(args.checkpoint)
-    labels = _sample_labels(model, args.labels, args.num_images)
-    if args.guidance and labels is None:
-        raise UsageError("--guidance needs a class-conditional model.")
+    prompts = _sample_prompts(model, args.prompts, args.num_images)
+    if model.text_encoder is not None and args.labels is not None:
+        raise UsageError("The model is text-conditioned: use --prompt, not --labels.")
+    labels = None if model.text_encoder is not None else _sample_labels(model, args.labels, args.num_images)
+    if args.guidance and labels is None and prompts is None:
+        raise UsageError("--guidance needs --labels or --prompt (a conditional model).")
     images = model.generate(
         labels=labels,
-        num_images=None if labels else args.num_images or 16,
+        prompts=prompts,
+        num_images=None if labels or prompts else args.num_images or 16,
         steps=args.steps,
         sampler=args.sampler,
         guidance=args.guidance,

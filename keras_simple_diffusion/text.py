@@ -118,8 +118,11 @@ class TextEncoder(keras.layers.Layer):
         self.pad_id = int(getattr(tokenizer, "pad_token_id", None) or 0)
         self.hidden_dim = int(self._sequence_output_dim())
         self._tf_tokenize = None
-        # Layer.__init__ set `trainable` before the backbone existed: apply it now.
-        self.trainable = self.trainable
+        # Layer.__init__ set `trainable` before the backbone existed: apply it
+        # to the backbone now. (Not `self.trainable = self.trainable`: on
+        # TensorFlow, Keras' tracking skips assigning an attribute its own
+        # value, so the setter would never run and the backbone stay trainable.)
+        self.backbone.trainable = self.trainable
 
     def _sequence_output_dim(self):
         output = self.backbone.output

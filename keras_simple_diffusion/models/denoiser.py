@@ -114,7 +114,15 @@ def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None)
     for text conditioning, a projection of the pooled text embedding."""
     embedding = NoiseLevelEmbedding(embedding_dim, name="noise_level_embedding")(inputs["noise_level"])
     if num_classes:
-        label_embedding = layers.Embedding(num_classes + 1, embedding_dim, name="class_embedding")
+        # Unit-scale rows, like the noise-level embedding they join: Keras'
+        # default U(-0.05, 0.05) leaves the classes indistinguishable to the
+        # modulations for hundreds of steps.
+        label_embedding = layers.Embedding(
+            num_classes + 1,
+            embedding_dim,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+            name="class_embedding",
+        )
         embedding = layers.Add(name="conditioning")([embedding, label_embedding(inputs["class_labels"])])
     if pooled_text is not None:
         text = layers.Dense(embedding_dim, activation="silu", name="text_pooled_projection")(pooled_text)

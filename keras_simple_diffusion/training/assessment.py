@@ -101,12 +101,18 @@ def evaluate_checkpoint(
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
 
+    A text-conditioned model is scored by `evaluate_prompt_adherence`
+    instead (the captioned shapes: `dataset`, `max_real` and the Inception
+    figures do not apply).
+
     Returns:
         `(metrics, report)`: a JSON-ready dict and a readable summary.
 
     Example:
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
+    if model.text_encoder is not None:
+        return evaluate_prompt_adherence(model, num_samples, steps, sampler, guidance, seed, batch_size)
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
@@ -158,6 +164,59 @@ def evaluate_checkpoint(
     metrics.update(
         checkpoint=checkpoint,
         dataset=source,
+        backend=keras.config.backend(),
+        steps=steps,
+        sampler=sampler,
+        guidance=guidance,
+        seed=seed,
+    )
+    return metrics, report
+
+
+def evaluate_prompt_adherence(
+    model,
+    num_samples=1000,
+    steps=128,
+    sampler="ancestral",
+    guidance=1.0,
+    seed=0,
+    batch_size=None,
+    cache_dir=None,
+):
+    """Prompt adherence of a text-to-image model trained on the captioned shapes.
+
+    Samples from random shape prompts, with `guidance` and without (when
+    `guidance` > 0), are read by attribute classifiers trained on the
+    generator's labelled images (`evaluation.adherence`); the same measure
+    on real images is the ceiling.
+
+    Returns:
+        `(metrics, report)`, as `evaluate_checkpoint`.
+    """
+    from keras_simple_diffusion.evaluation import adherence
+
+    readers = adherence.train_attribute_classifiers(
+        image_size=model.image_size,
+        cache_dir=cache_dir or os.path.join(default_cache_dir(), "shape_readers", f"{model.image_size}px"),
+    )
+    prompts = adherence.adherence_prompts(num_samples, image_size=model.image_size)
+    metrics = {}
+    weights = (guidance, 0.0) if guidance else (0.0,)
+    for weight in weights:
+        samples = model.generate(
+            prompts=prompts, steps=steps, sampler=sampler, guidance=weight, seed=seed,
+            batch_size=batch_size,
+        )
+        result = adherence.prompt_adherence(readers, samples, prompts)
+        key = "prompt_adherence" if weight == guidance else "prompt_adherence_unguided"
+        metrics[key] = result["all"]
+        for attribute in adherence.SCORED_ATTRIBUTES:
+            metrics[f"{key}_{attribute}"] = result[attribute]
+    real = adherence.real_image_adherence(readers, image_size=model.image_size)
+    metrics["real_image_adherence"] = real["all"]
+    report = evaluation.format_report(metrics)
+    metrics.update(
+        num_samples=num_samples,
         backend=keras.config.backend(),
         steps=steps,
         sampler=sampler,

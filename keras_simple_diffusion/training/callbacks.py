@@ -66,7 +66,9 @@ class SampleGrid(keras.callbacks.Callback):
         every: sampling period in optimizer steps.
         labels: labels to sample (one grid row per `columns` images), or
             None for unconditional samples.
-        num_images: number of unconditional samples when `labels` is None.
+        prompts: text prompts to sample instead (text-conditioned models).
+        num_images: number of unconditional samples when neither `labels`
+            nor `prompts` are given.
         columns: images per grid row.
         steps: sampler steps.
         guidance: classifier-free guidance weight.
@@ -78,12 +80,22 @@ class SampleGrid(keras.callbacks.Callback):
     """
 
     def __init__(
-        self, folder, every, labels=None, num_images=16, columns=None, steps=64, guidance=0.0, seed=0
+        self,
+        folder,
+        every,
+        labels=None,
+        num_images=16,
+        columns=None,
+        steps=64,
+        guidance=0.0,
+        seed=0,
+        prompts=None,
     ):
         super().__init__()
         self.folder = folder
         self.every = int(every)
         self.labels = None if labels is None else [int(label) for label in labels]
+        self.prompts = None if prompts is None else [str(prompt) for prompt in prompts]
         self.num_images = num_images
         self.columns = columns
         self.steps = steps
@@ -95,11 +107,13 @@ class SampleGrid(keras.callbacks.Callback):
         if step % self.every or not _loss_is_finite(logs) or self.model.stop_training:
             return
         with ema_weights(self.model):
+            conditioned = bool(self.labels or self.prompts)
             samples = self.model.generate(
                 labels=self.labels,
-                num_images=None if self.labels else self.num_images,
+                prompts=self.prompts,
+                num_images=None if conditioned else self.num_images,
                 steps=self.steps,
-                guidance=self.guidance if self.labels else 0.0,
+                guidance=self.guidance if conditioned else 0.0,
                 seed=self.seed,
             )
         save_image_grid(samples, os.path.join(self.folder, f"step_{step:06d}.png"), self.columns)
@@ -114,6 +128,7 @@ class SampleGrid(keras.callbacks.Callback):
             "steps": self.steps,
             "guidance": self.guidance,
             "seed": self.seed,
+            "prompts": self.prompts,
         }
 
 
