@@ -161,16 +161,13 @@ def evaluate_checkpoint(
     else:
         metrics["fid"] = FID_SKIPPED
     report = evaluation.format_report(metrics)
-    metrics.update(
-        checkpoint=checkpoint,
-        dataset=source,
-        backend=keras.config.backend(),
-        steps=steps,
-        sampler=sampler,
-        guidance=guidance,
-        seed=seed,
-    )
+    metrics.update(checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed))
     return metrics, report
+
+
+def _settings(steps, sampler, guidance, seed):
+    """What the metrics were measured with, for the JSON report."""
+    return dict(backend=keras.config.backend(), steps=steps, sampler=sampler, guidance=guidance, seed=seed)
 
 
 def evaluate_prompt_adherence(
@@ -215,12 +212,5 @@ def evaluate_prompt_adherence(
     real = adherence.real_image_adherence(readers, image_size=model.image_size)
     metrics["real_image_adherence"] = real["all"]
     report = evaluation.format_report(metrics)
-    metrics.update(
-        num_samples=num_samples,
-        backend=keras.config.backend(),
-        steps=steps,
-        sampler=sampler,
-        guidance=guidance,
-        seed=seed,
-    )
+    metrics.update(num_samples=num_samples, **_settings(steps, sampler, guidance, seed))
     return metrics, report
