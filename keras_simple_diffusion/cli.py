@@ -299,10 +299,11 @@ def run_sample(args):
     from keras_simple_diffusion.training import save_samples
 
     model, checkpoint = load_checkpoint(args.checkpoint)
-    prompts = _sample_prompts(model, args.prompts, args.num_images)
-    if model.text_encoder is not None and args.labels is not None:
+    text = model.text_encoder is not None
+    if text and args.labels is not None:
         raise UsageError("The model is text-conditioned: use --prompt, not --labels.")
-    labels = None if model.text_encoder is not None else _sample_labels(model, args.labels, args.num_images)
+    prompts = _sample_prompts(model, args.prompts, args.num_images)
+    labels = None if text else _sample_labels(model, args.labels, args.num_images)
     if args.guidance and labels is None and prompts is None:
         raise UsageError("--guidance needs --labels or --prompt (a conditional model).")
     images = model.generate(

@@ -187,7 +187,9 @@ def load_training_data(config):
         data_dir=config.data_dir,
     )
     num_classes = None if config.unconditional else info.num_classes
-    if config.unconditional and isinstance(info.dataset.element_spec, tuple):
+    # Targets the model does not condition on (no classes, not captions) are dropped.
+    text = is_text_conditioned(config, info)
+    if num_classes is None and not text and isinstance(info.dataset.element_spec, tuple):
         info.dataset = info.dataset.map(lambda images, _: images)
     return info, num_classes
 
