@@ -97,6 +97,20 @@ def test_encoder_outputs(encoder):
     np.testing.assert_allclose(_np(pooled)[1], _np(context)[1, 0], atol=1e-5)
 
 
+def test_default_encoder_tells_captions_apart_at_init():
+    # With keras-hub's small default embedding init, every caption encoded
+    # to nearly the same vectors (spread ~3 % of their norm) and the
+    # denoiser learned to ignore the text; unit-scale bytes keep them apart.
+    keras.utils.set_random_seed(0)
+    encoder = build_text_encoder()
+    _, captions, _ = make_shapes(64, 32, seed=5)
+    tokens = encoder.tokenize(captions)
+    context = _np(encoder([tokens["token_ids"], tokens["padding_mask"]])[0])[:, :30]
+    norm = np.linalg.norm(context, axis=-1).mean()
+    spread = np.sqrt(((context - context.mean(0)) ** 2).sum(-1).mean())
+    assert spread > 0.3 * norm
+
+
 @pytest.mark.parametrize("preset", ["uvit-text-tiny", "unet-text-tiny"])
 def test_denoiser_wiring(preset):
     denoiser = ksd.build_denoiser(preset)
