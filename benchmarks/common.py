@@ -42,10 +42,12 @@ MICRO_PEER = dict(block_out_channels=(8, 16), layers_per_block=1,
 
 # Compile settings per backend: (name, Keras `jit_compile`). The first is the
 # Keras default ("auto"); JAX always jit-compiles, so it has one setting.
+TF_XLA = "jit_compile=True (XLA)"
+TORCH_COMPILE = "torch.compile (jit_compile=True)"
 SETTINGS = {
     "jax": [("jit (default)", "auto")],
-    "tensorflow": [("auto (default)", "auto"), ("jit_compile=True (XLA)", True)],
-    "torch": [("eager (default)", "auto"), ("torch.compile (jit_compile=True)", True)],
+    "tensorflow": [("auto (default)", "auto"), (TF_XLA, True)],
+    "torch": [("eager (default)", "auto"), (TORCH_COMPILE, True)],
 }
 
 PROFILES = {
@@ -60,12 +62,39 @@ PROFILES = {
                   settings="default", sample_steps=16, sample_batch=4, sample_size=32,
                   peer=PEER, peer_batch={32: 8}, peer_compile=False, matmul_n=1024,
                   matmul_repeats=3),
-    # The full CPU run.
-    "full": dict(sizes=[32, 64, 128], archs={"unet": UNET, "uvit": UVIT}, batch=16, steps=5,
-                 warmup=1, settings="all", sample_steps=128, sample_batch=8, sample_size=32,
-                 peer=PEER, peer_batch={32: 16, 64: 8, 128: 4}, peer_compile=True, matmul_n=2048,
-                 matmul_repeats=5),
+    # The full CPU run, sized to finish every row in about 20 minutes on 2
+    # idle cores (PROFILE_NOTES says what was cut and why).
+    "full": dict(sizes=[32, 64, 128], archs={"unet": UNET, "uvit": UVIT}, batch=16, steps=3,
+                 warmup=1, settings="all", setting_sizes={TF_XLA: [32], TORCH_COMPILE: [32]},
+                 compile_cap_s={TORCH_COMPILE: 300},
+                 sample_steps=32, sample_batch=8, sample_size=32, sample_archs=["uvit"],
+                 peer=PEER, peer_batch={32: 16, 64: 8, 128: 4}, peer_compile=True, peer_compile_sizes=[32],
+                 matmul_n=2048, matmul_repeats=5),
 }
+
+# What a profile leaves out to fit its time, for the report's header.
+PROFILE_NOTES = dict(full=(
+    "Profile limits, to finish every row in about 20 minutes on 2 idle cores (compiles dominate: 30-60 s "
+    "per JAX / TF+XLA train step, minutes per torch.compile): median of 3 timed steps after 1 warm-up "
+    "step; the non-default compiled settings (TF `jit_compile=True`, `torch.compile`; the peer's "
+    "`torch.compile`) at 32 px only, the defaults at every size; each `torch.compile` row in a child "
+    "process capped at 300 s (its row says so if the cap is hit); `torch.compile` compile times depend "
+    "on inductor's on-disk cache (warm on a rerun, see `inductor_cache_warm` in the JSON); sampling "
+    "with the U-ViT only and 32 steps (the compiled-vs-loop ratios hardly depend on the step count)."))
+
+
+def sizes_for(profile, setting, sizes=None):
+    """The image sizes a profile measures a setting at (all by default)."""
+    p = PROFILES[profile]
+    sizes = sizes or p["sizes"]
+    only = p.get("setting_sizes", {}).get(setting)
+    return [s for s in sizes if only is None or s in only]
+
+
+def batch_for(profile, size):
+    """The training batch of a profile at an image size."""
+    p = PROFILES[profile]
+    return p.get("batch_by_size", {}).get(size, p["batch"])
 
 
 def settings_for(backend, profile):

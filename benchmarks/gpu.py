@@ -166,6 +166,8 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
     import keras_simple_diffusion as ksd
     from benchmarks import worker
 
+    if backend == "torch" and jit_compile is True:  # static shapes: see worker.torch_compile_setup
+        worker.torch_compile_setup()
     keras.utils.set_random_seed(0)
     model = ksd.SimpleDiffusion(build(arch, size, cpu_smoke), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit_compile)
@@ -179,11 +181,8 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
                   compile_s=max(timer.times[0] - step_s * steps, 0.0), epoch_s=timer.times,
                   loss=timer.losses[-1])
     xb = x[:batch]
-    if backend == "jax":
-        try:  # a failed count must not lose the timing
-            record["flops_xla"] = worker.flops_jax(model, xb)
-        except Exception as e:  # noqa: BLE001
-            record["flops_xla_error"] = f"{type(e).__name__}: {str(e)[:200]}"
+    if backend == "jax":  # never raises: a missing count is '-' in the table, the timing stays
+        record.update(worker._flops_jax_record(model, xb))
     elif backend == "torch" and jit_compile == "auto":
         try:
             import torch
@@ -217,6 +216,8 @@ def one_backend(backend, args):
             emit(dict(kind="matmul", backend=backend, n=8192, tflops=matmul_bf16(backend)))
         except Exception as e:  # noqa: BLE001
             emit(dict(kind="error", backend=backend, error=f"matmul: {type(e).__name__}: {str(e)[:200]}"))
+    from benchmarks import worker
+
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     settings = {"jax": [("jit (default)", "auto")],
                 "tensorflow": [("jit_compile=True (XLA)", True)],
@@ -237,7 +238,7 @@ def one_backend(backend, args):
                 except Exception as e:  # noqa: BLE001
                     traceback.print_exc()
                     emit(dict(kind="train", backend=backend, arch=arch, image_size=size, setting=setting,
-                              error=f"{type(e).__name__}: {str(e)[:300]}"))
+                              error=worker.describe_error(e)))
 
 
 # --------------------------------------------------------------------------

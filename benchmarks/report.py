@@ -163,6 +163,8 @@ def markdown(results):
         f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items() if v) for b, vs in results["versions"].items()))
     lines += ["", "Float32 throughout. Median of the timed steps; the first step (tracing/compilation) is "
               "reported apart as `compile` = first step - median.", ""]
+    if results.get("profile_note"):
+        lines += [results["profile_note"], ""]
     peak = results.get("matmul_peak_flops_per_s")
     lines += ["## Dense matmul reference", "",
               f"{results['matmul_n']}x{results['matmul_n']} float32 product, best of several; the peak used "
@@ -173,7 +175,9 @@ def markdown(results):
         lines.append(f"| {k} | {_f(v and v / 1e9, '{:.1f}')} |")
     lines += ["", "## Training throughput", "",
               "GFLOP/step from XLA's cost analysis of the stateless Keras train step (JAX), the same model "
-              "on every backend; % of matmul = achieved FLOP/s over the matmul peak above.", "",
+              "on every backend; % of matmul = achieved FLOP/s over the matmul peak above. `torch.compile` "
+              "rows compile with static shapes (dynamic-shape recompiles hit an inductor bug; "
+              "benchmarks/README.md).", "",
               "| arch | px | batch | backend | setting | ms/step | images/s | compile (s) | GFLOP/step | GFLOP/s | % of matmul |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(results["train"], key=lambda r: (r.get("arch", ""), r.get("image_size", 0), r.get("backend", ""))):

@@ -1,6 +1,6 @@
 """One entry point for the CPU benchmarks (issue 5).
 
-    python -m benchmarks.run                 # the full run (tens of minutes on 2 cores)
+    python -m benchmarks.run                 # the full run (~20 min on 2 idle cores)
     python -m benchmarks.run --quick         # the smoke-sized run (< ~1 min per backend, idle)
     python -m benchmarks.run --backends jax,torch --out /tmp/bench --no-peer
     python -m benchmarks.run --wait-load 2.5 # wait (up to --wait-max-min) for a quiet machine
@@ -29,7 +29,8 @@ BACKENDS = ("jax", "tensorflow", "torch")
 TIMEOUTS = {
     "micro": dict(jax=300, tensorflow=300, torch=300, peer=300),
     "quick": dict(jax=300, tensorflow=300, torch=300, peer=300),
-    "full": dict(jax=600, tensorflow=840, torch=840, peer=420),
+    # ~1.5-2x the idle-machine estimate per backend (benchmarks/README.md, "The full profile").
+    "full": dict(jax=600, tensorflow=660, torch=840, peer=600),
 }
 
 
@@ -98,7 +99,7 @@ def run(profile="quick", backends=BACKENDS, out=None, peer=True, in_process=Fals
     timeouts = {k: timeout or v for k, v in TIMEOUTS[profile].items()}
     results = dict(profile=profile, machine=common.machine_info(), load_start=list(os.getloadavg()),
                    matmul_n=p["matmul_n"], versions={}, matmul={}, train=[], sample=[], peer=[], flops=[],
-                   errors=[], notes=list(notes))
+                   errors=[], notes=list(notes), profile_note=common.PROFILE_NOTES.get(profile))
     if load_warning:
         results["load_warning"] = load_warning
     results["matmul"]["numpy"] = common.matmul_flops(p["matmul_n"], p["matmul_repeats"], "numpy")

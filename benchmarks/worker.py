@@ -43,28 +43,54 @@ def _model(arch, size, profile, jit_compile):
 # --------------------------------------------------------------------------
 
 
-def flops_jax(model, x):
-    """FLOPs of the stateless Keras train step from XLA's cost analysis of
-    the lowered computation (the compiled one differs by about 1-2%)."""
+def flops_jax(model, x, detail=None):
+    """FLOPs of the stateless Keras train step from XLA's cost analysis, or
+    None when no analysis gives a count (a missing figure, never an error).
+
+    Tried in order: the lowered module on the default platform (free on the
+    CPU; the compiled one differs by about 1-2%); the same step lowered for
+    the CPU from abstract shapes (no device memory, no compile: on an H200
+    with jax 0.11 the GPU `Lowered.cost_analysis()` returned None, and
+    `analysis["flops"]` on it was the row-killing TypeError); the compiled
+    module's analysis. `detail` (a dict) gets the source or the failures."""
     import jax
 
+    detail = {} if detail is None else detail
     state = (
         [v.value for v in model.trainable_variables],
         [v.value for v in model.non_trainable_variables],
         [v.value for v in model.optimizer.variables],
         [v.value for v in model.metrics_variables],
     )
-    lowered = jax.jit(model.train_step).lower(state, (x,))
+    step = jax.jit(model.train_step)
 
     def first(analysis):
         if isinstance(analysis, (list, tuple)):
             analysis = analysis[0] if analysis else None
-        return analysis if analysis and analysis.get("flops") else None
+        flops = analysis.get("flops") if isinstance(analysis, dict) else None
+        return float(flops) if flops and flops > 0 else None
 
-    # The lowered module's analysis is free on the CPU; on GPU it can be
-    # None (seen on an H200 with jax 0.11), so fall back to the compiled one.
-    analysis = first(lowered.cost_analysis()) or first(lowered.compile().cost_analysis())
-    return float(analysis["flops"]) if analysis else None
+    def lowered():
+        return step.lower(state, (x,))
+
+    def lowered_cpu():
+        abstract = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (state, (x,)))
+        return step.trace(*abstract).lower(lowering_platforms=("cpu",))
+
+    def compiled():
+        return lowered().compile()
+
+    for name, make in (("lowered", lowered), ("lowered for cpu", lowered_cpu), ("compiled", compiled)):
+        try:
+            flops = first(make().cost_analysis())
+        except Exception as e:  # noqa: BLE001 - try the next source
+            detail.setdefault("failures", []).append(f"{name}: {type(e).__name__}: {str(e)[:120]}")
+            continue
+        if flops:
+            detail["source"] = name
+            return flops
+        detail.setdefault("failures", []).append(f"{name}: no flops in the analysis")
+    return None
 
 
 def flops_torch_counter(model, x):
@@ -84,9 +110,63 @@ def flops_torch_counter(model, x):
     return float(counter.get_total_flops())
 
 
+def _flops_jax_record(model, x):
+    """`flops_xla` (None when no analysis counts: the table shows '-') and
+    where it came from; never raises, so a failed count keeps the timing."""
+    detail = {}
+    try:
+        flops = flops_jax(model, x, detail)
+    except Exception as e:  # noqa: BLE001
+        flops, detail = None, dict(failures=[f"{type(e).__name__}: {str(e)[:200]}"])
+    out = dict(flops_xla=flops)
+    if detail.get("source"):
+        out["flops_xla_source"] = detail["source"]
+    if flops is None:
+        out["flops_xla_error"] = "; ".join(detail.get("failures", []))[:400] or "no count"
+    return out
+
+
 # --------------------------------------------------------------------------
 # Training throughput.
 # --------------------------------------------------------------------------
+
+# torch.compile through Keras (jit_compile=True): Keras' torch layers break
+# the graph at nearly every layer call, so dynamo compiles each layer's `call`
+# frame on its own and sees one Conv2D.call with 32 x 32 and 16 x 16 inputs.
+# Its automatic dynamic shapes then recompile that frame with symbolic H, W,
+# and inductor fails to lower the backward of the stride-2 "same" conv
+# (Keras pads by a symbolic amount, Max(0, ...)): "InductorError:
+# LoweringException: ValueRangeError: Invalid ranges [0:-1]" in
+# aten.convolution_backward (torch 2.13; benchmarks/README.md has a
+# Keras-free reproduction). Static shapes (one specialisation per shape) and
+# a fresh dynamo cache per row avoid it; frames past dynamo's recompile
+# limit run eagerly.
+
+
+def torch_compile_setup():
+    """Static shapes and an empty dynamo cache before a torch.compile row."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.config.automatic_dynamic_shapes = False
+    try:  # a warm on-disk inductor cache makes the compile much shorter
+        from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+        path = cache_dir()
+        warm = os.path.isdir(path) and any(os.scandir(path))
+    except Exception:  # noqa: BLE001
+        path, warm = None, None
+    return dict(automatic_dynamic_shapes=False, recompile_limit=getattr(torch._dynamo.config, "recompile_limit", None),
+                inductor_cache_dir=path, inductor_cache_warm=warm)
+
+
+def describe_error(e):
+    """A one-line error for a table row; known torch bugs are named."""
+    text = f"{type(e).__name__}: {str(e)[:300]}"
+    if "ValueRangeError" in text and "Invalid ranges" in text:
+        text = ("torch inductor bug with dynamic shapes (conv backward after a symbolic pad; "
+                "see benchmarks/README.md): " + text)
+    return text
 
 
 def bench_train(arch, size, setting, jit_compile, profile, steps=None, warmup=None, batch=None):
@@ -98,6 +178,8 @@ def bench_train(arch, size, setting, jit_compile, profile, steps=None, warmup=No
     record = dict(kind="train", backend=backend, arch=arch, image_size=size, batch=batch,
                   setting=setting, jit_compile=jit_compile, model=common.model_kwargs(arch, size, profile))
     x = _images(batch, size)
+    if backend == "torch" and jit_compile is True:
+        record["torch_compile"] = torch_compile_setup()
     model = _model(arch, size, profile, jit_compile)
     start = time.perf_counter()
     logs = model.train_on_batch(x, return_dict=True)
@@ -120,7 +202,7 @@ def bench_train(arch, size, setting, jit_compile, profile, steps=None, warmup=No
         loss=float(logs["loss"]),
     )
     if backend == "jax":
-        record["flops_xla"] = flops_jax(model, x)
+        record.update(_flops_jax_record(model, x))
     if backend == "torch" and jit_compile == "auto":
         try:
             record["flops_torch_counter"] = flops_torch_counter(model, x)
@@ -237,9 +319,43 @@ def bench_sample(arch, profile):
 # --------------------------------------------------------------------------
 
 
+def capped_row(profile, arch, size, setting, cap_s, steps=None, warmup=None):
+    """One training row in a child process (same backend), killed with its
+    compile workers after `cap_s` seconds; returns its records (or the error)."""
+    import json
+    import pathlib
+    import signal
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "benchmarks.worker", "--profile", profile, "--only", "train",
+               "--archs", arch, "--sizes", str(size), "--settings", setting, "--no-cap"]
+    command += (["--steps", str(steps)] if steps else []) + (["--warmup", str(warmup)] if warmup is not None else [])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=cap_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the child and its inductor compile workers
+        proc.communicate()
+        return [dict(error=f"compile cap: no result within {cap_s:.0f} s (compile + steps); not measured")]
+    sys.stderr.write(stderr[-20000:])
+    records = [r for r in common.parse_results(stdout) if r.get("kind") == "train"]
+    if not records:
+        tail = (stderr.strip().splitlines() or ["?"])[-1][:300]
+        return [dict(error=f"child exited {proc.returncode} without a result: {tail}")]
+    for r in records:
+        r["compile_cap_s"] = cap_s
+    return records
+
+
 def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, sizes=None, emit=common.emit,
-                    deadline=None):
-    """Runs this process' backend's measurements; calls `emit(record)` for each."""
+                    deadline=None, steps=None, warmup=None, settings=None, capped=True):
+    """Runs this process' backend's measurements; calls `emit(record)` for each.
+    `steps` / `warmup` override the profile's timed and warm-up steps;
+    `settings` (substrings of setting names) picks some compile settings;
+    `capped=False` runs rows with a compile cap in this process, uncapped."""
     backend = _backend()
     p = common.PROFILES[profile]
     archs = archs or list(p["archs"])
@@ -253,7 +369,7 @@ def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, siz
             emit(fn())
         except Exception as e:  # noqa: BLE001 - report, then go on with the next one
             traceback.print_exc()
-            emit(dict(ids, backend=backend, error=f"{type(e).__name__}: {str(e)[:300]}"))
+            emit(dict(ids, backend=backend, error=describe_error(e)))
 
     emit(dict(kind="info", backend=backend, versions=common.versions(backend), machine=common.machine_info()))
     if "matmul" in only:
@@ -264,22 +380,42 @@ def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, siz
         for size in sizes:
             for arch in archs:
                 def count(arch=arch, size=size):
+                    batch = common.batch_for(profile, size)
                     model = _model(arch, size, profile, "auto")
-                    x = _images(p["batch"], size)
+                    x = _images(batch, size)
                     model._symbolic_build(data_batch=(x,))
-                    return dict(kind="flops", arch=arch, image_size=size, batch=p["batch"],
-                                flops_xla=flops_jax(model, x))
+                    return dict(kind="flops", arch=arch, image_size=size, batch=batch,
+                                **_flops_jax_record(model, x))
                 guarded(count, kind="flops", arch=arch, image_size=size)
+    def train(setting, jit_compile):
+        for size in common.sizes_for(profile, setting, sizes):
+            for arch in archs:
+                cap = p.get("compile_cap_s", {}).get(setting) if capped else None
+                if cap:  # in a child process, killed past the cap
+                    ids = dict(kind="train", arch=arch, image_size=size, setting=setting)
+                    if deadline is not None and time.time() > deadline:
+                        emit(dict(ids, backend=backend, error="skipped: the backend's time budget ran out"))
+                        continue
+                    for r in capped_row(profile, arch, size, setting, cap, steps, warmup):
+                        emit({**ids, "backend": backend, **r})
+                    continue
+                guarded(lambda: bench_train(arch, size, setting, jit_compile, profile, steps=steps,
+                                            warmup=warmup, batch=common.batch_for(profile, size)),
+                        kind="train", arch=arch, image_size=size, setting=setting)
+
+    # Order: the default setting, then sampling, then the other settings, so
+    # that a budget running out (slow compiles) costs the optional rows only.
+    chosen = [(s_, j) for s_, j in common.settings_for(backend, profile)
+              if not settings or any(x in s_ for x in settings)]
     if "train" in only:
-        # Settings outermost: when the time budget runs out, the defaults are done.
-        for setting, jit_compile in common.settings_for(backend, profile):
-            for size in sizes:
-                for arch in archs:
-                    guarded(lambda: bench_train(arch, size, setting, jit_compile, profile),
-                            kind="train", arch=arch, image_size=size, setting=setting)
+        for setting, jit_compile in chosen[:1]:
+            train(setting, jit_compile)
     if "sample" in only:
-        for arch in archs:
+        for arch in [a for a in archs if a in p.get("sample_archs", archs)]:
             guarded(lambda: bench_sample(arch, profile), kind="sample", arch=arch)
+    if "train" in only:
+        for setting, jit_compile in chosen[1:]:
+            train(setting, jit_compile)
     emit(dict(kind="done", backend=backend, machine=common.machine_info()))
 
 
@@ -291,6 +427,10 @@ def main():
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--budget-s", type=float, default=None,
                         help="skip measurements that would start after this many seconds")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: the profile's)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: the profile's)")
+    parser.add_argument("--settings", default=None, help="only settings whose names contain one of these")
+    parser.add_argument("--no-cap", action="store_true", help="run capped rows here, without the cap")
     args = parser.parse_args()
     deadline = time.time() + args.budget_s if args.budget_s else None
     measure_backend(
@@ -299,6 +439,10 @@ def main():
         archs=args.archs.split(",") if args.archs else None,
         sizes=[int(s) for s in args.sizes.split(",")] if args.sizes else None,
         deadline=deadline,
+        steps=args.steps,
+        warmup=args.warmup,
+        settings=args.settings.split(",") if args.settings else None,
+        capped=not args.no_cap,
     )
     sys.stdout.flush()
     os._exit(0)  # skip slow interpreter teardown of TF / torch.compile workers

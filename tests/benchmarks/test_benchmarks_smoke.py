@@ -100,3 +100,138 @@ def test_profiles_are_consistent():
                 kwargs = common.model_kwargs(arch, size, name)
                 assert kwargs["image_size"] == size
     assert report.TARGETS["backend_spread"] == 1.25
+
+
+def test_full_profile_limits_are_documented():
+    """The full profile's cuts (to fit ~20 min on 2 cores) reach the report's header."""
+    full = common.PROFILES["full"]
+    assert common.sizes_for("full", common.TORCH_COMPILE) == [32]
+    assert common.sizes_for("full", "jit (default)") == full["sizes"]
+    assert common.sizes_for("micro", common.TORCH_COMPILE) == common.PROFILES["micro"]["sizes"]
+    assert common.batch_for("full", 32) == full["batch"]
+    note = common.PROFILE_NOTES["full"]
+    assert "torch.compile" in note and f"{full['sample_steps']} steps" in note and f"{full['steps']} timed" in note
+    results = dict(machine=common.machine_info(), load_start=[0.0] * 3, load_end=[0.0] * 3, versions={},
+                   profile="full", matmul_n=8, matmul={}, train=[], sample=[], peer=[], flops=[], notes=[],
+                   profile_note=note)
+    report.derive(results)
+    assert note in report.markdown(results)
+
+
+def test_known_torch_inductor_error_is_named():
+    from benchmarks import worker
+
+    e = RuntimeError("LoweringException: ValueRangeError: Invalid ranges [0:-1]\n  target: aten.convolution_backward")
+    assert worker.describe_error(e).startswith("torch inductor bug")
+    assert worker.describe_error(ValueError("x")) == "ValueError: x"
+
+
+def test_torch_compile_rows_use_static_shapes():
+    pytest.importorskip("torch")
+    import torch._dynamo
+
+    from benchmarks import worker
+
+    before = torch._dynamo.config.automatic_dynamic_shapes
+    try:
+        assert worker.torch_compile_setup()["automatic_dynamic_shapes"] is False
+        assert torch._dynamo.config.automatic_dynamic_shapes is False
+    finally:
+        torch._dynamo.config.automatic_dynamic_shapes = before
+
+
+def _micro_jax_model():
+    from benchmarks import worker
+
+    model = worker._model("uvit", 16, "micro", "auto")
+    x = worker._images(2, 16)
+    model._symbolic_build(data_batch=(x,))
+    return model, x
+
+
+@pytest.mark.skipif(keras.config.backend() != "jax", reason="XLA cost analysis: JAX only")
+def test_jax_flops_fall_back_to_the_cpu_lowering(monkeypatch):
+    """On the H200 `Lowered.cost_analysis()` returned None; the count then comes
+    from the same step lowered for the CPU (no compile)."""
+    import jax
+
+    from benchmarks import worker
+
+    model, x = _micro_jax_model()
+    original = jax.stages.Lowered.cost_analysis
+    calls = []
+
+    def first_none(self):
+        calls.append(1)
+        return None if len(calls) == 1 else original(self)
+
+    monkeypatch.setattr(jax.stages.Lowered, "cost_analysis", first_none)
+    detail = {}
+    assert _positive(worker.flops_jax(model, x, detail)) and detail["source"] == "lowered for cpu"
+
+
+@pytest.mark.skipif(keras.config.backend() != "jax", reason="the GPU run's JAX row, on the CPU")
+def test_gpu_jax_row_survives_missing_cost_analysis(monkeypatch, tmp_path):
+    """The GPU JAX row died with "TypeError: 'NoneType' object is not subscriptable"
+    (`analysis["flops"]` on a None analysis). With no analysis at all the row
+    must keep its timing and show '-' for the FLOPs (mixed_bfloat16, as on the GPU)."""
+    import jax
+
+    from benchmarks import gpu
+
+    def no_compile(self):
+        raise RuntimeError("no compiled analysis here")
+
+    monkeypatch.setattr(jax.stages.Lowered, "cost_analysis", lambda self: None)
+    monkeypatch.setattr(jax.stages.Lowered, "compile", no_compile)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        record = gpu.bench("jax", "uvit", 32, 2, "jit (default)", "auto", 2, cpu_smoke=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert record["precision"] == "mixed_bfloat16" and _positive(record["images_per_s"])
+    assert record["flops_xla"] is None and "no flops" in record["flops_xla_error"]
+    results = dict(card="cpu-smoke", peak_tflops=None, peak_source=None, host=common.machine_info(), steps=2,
+                   records=[record], failures=[], wall_s=1.0)
+    md = gpu.write(results, tmp_path).read_text()
+    row = [line for line in md.splitlines() if line.startswith("| jax |")][0]
+    assert "error" not in row and row.rstrip(" |").endswith("| - | - | -")
+
+
+def test_capped_row_runs_in_a_child_and_is_killed_past_the_cap():
+    """The full profile runs each torch.compile row in a child process with a
+    compile cap; the same mechanism on the micro profile and this backend."""
+    from benchmarks import worker
+
+    setting = common.settings_for(keras.config.backend(), "micro")[0][0]
+    (capped,) = worker.capped_row("micro", "uvit", 16, setting, cap_s=1)
+    assert capped["error"].startswith("compile cap: no result within 1 s")
+    records = worker.capped_row("micro", "uvit", 16, setting, cap_s=240, steps=1, warmup=0)
+    assert len(records) == 1 and "error" not in records[0], records
+    assert _positive(records[0]["images_per_s"]) and records[0]["compile_cap_s"] == 240
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_full_profile_row_order(monkeypatch, backend):
+    """Full profile, no measuring: defaults at every size, then sampling, then
+    the compiled settings at 32 px (torch.compile through the capped child)."""
+    from benchmarks import worker
+
+    calls = []
+    monkeypatch.setattr(worker, "_backend", lambda: backend)
+    monkeypatch.setattr(worker, "bench_train", lambda arch, size, setting, *a, **k: calls.append(
+        ("train", setting, size, arch, k["batch"])) or dict(kind="train"))
+    monkeypatch.setattr(worker, "bench_sample", lambda arch, profile: calls.append(("sample", arch)) or {})
+    monkeypatch.setattr(worker, "capped_row", lambda profile, arch, size, setting, cap, *a: calls.append(
+        ("capped", setting, size, arch, cap)) or [dict(kind="train")])
+    records = []
+    worker.measure_backend("full", only=("train", "sample"), emit=records.append)
+    default, *others = [s for s, _ in common.settings_for(backend, "full")]
+    n_default = len(common.PROFILES["full"]["sizes"]) * 2
+    assert all(c[:2] == ("train", default) and c[4] == 16 for c in calls[:n_default])
+    assert calls[n_default] == ("sample", "uvit")
+    rest = calls[n_default + 1:]
+    assert len(rest) == 2 * len(others) and all(c[2] == 32 for c in rest)
+    if backend == "torch":
+        assert all(c[0] == "capped" and c[4] == 300 for c in rest)
+    assert not any("error" in r for r in records)
