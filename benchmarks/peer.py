@@ -15,7 +15,7 @@ import os
 import time
 import traceback
 
-from benchmarks import common
+from benchmarks import common, worker
 
 LOGSNR_MIN, LOGSNR_MAX = -15.0, 15.0
 
@@ -92,11 +92,8 @@ def bench_peer(size, batch, compiled, profile):
         optimizer.step()
         return loss
 
-    if compiled:  # a fresh dynamo cache per row: no dynamic-shape recompiles across sizes
-        import torch._dynamo
-
-        torch._dynamo.reset()
-        torch._dynamo.config.automatic_dynamic_shapes = False
+    if compiled:  # static shapes and a fresh dynamo cache, as for this package's rows
+        worker.torch_compile_setup()
     fn = torch.compile(step) if compiled else step
     start = time.perf_counter()
     loss = float(fn(x).detach())
@@ -139,7 +136,7 @@ def measure_peer(profile, sizes=None, emit=common.emit, deadline=None, compiled=
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             emit(dict(kind="peer", image_size=size, setting="torch.compile" if comp else "eager (default)",
-                      error=f"{type(e).__name__}: {str(e)[:300]}"))
+                      error=worker.describe_error(e)))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
