@@ -50,12 +50,17 @@ COLOUR_VALUES = np.array(
 )
 BACKGROUND_VALUE = -1.0
 
-# Shape radius as a fraction of a grid cell's side, aligned with `SIZES`.
-_RADIUS_PER_CELL = np.array([0.25, 0.4], dtype="float32")
+# Shape radius as a fraction of the image side, aligned with `SIZES`: large
+# enough for the shape to be told apart at 32 px (a 4 px radius and more).
+_RADIUS_PER_IMAGE = np.array([0.13, 0.17], dtype="float32")
+# Largest offset of a shape's centre from its grid point, per image side.
+_JITTER_PER_IMAGE = 0.03
 # Half-extent of each shape in units of its radius, aligned with `SHAPES`:
 # circle radius, square half-side and triangle circumradius.
 _EXTENT_PER_RADIUS = np.array([1.0, 0.85, 1.25], dtype="float32")
 _IMAGES_PER_CHUNK = 1024
+# Bumped whenever the drawing changes: keys caches of models trained on it.
+DRAWING_VERSION = 2
 
 _CAPTION_PATTERN = re.compile(
     r"an? (?P<size>\S+) (?P<colour>\S+) (?P<shape>\S+) at the (?P<position>.+)"
@@ -174,8 +179,9 @@ def make_shapes(num_images, image_size=32, seed=0):
     """Draws a captioned dataset of coloured shapes on a black background.
 
     Every attribute is drawn uniformly at random from its vocabulary. Each
-    shape lies inside the cell of a 3x3 grid named by its position, jittered
-    within the cell as far as its size allows. Edges are anti-aliased.
+    shape is centred near the point of a 3x3 grid named by its position
+    (jittered by up to 3 % of the image side) and lies inside the image.
+    Edges are anti-aliased.
 
     Args:
         num_images: number of images to draw.
@@ -211,15 +217,15 @@ def make_shapes(num_images, image_size=32, seed=0):
     }
     shape, colour = attributes["shape"], attributes["colour"]
     row, column = np.divmod(attributes["position"], 3)
-    cell = image_size / 3.0
-    radius = _RADIUS_PER_CELL[attributes["size"]] * cell
-    # Keep the largest shape extent (plus the anti-aliased rim) in the cell.
-    slack = np.maximum(
-        cell / 2.0 - _EXTENT_PER_RADIUS.max() * radius - 0.5, 0.0
-    )
-    jitter = rng.uniform(-1.0, 1.0, size=(2, num_images)) * slack
-    center_x = (column + 0.5) * cell + jitter[0]
-    center_y = (row + 0.5) * cell + jitter[1]
+    radius = _RADIUS_PER_IMAGE[attributes["size"]] * image_size
+    jitter = _JITTER_PER_IMAGE * image_size
+    # Grid points as far apart as possible with the largest shape, jittered,
+    # inside the image (its outermost point at least half a pixel in).
+    margin = _EXTENT_PER_RADIUS.max() * _RADIUS_PER_IMAGE.max() * image_size + jitter + 0.5
+    grid = np.array([margin, image_size / 2.0, image_size - margin], "float32")
+    offsets = rng.uniform(-jitter, jitter, size=(2, num_images))
+    center_x = grid[column] + offsets[0]
+    center_y = grid[row] + offsets[1]
 
     pixel_centers = np.arange(image_size, dtype="float32") + 0.5
     images = np.empty((num_images, image_size, image_size, 3), "float32")

@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import load_dataset
+from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.training import runs
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
@@ -194,7 +195,10 @@ def evaluate_prompt_adherence(
 
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,
-        cache_dir=cache_dir or os.path.join(default_cache_dir(), "shape_readers", f"{model.image_size}px"),
+        cache_dir=cache_dir
+        or os.path.join(
+            default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{model.image_size}px"
+        ),
     )
     prompts = adherence.adherence_prompts(num_samples, image_size=model.image_size)
     metrics = {}

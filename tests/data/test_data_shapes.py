@@ -83,6 +83,10 @@ def test_drawn_shapes_match_their_captions(shapes):
         centroid_x = (coverage.sum(axis=0) * centers).sum() / total
         assert row * cell <= centroid_y < (row + 1) * cell, caption
         assert column * cell <= centroid_x < (column + 1) * cell, caption
+        # The whole shape is inside the image: at most its anti-aliased rim
+        # reaches the centres of the border pixels.
+        border = np.concatenate([coverage[[0, -1]].ravel(), coverage[:, [0, -1]].ravel()])
+        assert border.max() <= 0.5 + 1e-6, caption
         # The fully covered pixels have the named colour.
         solid = image[coverage == 1.0]
         lit = tuple(solid.mean(axis=0) > 0.9)
