@@ -98,7 +98,8 @@ def add_train_parser(subparsers):
     for name, options in MODEL_OPTION_FLAGS.items():
         model.add_argument("--" + name.replace("_", "-"), dest=name, **options)
     model.add_argument("--noise-d", type=_positive_int,
-                       help="reference resolution of the shifted noise schedule (default: image size)")
+                       help="reference resolution of the shifted noise schedule "
+                       "(default: half the image size, at most 64)")
     model.add_argument("--label-dropout", type=float, default=defaults.label_dropout,
                        help="null-label probability, for guidance (default %(default)s)")
     model.add_argument("--loss-weighting", choices=WEIGHTINGS, default=defaults.loss_weighting,

@@ -30,6 +30,17 @@ def test_train_writes_a_run_folder(tiny_run):
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
     assert model.num_classes == 10 and model.image_size == 16
+    # The default schedule is shifted towards noise: reference half the size.
+    assert model.schedule.noise_d == 8
+
+
+@pytest.mark.parametrize("image_size,noise_d,expected", [
+    (32, None, 16), (128, None, 64), (512, None, 64), (32, 64, 64),
+])
+def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, expected):
+    from keras_simple_diffusion.training import TrainConfig
+
+    assert TrainConfig(noise_d=noise_d).resolved_noise_d(image_size) == expected
 
 
 def _sample(tiny_run, out, *args):
