@@ -219,14 +219,20 @@ def _ms(record):
     return record["ms_per_step"] if record and "error" not in record else None
 
 
+def _by_layer(results):
+    """Layer id -> backend -> record, in the order the rows ran."""
+    by_row = {}
+    for r in results["records"]:
+        by_row.setdefault(r["id"], {})[r["backend"]] = r
+    return by_row
+
+
 def markdown(results):
     """The header, the per-layer table (ms/step, JAX / fastest, GFLOP/s per
     backend) and the compile times; one row per layer."""
     backends = list(results["backends"])
     shapes = results["shapes"]
-    by_row = {}  # id -> backend -> record, in the order the rows ran
-    for r in results["records"]:
-        by_row.setdefault(r["id"], {})[r["backend"]] = r
+    by_row = _by_layer(results)
     m = results["machine"]
     lines = [
         f"# Layer profile: the training step of one-layer models ({results['profile']} shapes)",
@@ -280,15 +286,13 @@ def plot(results, path):
     except ImportError:
         return False
     backends = list(results["backends"])
-    by_row = {}
-    for r in results["records"]:
-        by_row.setdefault(r["name"], {})[r["backend"]] = _ms(r)
-    names = list(by_row)
+    rows = list(_by_layer(results).values())
+    names = [next(iter(row.values()))["name"] for row in rows]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
     height = 0.8 / max(len(backends), 1)
     for i, backend in enumerate(backends):
         ax.barh([j + i * height for j in range(len(names))],
-                [by_row[name].get(backend) or 0.0 for name in names], height, label=backend)
+                [_ms(row.get(backend)) or 0.0 for row in rows], height, label=backend)
     ax.set_yticks([j + 0.4 - height / 2 for j in range(len(names))], names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("ms per training step (lower is faster)")

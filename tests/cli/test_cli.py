@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from keras_simple_diffusion.cli import main
+from keras_simple_diffusion.training import TrainConfig
 
 
 def test_train_writes_a_run_folder(tiny_run):
@@ -38,8 +39,6 @@ def test_train_writes_a_run_folder(tiny_run):
     (32, None, 16), (128, None, 64), (512, None, 64), (32, 64, 64),
 ])
 def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, expected):
-    from keras_simple_diffusion.training import TrainConfig
-
     assert TrainConfig(noise_d=noise_d).resolved_noise_d(image_size) == expected
 
 
