@@ -44,7 +44,7 @@ def default_text_backbone(
     """A small `keras_hub.models.T5Backbone` over bytes (vocabulary 256).
 
     Only its (bidirectional) encoder is used; the decoder is fed a single
-    dummy token. The byte embeddings start at unit scale (see below).
+    dummy token and `TextEncoder` freezes it. The byte embeddings start at unit scale (see below).
     """
     backbone = _keras_hub().models.T5Backbone(
         vocabulary_size=256,
@@ -89,6 +89,18 @@ def _backbone_kind(backbone):
     )
 
 
+def _freeze_unused_decoder(backbone):
+    """Freezes the layers of an encoder-decoder backbone (T5) that do not lead
+    to its encoder output: only the encoder is used, and trainable variables
+    without gradients make the optimizer warn at every step of `fit`."""
+    encoder_inputs = {name: backbone.input[name] for name in ("encoder_token_ids", "encoder_padding_mask")}
+    encoder = keras.Model(encoder_inputs, backbone.output["encoder_sequence_output"])
+    encoder_layers = {id(layer) for layer in encoder.layers}
+    for layer in backbone.layers:
+        if id(layer) not in encoder_layers:
+            layer.trainable = False
+
+
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class TextEncoder(keras.layers.Layer):
     """A keras-hub text backbone plus tokenizer, giving token and pooled embeddings.
@@ -104,7 +116,8 @@ class TextEncoder(keras.layers.Layer):
         tokenizer: the matching keras-hub tokenizer, or its serialised config.
         sequence_length: fixed token length; longer prompts are truncated.
         trainable: False freezes the backbone (e.g. a pretrained T5 / CLIP
-            encoder loaded with `from_preset`).
+            encoder loaded with `from_preset`). The unused decoder of an
+            encoder-decoder backbone (T5) is always frozen.
 
     Use `build_text_encoder()` for the default (a small byte-level T5
     trained jointly, no download) or `build_text_encoder(preset=local_dir)`.
@@ -130,6 +143,8 @@ class TextEncoder(keras.layers.Layer):
         # TensorFlow, Keras' tracking skips assigning an attribute its own
         # value, so the setter would never run and the backbone stay trainable.)
         self.backbone.trainable = self.trainable
+        if self.kind == "encoder_decoder":
+            _freeze_unused_decoder(self.backbone)
 
     def _sequence_output_dim(self):
         output = self.backbone.output

@@ -39,9 +39,10 @@ def trained():
     images, captions, _ = make_shapes(128, 32, seed=0)
     tokens = model.tokenize(captions)
     before = model.evaluate(images, tokens, batch_size=64, verbose=0)
+    initial_weights = {id(w): _np(w).copy() for w in model.trainable_weights}
     model.fit(images, tokens, batch_size=16, epochs=4, verbose=0)
     after = model.evaluate(images, tokens, batch_size=64, verbose=0)
-    return model, before, after
+    return model, before, after, initial_weights
 
 
 # Tokenisation.
@@ -136,12 +137,22 @@ def test_unconditioned_config_unchanged():
 
 
 def test_short_fit_lowers_loss(trained):
-    _, before, after = trained
+    _, before, after, _ = trained
     assert after < before, (before, after)
 
 
+def test_fit_trains_every_trainable_weight(trained):
+    # A trainable weight without a gradient (T5's unused decoder) would make
+    # the optimizer warn at every step.
+    model, _, _, initial_weights = trained
+    unchanged = [w.path for w in model.trainable_weights if np.array_equal(initial_weights[id(w)], _np(w))]
+    assert not unchanged
+    decoder = model.denoiser.text_encoder.backbone.get_layer("transformer_decoder_layer_0")
+    assert not decoder.trainable
+
+
 def test_generate_from_prompts(trained):
-    model, _, _ = trained
+    model, *_ = trained
     prompts = [CAPTION, "a small blue square at the bottom right", "a large green triangle at the center"]
     images = model.generate(prompts=prompts, steps=3, guidance=2.0, seed=1)
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
@@ -153,7 +164,7 @@ def test_generate_from_prompts(trained):
 
 
 def test_empty_prompt_path(trained):
-    model, _, _ = trained
+    model, *_ = trained
     plain = model.generate(prompts=["", ""], steps=3, seed=2)
     assert plain.shape == (2, 32, 32, 3) and np.isfinite(plain).all()
     # Guidance with the empty prompt: conditional == null, so nothing changes.
@@ -165,7 +176,7 @@ def test_empty_prompt_path(trained):
 
 
 def test_prompt_errors(trained):
-    model, _, _ = trained
+    model, *_ = trained
     with pytest.raises(ValueError, match="prompts"):
         model.generate(labels=[0, 1], steps=2)
     with pytest.raises(ValueError, match="strings"):
@@ -178,7 +189,7 @@ def test_prompt_errors(trained):
 
 
 def test_caption_dropout_is_seeded_and_empties_tokens(trained):
-    model, _, _ = trained
+    model, *_ = trained
     tokens = model.tokenize([CAPTION] * 64)
     model.label_dropout = 0.5
     try:
@@ -193,7 +204,7 @@ def test_caption_dropout_is_seeded_and_empties_tokens(trained):
 
 
 def test_keras_round_trip_with_text_encoder(trained, tmp_path):
-    model, _, _ = trained
+    model, *_ = trained
     path = str(tmp_path / "text_model.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)  # safe_mode=True
