@@ -61,32 +61,32 @@ def test_killed_run_resumes_at_the_saved_step(tmp_path, start_cli):
     assert not os.path.exists(os.path.join(run_dir, "backup"))
 
 
+def _state(model):
+    return [(v.path, keras.ops.convert_to_numpy(v)) for v in model.variables + model.optimizer.variables]
+
+
 class _Interrupt(keras.callbacks.Callback):
-    """Stops `fit` abruptly after the first epoch, like a kill."""
+    """Records the state at the end of the first epoch (just backed up), then
+    stops `fit` abruptly, like a kill.
+
+    The state is read here, not after `fit`: on JAX, `fit` overwrites the
+    weights with their EMA on the way out, even when interrupted."""
 
     def on_epoch_end(self, epoch, logs=None):
+        self.state = _state(self.model)
         raise KeyboardInterrupt
 
 
-def _state(model):
-    return [keras.ops.convert_to_numpy(v) for v in model.variables + model.optimizer.variables]
-
-
-@pytest.mark.xfail(
-    keras.config.backend() == "jax",
-    strict=False,
-    reason="Failed once on JAX in the full suite (passes on TF and torch); not yet diagnosed.",
-)
 def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
     config = TrainConfig(model="uvit-tiny", image_size=16, batch_size=8, steps=4,
                          checkpoint_every=2, sample_every=4, verbose=0)
     info, num_classes = load_training_data(config)
     backup_dir = str(tmp_path / "backup")
     model = build_model(config, info.image_size, info.channels, num_classes)
+    interrupt = _Interrupt()
     with pytest.raises(KeyboardInterrupt):
         model.fit(info.dataset, epochs=2, steps_per_epoch=2, shuffle=False, verbose=0,
-                  callbacks=[NaNSafeBackupAndRestore(backup_dir), _Interrupt()])
-    saved = _state(model)
+                  callbacks=[NaNSafeBackupAndRestore(backup_dir), interrupt])
 
     resumed = build_model(config, info.image_size, info.channels, num_classes)
     restore = NaNSafeBackupAndRestore(backup_dir)
@@ -95,9 +95,9 @@ def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
 
     assert resumed._initial_epoch == 1
     restored = _state(resumed)
-    assert len(restored) == len(saved)
-    for want, got in zip(saved, restored):
-        np.testing.assert_array_equal(want, got)
+    assert len(restored) == len(interrupt.state)
+    for (path, want), (_, got) in zip(interrupt.state, restored):
+        np.testing.assert_array_equal(got, want, err_msg=path)
     assert int(keras.ops.convert_to_numpy(resumed.optimizer.iterations)) == 2
 
 
