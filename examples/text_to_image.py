@@ -2,7 +2,7 @@
 
 The Python form of
 
-    simple-diffusion train --dataset shapes --steps 4000       # about an hour on 2 CPU cores (README)
+    simple-diffusion train --dataset shapes     # 6000 steps by default, about 1.5 hours on 2 CPU cores (README)
     simple-diffusion sample --checkpoint runs/latest --prompt "a large red circle at the top left"
     simple-diffusion evaluate --checkpoint runs/latest --guidance 3
 
@@ -13,7 +13,7 @@ sample with three small classifiers trained on the generator's labelled
 images and reports the fraction matching the prompt, with and without
 guidance, next to the same figure on real images.
 
-    KERAS_BACKEND=jax python examples/text_to_image.py --steps 4000
+    python examples/text_to_image.py             # or --steps N
 
 Everything runs offline; nothing is downloaded.
 """

@@ -71,6 +71,7 @@ def add_train_parser(subparsers):
     """Adds the `train` command; returns its parser (to add more options)."""
     from keras_simple_diffusion.losses import WEIGHTINGS
     from keras_simple_diffusion.training import TrainConfig
+    from keras_simple_diffusion.training.trainer import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
 
     defaults = TrainConfig()
     parser = subparsers.add_parser(
@@ -107,7 +108,8 @@ def add_train_parser(subparsers):
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--steps", type=_positive_int, default=defaults.steps,
-                       help="optimizer steps (default %(default)s)")
+                       help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on "
+                       "captioned data such as shapes)")
     optim.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
                        help="default %(default)s")
     optim.add_argument("--learning-rate", type=float, default=defaults.learning_rate,

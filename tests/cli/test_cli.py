@@ -11,6 +11,7 @@ from PIL import Image
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
+from keras_simple_diffusion.training.trainer import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
 
 
 def test_train_writes_a_run_folder(tiny_run):
@@ -40,6 +41,12 @@ def test_train_writes_a_run_folder(tiny_run):
 ])
 def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, expected):
     assert TrainConfig(noise_d=noise_d).resolved_noise_d(image_size) == expected
+
+
+def test_default_steps_depend_on_the_data():
+    assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 2000
+    assert TrainConfig().with_default_steps(text=True).steps == DEFAULT_TEXT_STEPS == 6000
+    assert TrainConfig(steps=7).with_default_steps(text=True).steps == 7
 
 
 def _sample(tiny_run, out, *args):
