@@ -44,7 +44,8 @@ def default_text_backbone(
     """A small `keras_hub.models.T5Backbone` over bytes (vocabulary 256).
 
     Only its (bidirectional) encoder is used; the decoder is fed a single
-    dummy token and `TextEncoder` freezes it. The byte embeddings start at unit scale (see below).
+    dummy token and `TextEncoder` freezes it. The byte embeddings start at
+    unit scale (see below).
     """
     backbone = _keras_hub().models.T5Backbone(
         vocabulary_size=256,
