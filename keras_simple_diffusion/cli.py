@@ -101,6 +101,9 @@ def add_train_parser(subparsers):
     model.add_argument("--noise-d", type=_positive_int,
                        help="reference resolution of the shifted noise schedule "
                        "(default: half the image size, at most 64)")
+    model.add_argument("--noise-d-high", type=_positive_int,
+                       help="interpolate the schedule from --noise-d at pure noise to this "
+                       "reference resolution at the fine-detail end (default: no interpolation)")
     model.add_argument("--label-dropout", type=float, default=defaults.label_dropout,
                        help="null-label probability, for guidance (default %(default)s)")
     model.add_argument("--loss-weighting", choices=WEIGHTINGS, default=defaults.loss_weighting,
@@ -173,6 +176,7 @@ def _train_config(args):
         weight_decay=args.weight_decay,
         ema_momentum=args.ema_momentum,
         noise_d=args.noise_d,
+        noise_d_high=args.noise_d_high,
         label_dropout=args.label_dropout,
         loss_weighting=args.loss_weighting,
         sample_every=args.sample_every,

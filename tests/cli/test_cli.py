@@ -43,6 +43,17 @@ def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, ex
     assert TrainConfig(noise_d=noise_d).resolved_noise_d(image_size) == expected
 
 
+def test_noise_d_high_interpolates_from_the_resolved_noise_d():
+    assert TrainConfig().schedule_options(32) == {"noise_d": 16}
+    assert TrainConfig(noise_d_high=64).schedule_options(32) == {
+        "noise_d_low": 16, "noise_d_high": 64,
+    }
+    with pytest.raises(ValueError, match="`noise_d_high` \\(16\\) must exceed `noise_d` \\(16"):
+        TrainConfig(noise_d_high=16).schedule_options(32)
+    with pytest.raises(ValueError, match="`noise_d_high` must be a positive integer"):
+        TrainConfig(noise_d_high=0)
+
+
 def test_default_steps_depend_on_the_data():
     assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 2000
     assert TrainConfig().with_default_steps(text=True).steps == DEFAULT_TEXT_STEPS == 6000

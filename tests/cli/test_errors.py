@@ -37,6 +37,11 @@ def test_image_size_not_divisible(tmp_path, capsys):
                    capsys, "image_size=18 is not divisible")
 
 
+def test_noise_d_high_not_above_noise_d(tmp_path, capsys):
+    _fails_cleanly(["train", "--noise-d", "8", "--noise-d-high", "8", "--runs-dir", str(tmp_path),
+                    *TINY], capsys, "`noise_d_high` (8) must exceed `noise_d` (8")
+
+
 def test_unknown_model(tmp_path, capsys):
     _fails_cleanly(["train", "--model", "no-such-model", "--runs-dir", str(tmp_path), "--quiet"],
                    capsys, "Unknown preset 'no-such-model'")
