@@ -66,6 +66,12 @@ def _cache_path(source, image_size, channels):
     )
 
 
+def shape_readers_dir(image_size):
+    """Cache folder of the attribute readers of prompt adherence, keyed by
+    the drawing version so that a change of the drawing retrains them."""
+    return os.path.join(default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{image_size}px")
+
+
 def evaluate_checkpoint(
     model,
     checkpoint,
@@ -195,10 +201,7 @@ def evaluate_prompt_adherence(
 
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,
-        cache_dir=cache_dir
-        or os.path.join(
-            default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{model.image_size}px"
-        ),
+        cache_dir=cache_dir or shape_readers_dir(model.image_size),
     )
     prompts = adherence.adherence_prompts(num_samples, image_size=model.image_size)
     metrics = {}

@@ -3,6 +3,7 @@ text-conditioned model, `sample --prompt` draws from it, `evaluate` scores
 prompt adherence."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -69,16 +70,21 @@ def test_prompt_errors_are_one_line(text_run, tiny_run, capsys):
 
 def test_evaluate_reports_prompt_adherence(text_run, tmp_path, capsys, cache_dir):
     from keras_simple_diffusion.evaluation import adherence
+    from keras_simple_diffusion.training.assessment import shape_readers_dir
 
     # Small readers in the cache the command reads (the default ones train
     # on 4096 images).
+    readers_dir = shape_readers_dir(16)
+    assert readers_dir.startswith(str(cache_dir))
     adherence.train_attribute_classifiers(
-        num_images=128, image_size=16, epochs=1, cache_dir=cache_dir / "shape_readers" / "16px"
+        num_images=128, image_size=16, epochs=1, cache_dir=readers_dir
     )
     out = tmp_path / "evaluation.json"
     args = ["evaluate", "--checkpoint", str(text_run), "--num-samples", "8", "--steps", "2",
             "--guidance", "2", "--json", str(out)]
     assert main(args) == 0
+    # The command read those readers rather than training its own.
+    assert os.listdir(cache_dir / "shape_readers") == [os.path.basename(readers_dir)]
     metrics = json.loads(out.read_text())
     for key in ("prompt_adherence", "prompt_adherence_unguided", "real_image_adherence"):
         assert 0.0 <= metrics[key] <= 1.0, key
