@@ -2,7 +2,7 @@
 
 The Python form of
 
-    simple-diffusion train --dataset shapes     # 6000 steps by default, about 1.5 hours on 2 CPU cores (README)
+    simple-diffusion train --dataset shapes     # 6000 steps by default, about 1.7 hours on 2 CPU cores (README)
     simple-diffusion sample --checkpoint runs/latest --prompt "a large red circle at the top left"
     simple-diffusion evaluate --checkpoint runs/latest --guidance 3
 
