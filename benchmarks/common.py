@@ -20,25 +20,63 @@ import time
 # resolution.
 # --------------------------------------------------------------------------
 
-UNET = dict(widths=(32, 64), bottom_width=128, num_res_blocks=1, bottom_blocks=2,
-            attention_max_resolution=8, num_heads=4, embedding_dim=128, groups=8)
-UVIT = dict(widths=(32, 64), num_res_blocks=1, transformer_width=256, transformer_depth=4,
-            num_heads=4, embedding_dim=128, groups=8)
-MICRO_UNET = dict(widths=(8,), bottom_width=16, num_res_blocks=1, bottom_blocks=1,
-                  attention_max_resolution=8, num_heads=2, embedding_dim=16, groups=4)
-MICRO_UVIT = dict(widths=(8,), num_res_blocks=1, transformer_width=16, transformer_depth=1,
-                  num_heads=2, embedding_dim=16, groups=4)
+UNET = dict(
+    widths=(32, 64),
+    bottom_width=128,
+    num_res_blocks=1,
+    bottom_blocks=2,
+    attention_max_resolution=8,
+    num_heads=4,
+    embedding_dim=128,
+    groups=8,
+)
+UVIT = dict(
+    widths=(32, 64),
+    num_res_blocks=1,
+    transformer_width=256,
+    transformer_depth=4,
+    num_heads=4,
+    embedding_dim=128,
+    groups=8,
+)
+MICRO_UNET = dict(
+    widths=(8,),
+    bottom_width=16,
+    num_res_blocks=1,
+    bottom_blocks=1,
+    attention_max_resolution=8,
+    num_heads=2,
+    embedding_dim=16,
+    groups=4,
+)
+MICRO_UVIT = dict(
+    widths=(8,),
+    num_res_blocks=1,
+    transformer_width=16,
+    transformer_depth=1,
+    num_heads=2,
+    embedding_dim=16,
+    groups=4,
+)
 
 # diffusers' UNet2DModel at a comparable size: the same widths per level
 # (32, 64, 128), one block per level, attention at the lowest level.
-PEER = dict(block_out_channels=(32, 64, 128), layers_per_block=1,
-            down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-            up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-            norm_num_groups=8, attention_head_dim=32)
-MICRO_PEER = dict(block_out_channels=(8, 16), layers_per_block=1,
-                  down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                  up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-                  norm_num_groups=4, attention_head_dim=8)
+PEER = dict(
+    block_out_channels=(32, 64, 128),
+    layers_per_block=1,
+    down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+    up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+    norm_num_groups=8,
+    attention_head_dim=32,
+)
+MICRO_PEER = dict(
+    block_out_channels=(8, 16),
+    layers_per_block=1,
+    down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+    up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+    norm_num_groups=4,
+    attention_head_dim=8,
+)
 
 # Compile settings per backend: (name, Keras `jit_compile`). The first is the
 # Keras default ("auto"); JAX always jit-compiles, so it has one setting.
@@ -52,35 +90,76 @@ SETTINGS = {
 
 PROFILES = {
     # Seconds: the in-process smoke test.
-    "micro": dict(sizes=[16], archs={"uvit": MICRO_UVIT}, batch=2, steps=2,
-                  warmup=1, settings="default", sample_steps=2, sample_batch=2, sample_size=16,
-                  peer=MICRO_PEER, peer_batch={16: 2}, peer_compile=False, matmul_n=256,
-                  matmul_repeats=2),
+    "micro": dict(
+        sizes=[16],
+        archs={"uvit": MICRO_UVIT},
+        batch=2,
+        steps=2,
+        warmup=1,
+        settings="default",
+        sample_steps=2,
+        sample_batch=2,
+        sample_size=16,
+        peer=MICRO_PEER,
+        peer_batch={16: 2},
+        peer_compile=False,
+        matmul_n=256,
+        matmul_repeats=2,
+    ),
     # Under a minute per backend on an idle 2-core machine.
     # U-ViT only, default settings: JAX compiles cost most of it.
-    "quick": dict(sizes=[32], archs={"uvit": UVIT}, batch=8, steps=3, warmup=1,
-                  settings="default", sample_steps=16, sample_batch=4, sample_size=32,
-                  peer=PEER, peer_batch={32: 8}, peer_compile=False, matmul_n=1024,
-                  matmul_repeats=3),
+    "quick": dict(
+        sizes=[32],
+        archs={"uvit": UVIT},
+        batch=8,
+        steps=3,
+        warmup=1,
+        settings="default",
+        sample_steps=16,
+        sample_batch=4,
+        sample_size=32,
+        peer=PEER,
+        peer_batch={32: 8},
+        peer_compile=False,
+        matmul_n=1024,
+        matmul_repeats=3,
+    ),
     # The full CPU run, sized to finish every row in about 20 minutes on 2
     # idle cores (PROFILE_NOTES says what was cut and why).
-    "full": dict(sizes=[32, 64, 128], archs={"unet": UNET, "uvit": UVIT}, batch=16, steps=3,
-                 warmup=1, settings="all", setting_sizes={TF_XLA: [32], TORCH_COMPILE: [32]},
-                 compile_cap_s={TORCH_COMPILE: 300},
-                 sample_steps=32, sample_batch=8, sample_size=32, sample_archs=["uvit"],
-                 peer=PEER, peer_batch={32: 16, 64: 8, 128: 4}, peer_compile=True, peer_compile_sizes=[32],
-                 matmul_n=2048, matmul_repeats=5),
+    "full": dict(
+        sizes=[32, 64, 128],
+        archs={"unet": UNET, "uvit": UVIT},
+        batch=16,
+        steps=3,
+        warmup=1,
+        settings="all",
+        setting_sizes={TF_XLA: [32], TORCH_COMPILE: [32]},
+        compile_cap_s={TORCH_COMPILE: 300},
+        sample_steps=32,
+        sample_batch=8,
+        sample_size=32,
+        sample_archs=["uvit"],
+        peer=PEER,
+        peer_batch={32: 16, 64: 8, 128: 4},
+        peer_compile=True,
+        peer_compile_sizes=[32],
+        matmul_n=2048,
+        matmul_repeats=5,
+    ),
 }
 
 # What a profile leaves out to fit its time, for the report's header.
-PROFILE_NOTES = dict(full=(
-    "Profile limits, to finish every row in about 20 minutes on 2 idle cores (compiles dominate: 30-60 s "
-    "per JAX / TF+XLA train step, minutes per torch.compile): median of 3 timed steps after 1 warm-up "
-    "step; the non-default compiled settings (TF `jit_compile=True`, `torch.compile`; the peer's "
-    "`torch.compile`) at 32 px only, the defaults at every size; each `torch.compile` row in a child "
-    "process capped at 300 s (its row says so if the cap is hit); `torch.compile` compile times depend "
-    "on inductor's on-disk cache (warm on a rerun, see `inductor_cache_warm` in the JSON); sampling "
-    "with the U-ViT only and 32 steps (the compiled-vs-loop ratios hardly depend on the step count)."))
+PROFILE_NOTES = dict(
+    full=(
+        "Profile limits, to finish every row in about 20 minutes on 2 idle cores (compiles dominate: 30-60 s "
+        "per JAX / TF+XLA train step, minutes per torch.compile): median of 3 timed steps after 1 warm-up "
+        "step; the non-default compiled settings (TF `jit_compile=True`, `torch.compile`; the peer's "
+        "`torch.compile`) at 32 px only, the defaults at every size; each `torch.compile` row in a child "
+        "process capped at 300 s (its row says so if the cap is hit); `torch.compile` compile times depend "
+        "on inductor's on-disk cache (warm on a rerun, see `inductor_cache_warm` in the JSON); sampling "
+        "with the U-ViT only and 32 steps (the compiled-vs-loop ratios hardly depend on the step count)."
+    )
+)
 
 
 def sizes_for(profile, setting, sizes=None):

@@ -33,7 +33,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 # bf16 dense (no sparsity) peaks from NVIDIA's datasheets, TFLOP/s.
-PEAKS = {"H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H200": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0}
+PEAKS = {
+    "H100 SXM": 989.4,
+    "H100 80GB HBM3": 989.4,
+    "H200": 989.4,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+}
 
 # GPU-sized models: the paper-like presets (unet-256, uvit-256) with early
 # downsampling to 64 x 64 at both sizes (DWT by 2 at 128 px, by 4 at 256 px).
@@ -50,8 +56,12 @@ def emit(record):
 
 def card_name():
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30).stdout.strip()
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         return out.splitlines()[0] if out else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -81,7 +91,9 @@ def has_gpu(backend):
     if backend == "torch":
         import torch
 
-        return torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA"
+        return torch.cuda.is_available(), torch.cuda.get_device_name(
+            0
+        ) if torch.cuda.is_available() else "no CUDA"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
@@ -135,12 +147,18 @@ def build(arch, size, cpu_smoke):
     from keras_simple_diffusion.models import UNet, UViT, build_denoiser
 
     if cpu_smoke:
-        extra = dict(transformer_width=16, transformer_depth=1, num_heads=2) if arch == "uvit" else dict(
-            bottom_width=16, bottom_blocks=1, num_heads=2, attention_max_resolution=8)
-        return (UViT if arch == "uvit" else UNet)(image_size=size, channels=3, downsample="dwt",
-                                                  downsample_factor=2, **CPU_SMOKE, **extra)
+        extra = (
+            dict(transformer_width=16, transformer_depth=1, num_heads=2)
+            if arch == "uvit"
+            else dict(bottom_width=16, bottom_blocks=1, num_heads=2, attention_max_resolution=8)
+        )
+        return (UViT if arch == "uvit" else UNet)(
+            image_size=size, channels=3, downsample="dwt", downsample_factor=2, **CPU_SMOKE, **extra
+        )
     preset, overrides = GPU_MODELS[arch]
-    return build_denoiser(preset, image_size=size, downsample="dwt", downsample_factor=size // 64, **overrides)
+    return build_denoiser(
+        preset, image_size=size, downsample="dwt", downsample_factor=size // 64, **overrides
+    )
 
 
 class EpochTimes:
@@ -175,11 +193,22 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
     timer = EpochTimes()
     model.fit(x, batch_size=batch, epochs=3, shuffle=False, verbose=0, callbacks=[timer.callback])
     step_s = min(timer.times[1:]) / steps
-    record = dict(kind="train", backend=backend, arch=arch, image_size=size, batch=batch, setting=setting,
-                  precision=keras.config.dtype_policy().name, parameters=int(model.denoiser.count_params()),
-                  step_s=step_s, ms_per_step=1e3 * step_s, images_per_s=batch / step_s,
-                  compile_s=max(timer.times[0] - step_s * steps, 0.0), epoch_s=timer.times,
-                  loss=timer.losses[-1])
+    record = dict(
+        kind="train",
+        backend=backend,
+        arch=arch,
+        image_size=size,
+        batch=batch,
+        setting=setting,
+        precision=keras.config.dtype_policy().name,
+        parameters=int(model.denoiser.count_params()),
+        step_s=step_s,
+        ms_per_step=1e3 * step_s,
+        images_per_s=batch / step_s,
+        compile_s=max(timer.times[0] - step_s * steps, 0.0),
+        epoch_s=timer.times,
+        loss=timer.losses[-1],
+    )
     xb = x[:batch]
     if backend == "jax":  # never raises: a missing count is '-' in the table, the timing stays
         record.update(worker._flops_jax_record(model, xb))
@@ -187,8 +216,9 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
         try:
             import torch
 
-            record["flops_torch_counter"] = worker.flops_torch_counter(model, torch.as_tensor(xb).cuda()
-                                                                       if torch.cuda.is_available() else xb)
+            record["flops_torch_counter"] = worker.flops_torch_counter(
+                model, torch.as_tensor(xb).cuda() if torch.cuda.is_available() else xb
+            )
         except Exception as e:  # noqa: BLE001
             record["flops_torch_counter_error"] = repr(e)[:200]
     return record
@@ -204,10 +234,23 @@ def one_backend(backend, args):
     try:
         gpu, devices = has_gpu(backend)
     except Exception as e:  # noqa: BLE001 (e.g. the backend is not installed)
-        emit(dict(kind="error", backend=backend, error=f"{backend} is not usable here: {type(e).__name__}: {e}"))
+        emit(
+            dict(
+                kind="error",
+                backend=backend,
+                error=f"{backend} is not usable here: {type(e).__name__}: {e}",
+            )
+        )
         return
-    emit(dict(kind="info", backend=backend, devices=devices, keras=keras.__version__,
-              version=__import__(backend).__version__))
+    emit(
+        dict(
+            kind="info",
+            backend=backend,
+            devices=devices,
+            keras=keras.__version__,
+            version=__import__(backend).__version__,
+        )
+    )
     if not gpu and not args.cpu_smoke:
         emit(dict(kind="error", backend=backend, error=f"{backend} sees no GPU here ({devices})"))
         return
@@ -215,13 +258,21 @@ def one_backend(backend, args):
         try:
             emit(dict(kind="matmul", backend=backend, n=8192, tflops=matmul_bf16(backend)))
         except Exception as e:  # noqa: BLE001
-            emit(dict(kind="error", backend=backend, error=f"matmul: {type(e).__name__}: {str(e)[:200]}"))
+            emit(
+                dict(
+                    kind="error",
+                    backend=backend,
+                    error=f"matmul: {type(e).__name__}: {str(e)[:200]}",
+                )
+            )
     from benchmarks import worker
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    settings = {"jax": [("jit (default)", "auto")],
-                "tensorflow": [("jit_compile=True (XLA)", True)],
-                "torch": [("eager (default)", "auto"), ("torch.compile", True)]}[backend]
+    settings = {
+        "jax": [("jit (default)", "auto")],
+        "tensorflow": [("jit_compile=True (XLA)", True)],
+        "torch": [("eager (default)", "auto"), ("torch.compile", True)],
+    }[backend]
     sizes = [32] if args.cpu_smoke else args.sizes
     archs = args.archs
     for setting, jit_compile in settings:
@@ -229,16 +280,42 @@ def one_backend(backend, args):
             for size in sizes:
                 batch = args.batch if not args.cpu_smoke else 2
                 if time.time() > deadline:
-                    emit(dict(kind="train", backend=backend, arch=arch, image_size=size, setting=setting,
-                              error="skipped: this backend's time budget ran out"))
+                    emit(
+                        dict(
+                            kind="train",
+                            backend=backend,
+                            arch=arch,
+                            image_size=size,
+                            setting=setting,
+                            error="skipped: this backend's time budget ran out",
+                        )
+                    )
                     continue
                 try:
-                    emit(bench(backend, arch, size, batch, setting, jit_compile,
-                               2 if args.cpu_smoke else args.steps, args.cpu_smoke))
+                    emit(
+                        bench(
+                            backend,
+                            arch,
+                            size,
+                            batch,
+                            setting,
+                            jit_compile,
+                            2 if args.cpu_smoke else args.steps,
+                            args.cpu_smoke,
+                        )
+                    )
                 except Exception as e:  # noqa: BLE001
                     traceback.print_exc()
-                    emit(dict(kind="train", backend=backend, arch=arch, image_size=size, setting=setting,
-                              error=worker.describe_error(e)))
+                    emit(
+                        dict(
+                            kind="train",
+                            backend=backend,
+                            arch=arch,
+                            image_size=size,
+                            setting=setting,
+                            error=worker.describe_error(e),
+                        )
+                    )
 
 
 # --------------------------------------------------------------------------
@@ -267,21 +344,28 @@ def write(results, out):
         if f:
             r["tflops"] = f / r["step_s"] / 1e12
             r["mfu"] = r["tflops"] / peak if peak else None
-    lines = [f"# GPU benchmark: {card}", "",
-             f"bf16 dense peak used for MFU: {peak} TFLOP/s ({results['peak_source']}). Host: "
-             f"{results['host']['cpu_model']}, {results['host']['cpu_count']} CPUs; load "
-             f"{', '.join(f'{x:.2f}' for x in results['host']['loadavg'])}. Total wall time "
-             f"{results['wall_s']:.0f} s.", "",
-             "Mixed bfloat16, Adam, `model.fit` on an in-memory batch (the faster of two timed epochs of "
-             f"{results['steps']} steps; the first epoch compiles). Models: {GPU_MODELS}, early downsampling to 64 px.", "",
-             "| backend | setting | arch | px | batch | params (M) | ms/step | images/s | compile (s) | TFLOP/step | TFLOP/s | MFU |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# GPU benchmark: {card}",
+        "",
+        f"bf16 dense peak used for MFU: {peak} TFLOP/s ({results['peak_source']}). Host: "
+        f"{results['host']['cpu_model']}, {results['host']['cpu_count']} CPUs; load "
+        f"{', '.join(f'{x:.2f}' for x in results['host']['loadavg'])}. Total wall time "
+        f"{results['wall_s']:.0f} s.",
+        "",
+        "Mixed bfloat16, Adam, `model.fit` on an in-memory batch (the faster of two timed epochs of "
+        f"{results['steps']} steps; the first epoch compiles). Models: {GPU_MODELS}, early downsampling to 64 px.",
+        "",
+        "| backend | setting | arch | px | batch | params (M) | ms/step | images/s | compile (s) | TFLOP/step | TFLOP/s | MFU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results["records"]:
         if r.get("kind") != "train":
             continue
         if "error" in r:
-            lines.append(f"| {r['backend']} | {r.get('setting')} | {r.get('arch')} | {r.get('image_size')} | | | "
-                         f"error: {r['error'][:100]} | | | | | |")
+            lines.append(
+                f"| {r['backend']} | {r.get('setting')} | {r.get('arch')} | {r.get('image_size')} | | | "
+                f"error: {r['error'][:100]} | | | | | |"
+            )
             continue
         tflop = "-" if not r.get("flops_per_step") else f"{r['flops_per_step'] / 1e12:.2f}"
         tflops = "-" if not r.get("tflops") else f"{r['tflops']:.0f}"
@@ -289,14 +373,17 @@ def write(results, out):
         lines.append(
             f"| {r['backend']} | {r['setting']} | {r['arch']} | {r['image_size']} | {r['batch']} "
             f"| {r['parameters'] / 1e6:.1f} | {r['ms_per_step']:.1f} | {r['images_per_s']:.0f} | {r['compile_s']:.0f} "
-            f"| {tflop} | {tflops} | {mfu} |")
+            f"| {tflop} | {tflops} | {mfu} |"
+        )
     lines += ["", "| backend | measured 8192^3 bf16 matmul (TFLOP/s) |", "|---|---|"]
     for r in results["records"]:
         if r.get("kind") == "matmul":
             lines.append(f"| {r['backend']} | {r['tflops']:.0f} |")
     errors = [r for r in results["records"] if r.get("kind") == "error"] + results["failures"]
     if errors:
-        lines += ["", "Backends that did not run:", ""] + [f"- {r['backend']}: {r['error']}" for r in errors]
+        lines += ["", "Backends that did not run:", ""] + [
+            f"- {r['backend']}: {r['error']}" for r in errors
+        ]
     (out / f"gpu_{slug}.json").write_text(json.dumps(results, indent=1, default=str))
     (out / f"gpu_{slug}.md").write_text("\n".join(lines) + "\n")
     return out / f"gpu_{slug}.md"
@@ -312,7 +399,9 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="steps per timed epoch")
     parser.add_argument("--budget-s", type=float, default=None, help="seconds per backend")
     parser.add_argument("--total-s", type=float, default=450.0, help="the whole run's budget")
-    parser.add_argument("--cpu-smoke", action="store_true", help="tiny models on the CPU: checks the code")
+    parser.add_argument(
+        "--cpu-smoke", action="store_true", help="tiny models on the CPU: checks the code"
+    )
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -325,8 +414,15 @@ def main():
     card = None if args.cpu_smoke else card_name()
     peak, source = peak_for(card)
     backends = [b for b in args.backends.split(",") if b]
-    results = dict(card=card or ("cpu-smoke" if args.cpu_smoke else None), peak_tflops=peak, peak_source=source,
-                   host=machine_info(), steps=2 if args.cpu_smoke else args.steps, records=[], failures=[])
+    results = dict(
+        card=card or ("cpu-smoke" if args.cpu_smoke else None),
+        peak_tflops=peak,
+        peak_source=source,
+        host=machine_info(),
+        steps=2 if args.cpu_smoke else args.steps,
+        records=[],
+        failures=[],
+    )
     print(f"[gpu] card: {card}; bf16 peak {peak} TFLOP/s ({source})", flush=True)
     for i, backend in enumerate(backends):
         left = args.total_s - (time.time() - start)
@@ -336,25 +432,53 @@ def main():
         share = weights[backend] / sum(weights[b] for b in backends[i:])
         timeout = max(30.0, left * share)
         budget = args.budget_s or 0.7 * timeout
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.85",
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        command = [sys.executable, str(HERE / "gpu.py"), "--one", backend, "--budget-s", str(budget),
-                   "--archs", ",".join(args.archs), "--sizes", ",".join(map(str, args.sizes)),
-                   "--batch", str(args.batch), "--steps", str(args.steps)] + (["--cpu-smoke"] if args.cpu_smoke else [])
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": backend,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.85",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        command = [
+            sys.executable,
+            str(HERE / "gpu.py"),
+            "--one",
+            backend,
+            "--budget-s",
+            str(budget),
+            "--archs",
+            ",".join(args.archs),
+            "--sizes",
+            ",".join(map(str, args.sizes)),
+            "--batch",
+            str(args.batch),
+            "--steps",
+            str(args.steps),
+        ] + (["--cpu-smoke"] if args.cpu_smoke else [])
         print(f"[gpu] {backend}: timeout {timeout:.0f} s, budget {budget:.0f} s", flush=True)
         t0 = time.time()
         try:
-            proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+            proc = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT
+            )
             stdout, stderr = proc.stdout, proc.stderr
             if proc.returncode != 0:
-                results["failures"].append(dict(backend=backend, error=f"exit {proc.returncode}: "
-                                                + " | ".join(stderr.strip().splitlines()[-3:])[:400]))
+                results["failures"].append(
+                    dict(
+                        backend=backend,
+                        error=f"exit {proc.returncode}: "
+                        + " | ".join(stderr.strip().splitlines()[-3:])[:400],
+                    )
+                )
         except subprocess.TimeoutExpired as e:
             stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
             stderr = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
-            results["failures"].append(dict(backend=backend, error=f"timeout after {timeout:.0f} s"))
-        records = [json.loads(line[7:]) for line in stdout.splitlines() if line.startswith("RESULT ")]
+            results["failures"].append(
+                dict(backend=backend, error=f"timeout after {timeout:.0f} s")
+            )
+        records = [
+            json.loads(line[7:]) for line in stdout.splitlines() if line.startswith("RESULT ")
+        ]
         results["records"] += records
         for r in records:
             print(f"[gpu] {json.dumps(r)[:300]}", flush=True)

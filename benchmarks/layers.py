@@ -43,11 +43,33 @@ TIMEOUT_S = dict(full=180, quick=120)
 # 32 px, batch 16), and tiny ones for the smoke test. The quick run keeps one
 # row per code path (each row costs a JAX / TF compile, ~1 s even when tiny).
 SHAPES = dict(
-    full=dict(batch=16, size=32, widths=(32, 64), bottom=128, tokens=64, width=256, heads=4, groups=8,
-              mlp_ratio=4, steps=10, warmup=1),
-    quick=dict(batch=2, size=8, widths=(4, 8), bottom=8, tokens=4, width=16, heads=2, groups=2,
-               mlp_ratio=4, steps=2, warmup=1,
-               rows=("conv", "conv_stride2", "group_norm", "dense_up", "attention", "layer_norm")),
+    full=dict(
+        batch=16,
+        size=32,
+        widths=(32, 64),
+        bottom=128,
+        tokens=64,
+        width=256,
+        heads=4,
+        groups=8,
+        mlp_ratio=4,
+        steps=10,
+        warmup=1,
+    ),
+    quick=dict(
+        batch=2,
+        size=8,
+        widths=(4, 8),
+        bottom=8,
+        tokens=4,
+        width=16,
+        heads=2,
+        groups=2,
+        mlp_ratio=4,
+        steps=2,
+        warmup=1,
+        rows=("conv", "conv_stride2", "group_norm", "dense_up", "attention", "layer_norm"),
+    ),
 )
 
 # --------------------------------------------------------------------------
@@ -65,7 +87,9 @@ SHAPES = dict(
 
 TRAIN_OVER_FORWARD = 3
 # The layers whose kernels `_one_layer_model` sets from numpy.
-KERNEL_INITIALIZER = {name: dict(kernel_initializer="zeros") for name in ("Conv2D", "Dense", "MultiHeadAttention")}
+KERNEL_INITIALIZER = {
+    name: dict(kernel_initializer="zeros") for name in ("Conv2D", "Dense", "MultiHeadAttention")
+}
 
 
 def conv_flops(batch, out_size, kernel, c_in, c_out):
@@ -92,40 +116,76 @@ def layer_specs(shapes):
     def conv(row_id, c_in, c_out, size, where, strides=1):
         out = size // strides
         name = f"Conv2D 3x3{' stride 2' if strides > 1 else ''} {size}x{size}x{c_in} -> {out}x{out}x{c_out}"
-        return dict(id=row_id, name=name, where=where, input_shape=(size, size, c_in), layer="Conv2D",
-                    args=dict(filters=c_out, kernel_size=3, strides=strides, padding="same"),
-                    forward_flops=conv_flops(b, out, 3, c_in, c_out))
+        return dict(
+            id=row_id,
+            name=name,
+            where=where,
+            input_shape=(size, size, c_in),
+            layer="Conv2D",
+            args=dict(filters=c_out, kernel_size=3, strides=strides, padding="same"),
+            forward_flops=conv_flops(b, out, 3, c_in, c_out),
+        )
 
     def dense(row_id, d_in, d_out):
-        return dict(id=row_id, name=f"Dense {d_in} -> {d_out} on {t} tokens", where="U-ViT MLP",
-                    input_shape=(t, d_in), layer="Dense", args=dict(units=d_out),
-                    forward_flops=dense_flops(b, t, d_in, d_out))
+        return dict(
+            id=row_id,
+            name=f"Dense {d_in} -> {d_out} on {t} tokens",
+            where="U-ViT MLP",
+            input_shape=(t, d_in),
+            layer="Dense",
+            args=dict(units=d_out),
+            forward_flops=dense_flops(b, t, d_in, d_out),
+        )
 
     def attention(row_id, width, where):
         key_dim = width // heads
-        return dict(id=row_id, name=f"MultiHeadAttention {heads}x{key_dim} on {t} tokens of {width}", where=where,
-                    input_shape=(t, width), layer="MultiHeadAttention", args=dict(num_heads=heads, key_dim=key_dim),
-                    forward_flops=attention_flops(b, t, width, heads, key_dim))
+        return dict(
+            id=row_id,
+            name=f"MultiHeadAttention {heads}x{key_dim} on {t} tokens of {width}",
+            where=where,
+            input_shape=(t, width),
+            layer="MultiHeadAttention",
+            args=dict(num_heads=heads, key_dim=key_dim),
+            forward_flops=attention_flops(b, t, width, heads, key_dim),
+        )
 
     # The norms as the denoisers build them (keras_simple_diffusion/layers/
     # blocks.py): GroupNorm eps 1e-5; the transformer's LayerNorms eps 1e-6
     # without scale or centre (the embedding modulates them instead).
     specs = [
         conv("conv", w0, w0, s, "level-0 residual blocks"),
-        conv("conv_concat", 2 * w0, w0, s, "level-0 decoder (upsampling conv, blocks after the skip concat)"),
+        conv(
+            "conv_concat",
+            2 * w0,
+            w0,
+            s,
+            "level-0 decoder (upsampling conv, blocks after the skip concat)",
+        ),
         conv("conv_stride2", w0, w1, s, "encoder downsampling", strides=2),
         conv("conv_half", w1, w1, s // 2, "level-1 residual blocks"),
         conv("conv_bottom", bottom, bottom, s // 4, "U-Net bottom blocks"),
-        dict(id="group_norm", name=f"GroupNormalization {shapes['groups']} groups {s}x{s}x{w0}",
-             where="residual blocks, output head", input_shape=(s, s, w0), layer="GroupNormalization",
-             args=dict(groups=shapes["groups"], epsilon=1e-5), forward_flops=None),
+        dict(
+            id="group_norm",
+            name=f"GroupNormalization {shapes['groups']} groups {s}x{s}x{w0}",
+            where="residual blocks, output head",
+            input_shape=(s, s, w0),
+            layer="GroupNormalization",
+            args=dict(groups=shapes["groups"], epsilon=1e-5),
+            forward_flops=None,
+        ),
         dense("dense_up", d, hidden),
         dense("dense_down", hidden, d),
         attention("attention", d, "U-ViT transformer"),
         attention("attention_bottom", bottom, "U-Net bottom"),
-        dict(id="layer_norm", name=f"LayerNormalization on {t} tokens of {d}", where="U-ViT transformer",
-             input_shape=(t, d), layer="LayerNormalization", args=dict(epsilon=1e-6, center=False, scale=False),
-             forward_flops=None),
+        dict(
+            id="layer_norm",
+            name=f"LayerNormalization on {t} tokens of {d}",
+            where="U-ViT transformer",
+            input_shape=(t, d),
+            layer="LayerNormalization",
+            args=dict(epsilon=1e-6, center=False, scale=False),
+            forward_flops=None,
+        ),
     ]
     keep = shapes.get("rows")
     return [spec for spec in specs if keep is None or spec["id"] in keep]
@@ -157,7 +217,9 @@ def _one_layer_model(spec):
     # Zero kernels at build, then numpy's: the same weights on every backend,
     # and JAX compiles no random kernel per weight shape (about a second
     # each on this CPU, most of a quick run).
-    layer = getattr(keras.layers, spec["layer"])(**spec["args"], **KERNEL_INITIALIZER.get(spec["layer"], {}))
+    layer = getattr(keras.layers, spec["layer"])(
+        **spec["args"], **KERNEL_INITIALIZER.get(spec["layer"], {})
+    )
     outputs = layer(x, x) if spec["layer"] == "MultiHeadAttention" else layer(x)
     model = keras.Model(inputs, outputs)
     rng = np.random.default_rng(0)
@@ -165,7 +227,9 @@ def _one_layer_model(spec):
         if variable.path.endswith("kernel"):
             variable.assign(rng.uniform(-0.1, 0.1, variable.shape).astype("float32"))
     _, default_jit_compile = common.SETTINGS[keras.config.backend()][0]
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse", jit_compile=default_jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4), loss="mse", jit_compile=default_jit_compile
+    )
     return model
 
 
@@ -188,26 +252,53 @@ def bench_layer(spec, shapes):
         step()
     stats = common.summarize([common.timed(step) for _ in range(shapes["steps"])])
     flops = spec["forward_flops"] and TRAIN_OVER_FORWARD * spec["forward_flops"]
-    return dict(kind="layer", backend=backend, setting=common.SETTINGS[backend][0][0], id=spec["id"],
-                name=spec["name"], where=spec["where"], layer=spec["layer"], args=spec["args"], batch=batch,
-                input_shape=list(spec["input_shape"]), output_shape=list(model.output_shape[1:]),
-                first_step_s=first, compile_s=max(first - stats["median_s"], 0.0), step=stats,
-                ms_per_step=1e3 * stats["median_s"], flops_per_step=flops,
-                gflops_per_s=flops and flops / stats["median_s"] / 1e9)
+    return dict(
+        kind="layer",
+        backend=backend,
+        setting=common.SETTINGS[backend][0][0],
+        id=spec["id"],
+        name=spec["name"],
+        where=spec["where"],
+        layer=spec["layer"],
+        args=spec["args"],
+        batch=batch,
+        input_shape=list(spec["input_shape"]),
+        output_shape=list(model.output_shape[1:]),
+        first_step_s=first,
+        compile_s=max(first - stats["median_s"], 0.0),
+        step=stats,
+        ms_per_step=1e3 * stats["median_s"],
+        flops_per_step=flops,
+        gflops_per_s=flops and flops / stats["median_s"] / 1e9,
+    )
 
 
 def measure_layers(shapes, emit=common.emit):
     """Every row on this process' backend; calls `emit(record)` for each
     (an error row instead of raising, so the other rows still run)."""
     backend = worker._backend()
-    emit(dict(kind="info", backend=backend, versions=common.versions(backend), machine=common.machine_info()))
+    emit(
+        dict(
+            kind="info",
+            backend=backend,
+            versions=common.versions(backend),
+            machine=common.machine_info(),
+        )
+    )
     for spec in layer_specs(shapes):
         try:
             emit(bench_layer(spec, shapes))
         except Exception as e:  # noqa: BLE001 - report, then go on with the next row
             traceback.print_exc()
-            emit(dict(kind="layer", backend=backend, id=spec["id"], name=spec["name"],
-                      error=worker.describe_error(e)))
+            emit(
+                dict(
+                    kind="layer",
+                    backend=backend,
+                    id=spec["id"],
+                    name=spec["name"],
+                    error=worker.describe_error(e),
+                )
+            )
 
 
 # --------------------------------------------------------------------------
@@ -240,8 +331,12 @@ def markdown(results):
         f"Machine: {m['cpu_model']}, {m['usable_cores']} usable cores; run at {m['time']}. Load average "
         f"(1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in results['load_start'])}; at the end: "
         f"{', '.join(f'{x:.2f}' for x in results['load_end'])}.",
-        "Versions: " + "; ".join(f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items())
-                                 for b, vs in results["versions"].items()) + ".",
+        "Versions: "
+        + "; ".join(
+            f"{b}: " + ", ".join(f"{k} {v}" for k, v in vs.items())
+            for b, vs in results["versions"].items()
+        )
+        + ".",
         "",
         f"`model.train_on_batch` (Adam, MSE) of `InputScale -> layer`, batch {shapes['batch']}, float32, each "
         f"backend's default setting ({', '.join(f'{b}: {common.SETTINGS[b][0][0]}' for b in backends)}); median "
@@ -250,8 +345,11 @@ def markdown(results):
         "of a denoiser. GFLOP/step: analytic matmul/conv FLOPs x 3 (forward, input and weight gradients; "
         "`benchmarks/layers.py`); `-` for the norms.",
         "",
-        "| layer | in the models | GFLOP/step | " + " | ".join(f"{b} ms" for b in backends)
-        + " | JAX / fastest | " + " | ".join(f"{b} GFLOP/s" for b in backends) + " |",
+        "| layer | in the models | GFLOP/step | "
+        + " | ".join(f"{b} ms" for b in backends)
+        + " | JAX / fastest | "
+        + " | ".join(f"{b} GFLOP/s" for b in backends)
+        + " |",
         "|---" * (4 + 2 * len(backends)) + "|",
     ]
     for row in by_row.values():
@@ -263,16 +361,29 @@ def markdown(results):
         speeds = [(row.get(b) or {}).get("gflops_per_s") for b in backends]
         lines.append(
             f"| {any_record['name']} | {any_record.get('where', '')} | {report._f(flops and flops / 1e9, '{:.3g}')} | "
-            + " | ".join(report._f(times[b], "{:.1f}") for b in backends) + f" | {report._f(ratio, '{:.2f}x')} | "
-            + " | ".join(report._f(v, "{:.1f}") for v in speeds) + " |")
-    lines += ["", "Compile (first step - median, s):", "",
-              "| layer | " + " | ".join(backends) + " |", "|---" * (1 + len(backends)) + "|"]
+            + " | ".join(report._f(times[b], "{:.1f}") for b in backends)
+            + f" | {report._f(ratio, '{:.2f}x')} | "
+            + " | ".join(report._f(v, "{:.1f}") for v in speeds)
+            + " |"
+        )
+    lines += [
+        "",
+        "Compile (first step - median, s):",
+        "",
+        "| layer | " + " | ".join(backends) + " |",
+        "|---" * (1 + len(backends)) + "|",
+    ]
     for row in by_row.values():
-        lines.append(f"| {next(iter(row.values()))['name']} | " + " | ".join(
-            report._f((row.get(b) or {}).get("compile_s"), "{:.2f}") for b in backends) + " |")
+        lines.append(
+            f"| {next(iter(row.values()))['name']} | "
+            + " | ".join(report._f((row.get(b) or {}).get("compile_s"), "{:.2f}") for b in backends)
+            + " |"
+        )
     errors = [r for r in results["records"] if "error" in r] + results["errors"]
     if errors:
-        lines += ["", "Errors:", ""] + [f"- {e['backend']}: {e.get('name', '')} {e['error'][:300]}" for e in errors]
+        lines += ["", "Errors:", ""] + [
+            f"- {e['backend']}: {e.get('name', '')} {e['error'][:300]}" for e in errors
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -291,12 +402,18 @@ def plot(results, path):
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(names) + 1.5))
     height = 0.8 / max(len(backends), 1)
     for i, backend in enumerate(backends):
-        ax.barh([j + i * height for j in range(len(names))],
-                [_ms(row.get(backend)) or 0.0 for row in rows], height, label=backend)
+        ax.barh(
+            [j + i * height for j in range(len(names))],
+            [_ms(row.get(backend)) or 0.0 for row in rows],
+            height,
+            label=backend,
+        )
     ax.set_yticks([j + 0.4 - height / 2 for j in range(len(names))], names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("ms per training step (lower is faster)")
-    ax.set_title(f"One-layer training steps, batch {results['shapes']['batch']}, {results['machine']['cpu_model']}")
+    ax.set_title(
+        f"One-layer training steps, batch {results['shapes']['batch']}, {results['machine']['cpu_model']}"
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -319,8 +436,16 @@ def write(results, out, stem):
 
 def new_results(profile, backends):
     """The dict a run fills: shapes, machine, load at the start, records."""
-    return dict(profile=profile, shapes=SHAPES[profile], backends=list(backends), machine=common.machine_info(),
-                load_start=list(os.getloadavg()), versions={}, records=[], errors=[])
+    return dict(
+        profile=profile,
+        shapes=SHAPES[profile],
+        backends=list(backends),
+        machine=common.machine_info(),
+        load_start=list(os.getloadavg()),
+        versions={},
+        records=[],
+        errors=[],
+    )
 
 
 def collect(results, records, backend):
@@ -341,7 +466,9 @@ def profile_all(profile, backends=BACKENDS, out=None):
     with open(out / f"{stem}.log", "w") as log:
         for backend in backends:
             args = ["--worker"] + (["--quick"] if profile == "quick" else [])
-            records, error = run._subprocess("benchmarks.layers", args, backend, TIMEOUT_S[profile], log)
+            records, error = run._subprocess(
+                "benchmarks.layers", args, backend, TIMEOUT_S[profile], log
+            )
             collect(results, records, backend)
             if error:
                 results["errors"].append(dict(backend=backend, error=error))
@@ -351,10 +478,16 @@ def profile_all(profile, backends=BACKENDS, out=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny shapes, one row per code path, 2 timed steps")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny shapes, one row per code path, 2 timed steps"
+    )
     parser.add_argument("--backends", default=",".join(BACKENDS))
-    parser.add_argument("--out", default=None, help="folder of the results (default: benchmarks/results)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one backend, this process
+    parser.add_argument(
+        "--out", default=None, help="folder of the results (default: benchmarks/results)"
+    )
+    parser.add_argument(
+        "--worker", action="store_true", help=argparse.SUPPRESS
+    )  # one backend, this process
     args = parser.parse_args()
     profile = "quick" if args.quick else "full"
     if args.worker:

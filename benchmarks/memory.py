@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 
-RESULTS = pathlib.Path(os.environ.get("KSD_RESULTS_DIR") or pathlib.Path(__file__).with_name("results"))
+RESULTS = pathlib.Path(
+    os.environ.get("KSD_RESULTS_DIR") or pathlib.Path(__file__).with_name("results")
+)
 GIB = 2.0**30
 
 
@@ -107,7 +109,9 @@ def write(results):
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['preset']} | {r['downsample']} | - | - | error: {r['error'][:60]} | - | - | - |")
+            lines.append(
+                f"| {r['preset']} | {r['downsample']} | - | - | error: {r['error'][:60]} | - | - | - |"
+            )
             continue
         lines.append(
             f"| {r['preset']} | {r['downsample']} | {r['first_feature_map']}x{r['first_feature_map']} "
@@ -132,7 +136,12 @@ def write(results):
         for downsample in ("dwt", "patch", "none"):
             rows = [r for r in results if r.get("downsample") == downsample and "compiled_gib" in r]
             if rows:
-                ax.plot([r["image_size"] for r in rows], [r["compiled_gib"] for r in rows], "o-", label=downsample)
+                ax.plot(
+                    [r["image_size"] for r in rows],
+                    [r["compiled_gib"] for r in rows],
+                    "o-",
+                    label=downsample,
+                )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("image size (px)")
@@ -157,22 +166,44 @@ def main():
     args = parser.parse_args()
     if args.one:
         preset, downsample = args.one
-        result = measure(preset, None if downsample == "none" else downsample, args.batch, args.run_limit_gib)
+        result = measure(
+            preset, None if downsample == "none" else downsample, args.batch, args.run_limit_gib
+        )
         print("RESULT " + json.dumps(result), flush=True)
         return
     results = []
     for preset in args.presets:
         for downsample in args.downsample:
-            command = [sys.executable, __file__, "--one", preset, downsample, "--batch", str(args.batch),
-                       "--run-limit-gib", str(args.run_limit_gib)]
+            command = [
+                sys.executable,
+                __file__,
+                "--one",
+                preset,
+                downsample,
+                "--batch",
+                str(args.batch),
+                "--run-limit-gib",
+                str(args.run_limit_gib),
+            ]
             env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
             try:
-                proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=args.timeout)
+                proc = subprocess.run(
+                    command, env=env, capture_output=True, text=True, timeout=args.timeout
+                )
                 line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-                result = json.loads(line[-1][7:]) if line else dict(
-                    preset=preset, downsample=downsample, error=(proc.stderr.strip().splitlines() or ["?"])[-1])
+                result = (
+                    json.loads(line[-1][7:])
+                    if line
+                    else dict(
+                        preset=preset,
+                        downsample=downsample,
+                        error=(proc.stderr.strip().splitlines() or ["?"])[-1],
+                    )
+                )
             except subprocess.TimeoutExpired:
-                result = dict(preset=preset, downsample=downsample, error=f"timeout {args.timeout}s")
+                result = dict(
+                    preset=preset, downsample=downsample, error=f"timeout {args.timeout}s"
+                )
             print(json.dumps(result), flush=True)
             results.append(result)
             write(results)

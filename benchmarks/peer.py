@@ -75,13 +75,24 @@ def bench_peer(size, batch, compiled, profile):
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = torch.from_numpy(
-        __import__("numpy").random.default_rng(0).uniform(-1, 1, (batch, 3, size, size)).astype("float32")
+        __import__("numpy")
+        .random.default_rng(0)
+        .uniform(-1, 1, (batch, 3, size, size))
+        .astype("float32")
     )
-    record = dict(kind="peer", backend="torch (native)", arch="diffusers UNet2DModel", image_size=size,
-                  batch=batch, setting="torch.compile" if compiled else "eager (default)",
-                  model=dict(sample_size=size, **{k: list(v) if isinstance(v, tuple) else v
-                                                 for k, v in p["peer"].items()}),
-                  parameters=int(sum(q.numel() for q in model.parameters())))
+    record = dict(
+        kind="peer",
+        backend="torch (native)",
+        arch="diffusers UNet2DModel",
+        image_size=size,
+        batch=batch,
+        setting="torch.compile" if compiled else "eager (default)",
+        model=dict(
+            sample_size=size,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in p["peer"].items()},
+        ),
+        parameters=int(sum(q.numel() for q in model.parameters())),
+    )
     if not compiled:
         record["flops_torch_counter"] = count_flops(model, x)
 
@@ -106,8 +117,14 @@ def bench_peer(size, batch, compiled, profile):
         loss = float(fn(x).detach())
         times.append(time.perf_counter() - start)
     stats = common.summarize(times)
-    record.update(first_step_s=first, compile_s=max(first - stats["median_s"], 0.0), step=stats,
-                  ms_per_step=1e3 * stats["median_s"], images_per_s=batch / stats["median_s"], loss=loss)
+    record.update(
+        first_step_s=first,
+        compile_s=max(first - stats["median_s"], 0.0),
+        step=stats,
+        ms_per_step=1e3 * stats["median_s"],
+        images_per_s=batch / stats["median_s"],
+        loss=loss,
+    )
     return record
 
 
@@ -120,23 +137,42 @@ def measure_peer(profile, sizes=None, emit=common.emit, deadline=None, compiled=
     except ImportError as e:
         emit(dict(kind="peer", error=f"diffusers is not installed ({e}); `pip install diffusers`"))
         return
-    emit(dict(kind="info", backend="torch (native)", versions=common.versions("torch"),
-              machine=common.machine_info()))
+    emit(
+        dict(
+            kind="info",
+            backend="torch (native)",
+            versions=common.versions("torch"),
+            machine=common.machine_info(),
+        )
+    )
     compile_sizes = p.get("peer_compile_sizes") or sizes
     # Eager at every size first: a slow torch.compile (minutes on 2 cores) comes last.
     rows = [(size, False) for size in sizes]
     rows += [(size, True) for size in sizes if compiled and size in compile_sizes]
     for size, comp in rows:
         if deadline is not None and time.time() > deadline:
-            emit(dict(kind="peer", image_size=size, compiled=comp,
-                      error="skipped: the peer's time budget ran out"))
+            emit(
+                dict(
+                    kind="peer",
+                    image_size=size,
+                    compiled=comp,
+                    error="skipped: the peer's time budget ran out",
+                )
+            )
             continue
         try:
             emit(bench_peer(size, p["peer_batch"].get(size, p["batch"]), comp, profile))
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
-            emit(dict(kind="peer", image_size=size, setting="torch.compile" if comp else "eager (default)",
-                      error=worker.describe_error(e)))
+            emit(
+                dict(
+                    kind="peer",
+                    image_size=size,
+                    setting="torch.compile" if comp else "eager (default)",
+                    error=worker.describe_error(e),
+                )
+            )
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -144,8 +180,11 @@ def main():
     parser.add_argument("--sizes", default=None)
     parser.add_argument("--budget-s", type=float, default=None)
     args = parser.parse_args()
-    measure_peer(args.profile, sizes=[int(s) for s in args.sizes.split(",")] if args.sizes else None,
-                 deadline=time.time() + args.budget_s if args.budget_s else None)
+    measure_peer(
+        args.profile,
+        sizes=[int(s) for s in args.sizes.split(",")] if args.sizes else None,
+        deadline=time.time() + args.budget_s if args.budget_s else None,
+    )
     os._exit(0)
 
 

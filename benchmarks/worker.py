@@ -7,6 +7,7 @@ Prints one `RESULT {json}` line per measurement (the runner collects them).
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -74,13 +75,19 @@ def flops_jax(model, x, detail=None):
         return step.lower(state, (x,))
 
     def lowered_cpu():
-        abstract = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (state, (x,)))
+        abstract = jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), (state, (x,))
+        )
         return step.trace(*abstract).lower(lowering_platforms=("cpu",))
 
     def compiled():
         return lowered().compile()
 
-    for name, make in (("lowered", lowered), ("lowered for cpu", lowered_cpu), ("compiled", compiled)):
+    for name, make in (
+        ("lowered", lowered),
+        ("lowered for cpu", lowered_cpu),
+        ("compiled", compiled),
+    ):
         try:
             flops = first(make().cost_analysis())
         except Exception as e:  # noqa: BLE001 - try the next source
@@ -156,16 +163,22 @@ def torch_compile_setup():
         warm = os.path.isdir(path) and any(os.scandir(path))
     except Exception:  # noqa: BLE001
         path, warm = None, None
-    return dict(automatic_dynamic_shapes=False, recompile_limit=getattr(torch._dynamo.config, "recompile_limit", None),
-                inductor_cache_dir=path, inductor_cache_warm=warm)
+    return dict(
+        automatic_dynamic_shapes=False,
+        recompile_limit=getattr(torch._dynamo.config, "recompile_limit", None),
+        inductor_cache_dir=path,
+        inductor_cache_warm=warm,
+    )
 
 
 def describe_error(e):
     """A one-line error for a table row; known torch bugs are named."""
     text = f"{type(e).__name__}: {str(e)[:300]}"
     if "ValueRangeError" in text and "Invalid ranges" in text:
-        text = ("torch inductor bug with dynamic shapes (conv backward after a symbolic pad; "
-                "see benchmarks/README.md): " + text)
+        text = (
+            "torch inductor bug with dynamic shapes (conv backward after a symbolic pad; "
+            "see benchmarks/README.md): " + text
+        )
     return text
 
 
@@ -175,8 +188,16 @@ def bench_train(arch, size, setting, jit_compile, profile, steps=None, warmup=No
     warmup = p["warmup"] if warmup is None else warmup
     batch = batch or p["batch"]
     backend = _backend()
-    record = dict(kind="train", backend=backend, arch=arch, image_size=size, batch=batch,
-                  setting=setting, jit_compile=jit_compile, model=common.model_kwargs(arch, size, profile))
+    record = dict(
+        kind="train",
+        backend=backend,
+        arch=arch,
+        image_size=size,
+        batch=batch,
+        setting=setting,
+        jit_compile=jit_compile,
+        model=common.model_kwargs(arch, size, profile),
+    )
     x = _images(batch, size)
     if backend == "torch" and jit_compile is True:
         record["torch_compile"] = torch_compile_setup()
@@ -250,8 +271,12 @@ def python_loop(model, batch, steps, step, seed=0):
     z = ops.convert_to_tensor(rng.standard_normal(shape, dtype="float32"))
     for i in range(steps):
         noise = rng.standard_normal(shape, dtype="float32") * (0.0 if i == steps - 1 else 1.0)
-        z = step(z, ops.convert_to_tensor(logsnrs[i]), ops.convert_to_tensor(logsnrs[i + 1]),
-                 ops.convert_to_tensor(noise))
+        z = step(
+            z,
+            ops.convert_to_tensor(logsnrs[i]),
+            ops.convert_to_tensor(logsnrs[i + 1]),
+            ops.convert_to_tensor(noise),
+        )
     return ops.convert_to_numpy(ops.clip(z, -1.0, 1.0))
 
 
@@ -266,8 +291,15 @@ def bench_sample(arch, profile):
     batch, steps, size = p["sample_batch"], p["sample_steps"], p["sample_size"]
     backend = _backend()
     model = _model(arch, size, profile, "auto")
-    record = dict(kind="sample", backend=backend, arch=arch, image_size=size, batch=batch,
-                  steps=steps, sampler="ancestral")
+    record = dict(
+        kind="sample",
+        backend=backend,
+        arch=arch,
+        image_size=size,
+        batch=batch,
+        steps=steps,
+        sampler="ancestral",
+    )
 
     def run(fn):
         start = time.perf_counter()
@@ -310,7 +342,9 @@ def bench_sample(arch, profile):
         speedup_vs_compiled_step_loop=step_loop_s / compiled_s,
     )
     if backend == "torch":
-        record["note"] = "torch: all three are eager (no_grad); compile_inference does not compile on torch"
+        record["note"] = (
+            "torch: all three are eager (no_grad); compile_inference does not compile on torch"
+        )
     return record
 
 
@@ -322,24 +356,55 @@ def bench_sample(arch, profile):
 def capped_row(profile, arch, size, setting, cap_s, steps=None, warmup=None):
     """One training row in a child process (same backend), killed with its
     compile workers after `cap_s` seconds; returns its records (or the error)."""
-    import json
     import pathlib
     import signal
     import subprocess
 
     root = pathlib.Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "benchmarks.worker", "--profile", profile, "--only", "train",
-               "--archs", arch, "--sizes", str(size), "--settings", setting, "--no-cap"]
-    command += (["--steps", str(steps)] if steps else []) + (["--warmup", str(warmup)] if warmup is not None else [])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        "--profile",
+        profile,
+        "--only",
+        "train",
+        "--archs",
+        arch,
+        "--sizes",
+        str(size),
+        "--settings",
+        setting,
+        "--no-cap",
+    ]
+    command += (["--steps", str(steps)] if steps else []) + (
+        ["--warmup", str(warmup)] if warmup is not None else []
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
+    }
+    proc = subprocess.Popen(
+        command,
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=cap_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # the child and its inductor compile workers
         proc.communicate()
-        return [dict(error=f"compile cap: no result within {cap_s:.0f} s (compile + steps); not measured")]
+        return [
+            dict(
+                error=f"compile cap: no result within {cap_s:.0f} s (compile + steps); not measured"
+            )
+        ]
     sys.stderr.write(stderr[-20000:])
     records = [r for r in common.parse_results(stdout) if r.get("kind") == "train"]
     if not records:
@@ -350,8 +415,18 @@ def capped_row(profile, arch, size, setting, cap_s, steps=None, warmup=None):
     return records
 
 
-def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, sizes=None, emit=common.emit,
-                    deadline=None, steps=None, warmup=None, settings=None, capped=True):
+def measure_backend(
+    profile,
+    only=("matmul", "train", "sample"),
+    archs=None,
+    sizes=None,
+    emit=common.emit,
+    deadline=None,
+    steps=None,
+    warmup=None,
+    settings=None,
+    capped=True,
+):
     """Runs this process' backend's measurements; calls `emit(record)` for each.
     `steps` / `warmup` override the profile's timed and warm-up steps;
     `settings` (substrings of setting names) picks some compile settings;
@@ -371,22 +446,43 @@ def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, siz
             traceback.print_exc()
             emit(dict(ids, backend=backend, error=describe_error(e)))
 
-    emit(dict(kind="info", backend=backend, versions=common.versions(backend), machine=common.machine_info()))
+    emit(
+        dict(
+            kind="info",
+            backend=backend,
+            versions=common.versions(backend),
+            machine=common.machine_info(),
+        )
+    )
     if "matmul" in only:
-        guarded(lambda: dict(kind="matmul", backend=backend, n=p["matmul_n"],
-                             flops_per_s=common.matmul_flops(p["matmul_n"], p["matmul_repeats"], backend)),
-                kind="matmul")
+        guarded(
+            lambda: dict(
+                kind="matmul",
+                backend=backend,
+                n=p["matmul_n"],
+                flops_per_s=common.matmul_flops(p["matmul_n"], p["matmul_repeats"], backend),
+            ),
+            kind="matmul",
+        )
     if "flops" in only:  # FLOPs alone (JAX), for runs without the JAX backend
         for size in sizes:
             for arch in archs:
+
                 def count(arch=arch, size=size):
                     batch = common.batch_for(profile, size)
                     model = _model(arch, size, profile, "auto")
                     x = _images(batch, size)
                     model._symbolic_build(data_batch=(x,))
-                    return dict(kind="flops", arch=arch, image_size=size, batch=batch,
-                                **_flops_jax_record(model, x))
+                    return dict(
+                        kind="flops",
+                        arch=arch,
+                        image_size=size,
+                        batch=batch,
+                        **_flops_jax_record(model, x),
+                    )
+
                 guarded(count, kind="flops", arch=arch, image_size=size)
+
     def train(setting, jit_compile):
         for size in common.sizes_for(profile, setting, sizes):
             for arch in archs:
@@ -394,25 +490,48 @@ def measure_backend(profile, only=("matmul", "train", "sample"), archs=None, siz
                 if cap:  # in a child process, killed past the cap
                     ids = dict(kind="train", arch=arch, image_size=size, setting=setting)
                     if deadline is not None and time.time() > deadline:
-                        emit(dict(ids, backend=backend, error="skipped: the backend's time budget ran out"))
+                        emit(
+                            dict(
+                                ids,
+                                backend=backend,
+                                error="skipped: the backend's time budget ran out",
+                            )
+                        )
                         continue
                     for r in capped_row(profile, arch, size, setting, cap, steps, warmup):
                         emit({**ids, "backend": backend, **r})
                     continue
-                guarded(lambda: bench_train(arch, size, setting, jit_compile, profile, steps=steps,
-                                            warmup=warmup, batch=common.batch_for(profile, size)),
-                        kind="train", arch=arch, image_size=size, setting=setting)
+                guarded(
+                    functools.partial(
+                        bench_train,
+                        arch,
+                        size,
+                        setting,
+                        jit_compile,
+                        profile,
+                        steps=steps,
+                        warmup=warmup,
+                        batch=common.batch_for(profile, size),
+                    ),
+                    kind="train",
+                    arch=arch,
+                    image_size=size,
+                    setting=setting,
+                )
 
     # Order: the default setting, then sampling, then the other settings, so
     # that a budget running out (slow compiles) costs the optional rows only.
-    chosen = [(s_, j) for s_, j in common.settings_for(backend, profile)
-              if not settings or any(x in s_ for x in settings)]
+    chosen = [
+        (s_, j)
+        for s_, j in common.settings_for(backend, profile)
+        if not settings or any(x in s_ for x in settings)
+    ]
     if "train" in only:
         for setting, jit_compile in chosen[:1]:
             train(setting, jit_compile)
     if "sample" in only:
         for arch in [a for a in archs if a in p.get("sample_archs", archs)]:
-            guarded(lambda: bench_sample(arch, profile), kind="sample", arch=arch)
+            guarded(functools.partial(bench_sample, arch, profile), kind="sample", arch=arch)
     if "train" in only:
         for setting, jit_compile in chosen[1:]:
             train(setting, jit_compile)
@@ -425,12 +544,24 @@ def main():
     parser.add_argument("--only", default="matmul,train,sample")
     parser.add_argument("--archs", default=None)
     parser.add_argument("--sizes", default=None)
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="skip measurements that would start after this many seconds")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: the profile's)")
-    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default: the profile's)")
-    parser.add_argument("--settings", default=None, help="only settings whose names contain one of these")
-    parser.add_argument("--no-cap", action="store_true", help="run capped rows here, without the cap")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="skip measurements that would start after this many seconds",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="timed steps (default: the profile's)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="warm-up steps (default: the profile's)"
+    )
+    parser.add_argument(
+        "--settings", default=None, help="only settings whose names contain one of these"
+    )
+    parser.add_argument(
+        "--no-cap", action="store_true", help="run capped rows here, without the cap"
+    )
     args = parser.parse_args()
     deadline = time.time() + args.budget_s if args.budget_s else None
     measure_backend(

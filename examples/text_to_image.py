@@ -35,7 +35,9 @@ def main():
 
     model, run_dir = train(TrainConfig(dataset="shapes", steps=args.steps))
     prompts = ["a large red circle at the top left", "a small blue square at the bottom right"]
-    images = model.generate(prompts=prompts * 4, guidance=args.guidance, steps=args.sampling_steps, seed=0)
+    images = model.generate(
+        prompts=prompts * 4, guidance=args.guidance, steps=args.sampling_steps, seed=0
+    )
     save_samples(images, f"{run_dir}/prompts.png", columns=2)
 
     metrics, report = evaluate_prompt_adherence(

@@ -36,7 +36,10 @@ def main():
     info = load_dataset((pixels, labels), batch_size=32, repeat=True)
 
     denoiser = ksd.build_denoiser(
-        "uvit-tiny", image_size=info.image_size, channels=info.channels, num_classes=info.num_classes
+        "uvit-tiny",
+        image_size=info.image_size,
+        channels=info.channels,
+        num_classes=info.num_classes,
     )
     model = ksd.SimpleDiffusion(denoiser, seed=0)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3, use_ema=True, ema_momentum=0.98))

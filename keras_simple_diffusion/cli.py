@@ -85,72 +85,141 @@ def add_train_parser(subparsers):
         ),
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default=defaults.dataset,
-                      help="'digits' (default), 'shapes', 'tfds:NAME[:SPLIT]', an image "
-                           "folder (class subfolders become labels) or a .npz file")
+    data.add_argument(
+        "--dataset",
+        default=defaults.dataset,
+        help="'digits' (default), 'shapes', 'tfds:NAME[:SPLIT]', an image "
+        "folder (class subfolders become labels) or a .npz file",
+    )
     data.add_argument("--data-dir", help="TFDS data directory (datasets are never downloaded)")
     data.add_argument("--image-size", type=_positive_int, help="resize images to this size")
-    data.add_argument("--channels", type=int, choices=(1, 3), help="convert images to 1 or 3 channels")
+    data.add_argument(
+        "--channels", type=int, choices=(1, 3), help="convert images to 1 or 3 channels"
+    )
     data.add_argument("--unconditional", action="store_true", help="ignore the dataset's labels")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default=defaults.model,
-                       help=f"denoiser preset (default {defaults.model})")
+    model.add_argument(
+        "--model", default=defaults.model, help=f"denoiser preset (default {defaults.model})"
+    )
     for name, options in MODEL_OPTION_FLAGS.items():
         model.add_argument("--" + name.replace("_", "-"), dest=name, **options)
-    model.add_argument("--noise-d", type=_positive_int,
-                       help="reference resolution of the shifted noise schedule "
-                       "(default: half the image size, at most 64)")
-    model.add_argument("--noise-d-high", type=_positive_int,
-                       help="interpolate the schedule from --noise-d at pure noise to this "
-                       "reference resolution at the fine-detail end (default: no interpolation)")
-    model.add_argument("--label-dropout", type=float, default=defaults.label_dropout,
-                       help="null-label probability, for guidance (default %(default)s)")
-    model.add_argument("--loss-weighting", choices=WEIGHTINGS, default=defaults.loss_weighting,
-                       help="loss weighting over noise levels (default %(default)s)")
+    model.add_argument(
+        "--noise-d",
+        type=_positive_int,
+        help="reference resolution of the shifted noise schedule "
+        "(default: half the image size, at most 64)",
+    )
+    model.add_argument(
+        "--noise-d-high",
+        type=_positive_int,
+        help="interpolate the schedule from --noise-d at pure noise to this "
+        "reference resolution at the fine-detail end (default: no interpolation)",
+    )
+    model.add_argument(
+        "--label-dropout",
+        type=float,
+        default=defaults.label_dropout,
+        help="null-label probability, for guidance (default %(default)s)",
+    )
+    model.add_argument(
+        "--loss-weighting",
+        choices=WEIGHTINGS,
+        default=defaults.loss_weighting,
+        help="loss weighting over noise levels (default %(default)s)",
+    )
 
     optim = parser.add_argument_group("optimisation")
-    optim.add_argument("--steps", type=_positive_int, default=defaults.steps,
-                       help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on "
-                       "captioned data such as shapes)")
-    optim.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size,
-                       help="default %(default)s")
-    optim.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                       help="peak AdamW learning rate, warm-up then cosine decay (default %(default)s)")
-    optim.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps,
-                       help="default %(default)s")
-    optim.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
-                       help="AdamW weight decay (default %(default)s)")
-    optim.add_argument("--ema-momentum", type=float,
-                       help="weight EMA momentum (default: 1 - 10/steps, within [0.9, 0.9999])")
+    optim.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=defaults.steps,
+        help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on "
+        "captioned data such as shapes)",
+    )
+    optim.add_argument(
+        "--batch-size", type=_positive_int, default=defaults.batch_size, help="default %(default)s"
+    )
+    optim.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help="peak AdamW learning rate, warm-up then cosine decay (default %(default)s)",
+    )
+    optim.add_argument(
+        "--warmup-steps", type=int, default=defaults.warmup_steps, help="default %(default)s"
+    )
+    optim.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults.weight_decay,
+        help="AdamW weight decay (default %(default)s)",
+    )
+    optim.add_argument(
+        "--ema-momentum",
+        type=float,
+        help="weight EMA momentum (default: 1 - 10/steps, within [0.9, 0.9999])",
+    )
     optim.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
-    optim.add_argument("--jit-compile", type=_jit_compile, default=defaults.jit_compile,
-                       help="auto (default), true or false: Model.compile's jit_compile")
+    optim.add_argument(
+        "--jit-compile",
+        type=_jit_compile,
+        default=defaults.jit_compile,
+        help="auto (default), true or false: Model.compile's jit_compile",
+    )
 
     scale = parser.add_argument_group("scale out (see README, Scaling out)")
-    scale.add_argument("--distribution", choices=["data", "model"],
-                       help="data parallel (JAX keras.distribution, TF MirroredStrategy) or "
-                            "model parallel (JAX: 16x16 kernels sharded over the model axis)")
-    scale.add_argument("--mesh", metavar="BATCHxMODEL",
-                       help="device mesh, e.g. 8x1 or 4x2 (default: all devices on the batch axis)")
-    scale.add_argument("--precision", choices=["float32", "bfloat16", "float16"],
-                       default=defaults.precision,
-                       help="compute precision (float16 with loss scaling; default %(default)s)")
+    scale.add_argument(
+        "--distribution",
+        choices=["data", "model"],
+        help="data parallel (JAX keras.distribution, TF MirroredStrategy) or "
+        "model parallel (JAX: 16x16 kernels sharded over the model axis)",
+    )
+    scale.add_argument(
+        "--mesh",
+        metavar="BATCHxMODEL",
+        help="device mesh, e.g. 8x1 or 4x2 (default: all devices on the batch axis)",
+    )
+    scale.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "float16"],
+        default=defaults.precision,
+        help="compute precision (float16 with loss scaling; default %(default)s)",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
-    output.add_argument("--sample-every", type=_positive_int, default=defaults.sample_every,
-                        help="steps between PNG sample grids (default %(default)s)")
-    output.add_argument("--checkpoint-every", type=_positive_int, default=defaults.checkpoint_every,
-                        help="steps between .keras checkpoints and backups (default %(default)s)")
-    output.add_argument("--sample-steps", type=_positive_int, default=defaults.sample_steps,
-                        help="sampler steps of the grids (default %(default)s)")
-    output.add_argument("--guidance", type=float, default=defaults.guidance,
-                        help="guidance weight of the grids (default %(default)s)")
+    output.add_argument(
+        "--sample-every",
+        type=_positive_int,
+        default=defaults.sample_every,
+        help="steps between PNG sample grids (default %(default)s)",
+    )
+    output.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=defaults.checkpoint_every,
+        help="steps between .keras checkpoints and backups (default %(default)s)",
+    )
+    output.add_argument(
+        "--sample-steps",
+        type=_positive_int,
+        default=defaults.sample_steps,
+        help="sampler steps of the grids (default %(default)s)",
+    )
+    output.add_argument(
+        "--guidance",
+        type=float,
+        default=defaults.guidance,
+        help="guidance weight of the grids (default %(default)s)",
+    )
     output.add_argument("--quiet", action="store_true", help="no progress bar")
-    output.add_argument("--resume", metavar="RUN",
-                        help="continue an interrupted run (a run folder or runs/latest) with its "
-                             "saved config.json; other training options are ignored")
+    output.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted run (a run folder or runs/latest) with its "
+        "saved config.json; other training options are ignored",
+    )
     parser.set_defaults(command_function=run_train)
     return parser
 
@@ -201,9 +270,13 @@ def run_train(args):
         run_dir = resolve_run_dir(args.resume)
         config_path = os.path.join(run_dir, runs.CONFIG_FILE)
         if not os.path.isfile(config_path):
-            raise UsageError(f"--resume {args.resume!r}: no {runs.CONFIG_FILE} there; not a run folder.")
+            raise UsageError(
+                f"--resume {args.resume!r}: no {runs.CONFIG_FILE} there; not a run folder."
+            )
         if os.path.isfile(os.path.join(run_dir, runs.MODEL_FILE)):
-            raise UsageError(f"--resume {args.resume!r}: the run already finished ({runs.MODEL_FILE} exists).")
+            raise UsageError(
+                f"--resume {args.resume!r}: the run already finished ({runs.MODEL_FILE} exists)."
+            )
         config = TrainConfig.load(config_path)
     else:
         config = _train_config(args)
@@ -223,34 +296,58 @@ def add_sample_parser(subparsers):
         help="generate images from a checkpoint",
         description="Generate images from a trained model, on any backend.",
     )
-    parser.add_argument("--checkpoint", required=True,
-                        help="a run folder (e.g. runs/latest) or a .keras file")
+    parser.add_argument(
+        "--checkpoint", required=True, help="a run folder (e.g. runs/latest) or a .keras file"
+    )
     conditioning = parser.add_mutually_exclusive_group()
-    conditioning.add_argument("--labels", type=_int_list,
-                              help="class labels, one image each, e.g. 0,1,2,3")
-    conditioning.add_argument("--prompt", action="append", dest="prompts", metavar="TEXT",
-                              help="text prompt of a text-conditioned model, one image each; "
-                                   "repeat for more (with --num-images N: N images of it)")
-    parser.add_argument("--num-images", type=_positive_int,
-                        help="number of images (unconditional, or for a conditional model "
-                             "one per class in turn, or copies of one --prompt)")
+    conditioning.add_argument(
+        "--labels", type=_int_list, help="class labels, one image each, e.g. 0,1,2,3"
+    )
+    conditioning.add_argument(
+        "--prompt",
+        action="append",
+        dest="prompts",
+        metavar="TEXT",
+        help="text prompt of a text-conditioned model, one image each; "
+        "repeat for more (with --num-images N: N images of it)",
+    )
+    parser.add_argument(
+        "--num-images",
+        type=_positive_int,
+        help="number of images (unconditional, or for a conditional model "
+        "one per class in turn, or copies of one --prompt)",
+    )
     _add_sampler_options(parser, guidance_default=0.0)
-    parser.add_argument("--out", default="samples.png",
-                        help="*.png: one grid; *.npz: images array (N, H, W, C) in [-1, 1] in "
-                             "label order; otherwise a folder of PNGs (default %(default)s)")
+    parser.add_argument(
+        "--out",
+        default="samples.png",
+        help="*.png: one grid; *.npz: images array (N, H, W, C) in [-1, 1] in "
+        "label order; otherwise a folder of PNGs (default %(default)s)",
+    )
     parser.add_argument("--columns", type=_positive_int, help="images per grid row")
     parser.set_defaults(command_function=run_sample)
     return parser
 
 
 def _add_sampler_options(parser, guidance_default):
-    parser.add_argument("--steps", type=_positive_int, default=128, help="sampler steps (default %(default)s)")
-    parser.add_argument("--sampler", choices=("ancestral", "ddim"), default="ancestral",
-                        help="default %(default)s")
-    parser.add_argument("--guidance", type=float, default=guidance_default,
-                        help="classifier-free guidance weight (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="sampling seed; the same seed gives the same images (default %(default)s)")
+    parser.add_argument(
+        "--steps", type=_positive_int, default=128, help="sampler steps (default %(default)s)"
+    )
+    parser.add_argument(
+        "--sampler", choices=("ancestral", "ddim"), default="ancestral", help="default %(default)s"
+    )
+    parser.add_argument(
+        "--guidance",
+        type=float,
+        default=guidance_default,
+        help="classifier-free guidance weight (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="sampling seed; the same seed gives the same images (default %(default)s)",
+    )
     parser.add_argument("--batch-size", type=_positive_int, help="images per sampling call")
 
 
@@ -323,7 +420,9 @@ def run_sample(args):
         seed=args.seed,
         batch_size=args.batch_size,
     )
-    columns = args.columns or (min(model.num_classes, 10) if labels and args.labels is None else None)
+    columns = args.columns or (
+        min(model.num_classes, 10) if labels and args.labels is None else None
+    )
     save_samples(images, args.out, labels=labels, columns=columns)
     print(f"Wrote {len(images)} images from {checkpoint} to {args.out}")
     return 0
@@ -342,23 +441,40 @@ def add_evaluate_parser(subparsers):
         ),
     )
     parser.add_argument("--checkpoint", required=True, help="a run folder or a .keras file")
-    parser.add_argument("--dataset",
-                        help="real data to compare with (default: the run's training dataset, "
-                             "else digits)")
+    parser.add_argument(
+        "--dataset",
+        help="real data to compare with (default: the run's training dataset, else digits)",
+    )
     parser.add_argument("--data-dir", help="TFDS data directory")
-    parser.add_argument("--num-samples", type=_positive_int, default=1000,
-                        help="samples to generate, balanced over classes (default %(default)s)")
-    parser.add_argument("--max-real", type=_positive_int, default=10000,
-                        help="real images to read at most (default %(default)s)")
+    parser.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=1000,
+        help="samples to generate, balanced over classes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-real",
+        type=_positive_int,
+        default=10000,
+        help="real images to read at most (default %(default)s)",
+    )
     _add_sampler_options(parser, guidance_default=1.0)
-    parser.add_argument("--inception-weights", metavar="PATH",
-                        help="local InceptionV3 (no top) weights file for FID/KID")
-    parser.add_argument("--classifier-cache", metavar="PATH",
-                        help="the cached classifier .keras file (default: under "
-                             "$KSD_CACHE_DIR or ~/.cache/keras_simple_diffusion)")
-    parser.add_argument("--json", metavar="PATH",
-                        help="where to write the metrics (default: evaluation.json next to the "
-                             "checkpoint)")
+    parser.add_argument(
+        "--inception-weights",
+        metavar="PATH",
+        help="local InceptionV3 (no top) weights file for FID/KID",
+    )
+    parser.add_argument(
+        "--classifier-cache",
+        metavar="PATH",
+        help="the cached classifier .keras file (default: under "
+        "$KSD_CACHE_DIR or ~/.cache/keras_simple_diffusion)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="where to write the metrics (default: evaluation.json next to the checkpoint)",
+    )
     parser.set_defaults(command_function=run_evaluate)
     return parser
 

@@ -119,12 +119,16 @@ class SimpleDiffusion(keras.Model):
         self.sigmoid_bias = (
             default_sigmoid_bias(self.image_size) if sigmoid_bias is None else float(sigmoid_bias)
         )
-        self.multiscale = self.image_size > multiscale_min_size if multiscale is None else bool(multiscale)
+        self.multiscale = (
+            self.image_size > multiscale_min_size if multiscale is None else bool(multiscale)
+        )
         self.multiscale_min_size = multiscale_min_size
         self.label_dropout = float(label_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed_generator")
-        self.sampling_seed_generator = keras.random.SeedGenerator(seed, name="sampling_seed_generator")
+        self.sampling_seed_generator = keras.random.SeedGenerator(
+            seed, name="sampling_seed_generator"
+        )
         self._generate_functions = {}
         self.built = True
 
@@ -234,7 +238,9 @@ class SimpleDiffusion(keras.Model):
                 drop = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
                 labels = ops.where(drop, self.denoiser.null_class, labels)
         output = self.denoiser(self._denoiser_inputs(z, logsnr, labels), training=training)
-        error = epsilon_error(self.prediction, ops.cast(output, "float32"), images, eps, alpha, sigma)
+        error = epsilon_error(
+            self.prediction, ops.cast(output, "float32"), images, eps, alpha, sigma
+        )
         per_example = diffusion_loss(
             error, logsnr, self.loss_weighting, self.sigmoid_bias, self.loss_sizes
         )
@@ -285,7 +291,9 @@ class SimpleDiffusion(keras.Model):
                     labels_in = ops.concatenate([labels, null])
                 z_in, copies = ops.concatenate([z, z]), 2
             logsnr_in = ops.full((copies * batch,), logsnr)
-            output = self.denoiser(self._denoiser_inputs(z_in, logsnr_in, labels_in), training=False)
+            output = self.denoiser(
+                self._denoiser_inputs(z_in, logsnr_in, labels_in), training=False
+            )
             output = ops.cast(output, "float32")
             if guided:
                 conditional, unconditional = ops.split(output, 2)
@@ -294,7 +302,9 @@ class SimpleDiffusion(keras.Model):
             return denoised(self.prediction, output, z, alpha, sigma)
 
         draw = functools.partial(self._draw_normal, shape)
-        return sample_loop(denoise, z, self.schedule, steps, sampler, clip_denoised, draw, seed_state)
+        return sample_loop(
+            denoise, z, self.schedule, steps, sampler, clip_denoised, draw, seed_state
+        )
 
     def _generate_function(self, batch, steps, sampler, guided, clip_denoised):
         key = (batch, steps, sampler, guided, clip_denoised)
@@ -340,7 +350,9 @@ class SimpleDiffusion(keras.Model):
             # Unconditional samples: the null class of a conditional model.
             return np.full((int(num_images),), self.denoiser.null_class or 0, "int32")
         if not self.num_classes:
-            raise ValueError("`labels` were given but the denoiser is unconditional (num_classes=None).")
+            raise ValueError(
+                "`labels` were given but the denoiser is unconditional (num_classes=None)."
+            )
         labels = np.asarray(labels)
         if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"`labels` must be a 1-D list of integers. Received: {labels!r}")
@@ -410,7 +422,9 @@ class SimpleDiffusion(keras.Model):
         images = []
         for index, start in enumerate(range(0, count, batch_size)):
             if text:
-                chunk = tuple(ops.convert_to_tensor(a[start : start + batch_size], "int32") for a in labels)
+                chunk = tuple(
+                    ops.convert_to_tensor(a[start : start + batch_size], "int32") for a in labels
+                )
             else:
                 chunk = ops.convert_to_tensor(labels[start : start + batch_size], "int32")
             size = min(batch_size, count - start)

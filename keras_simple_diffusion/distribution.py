@@ -335,7 +335,9 @@ def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=
     if backend == "torch":
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if kind is not None or world > 1:
-            has_torch = hasattr(keras.distribution, "list_devices") and _torch_distribution_available()
+            has_torch = (
+                hasattr(keras.distribution, "list_devices") and _torch_distribution_available()
+            )
             if not has_torch:
                 reason = (
                     f"launched by torchrun with WORLD_SIZE={world}"

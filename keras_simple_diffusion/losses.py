@@ -28,9 +28,7 @@ _SIGMOID_BIAS_POINTS = ((7.0, 0.0), (8.0, -1.0), (9.0, -3.0))
 
 def check_weighting(weighting):
     if weighting not in WEIGHTINGS:
-        raise ValueError(
-            f"Unknown loss weighting {weighting!r}. Expected one of {WEIGHTINGS}."
-        )
+        raise ValueError(f"Unknown loss weighting {weighting!r}. Expected one of {WEIGHTINGS}.")
     return weighting
 
 

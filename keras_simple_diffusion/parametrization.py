@@ -19,9 +19,7 @@ PREDICTIONS = ("v", "eps", "x")
 
 def check_prediction(prediction):
     if prediction not in PREDICTIONS:
-        raise ValueError(
-            f"Unknown prediction {prediction!r}. Expected one of {PREDICTIONS}."
-        )
+        raise ValueError(f"Unknown prediction {prediction!r}. Expected one of {PREDICTIONS}.")
     return prediction
 
 

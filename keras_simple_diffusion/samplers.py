@@ -13,7 +13,6 @@ Ancestral step from t to s < t:
 DDIM (deterministic): ``z_s = alpha_s * x_hat + sigma_s * eps_hat``.
 """
 
-import keras
 from keras import ops
 
 from keras_simple_diffusion.schedules import alpha_sigma
@@ -39,14 +38,20 @@ def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):
 
 def ddim_step(x_hat, eps_hat, logsnr_s):
     """One deterministic DDIM step to logSNR `logsnr_s`."""
-    x_hat, eps_hat = ops.convert_to_tensor(x_hat, "float32"), ops.convert_to_tensor(eps_hat, "float32")
+    x_hat, eps_hat = (
+        ops.convert_to_tensor(x_hat, "float32"),
+        ops.convert_to_tensor(eps_hat, "float32"),
+    )
     alpha_s, sigma_s = alpha_sigma(logsnr_s)
     return alpha_s * x_hat + sigma_s * eps_hat
 
 
 def guide(conditional, unconditional, guidance):
     """Classifier-free guidance: ``(1 + w) f(z, c) - w f(z, null)``."""
-    conditional, unconditional = ops.convert_to_tensor(conditional), ops.convert_to_tensor(unconditional)
+    conditional, unconditional = (
+        ops.convert_to_tensor(conditional),
+        ops.convert_to_tensor(unconditional),
+    )
     return (1.0 + guidance) * conditional - guidance * unconditional
 
 

@@ -94,7 +94,9 @@ def _freeze_unused_decoder(backbone):
     """Freezes the layers of an encoder-decoder backbone (T5) that do not lead
     to its encoder output: only the encoder is used, and trainable variables
     without gradients make the optimizer warn at every step of `fit`."""
-    encoder_inputs = {name: backbone.input[name] for name in ("encoder_token_ids", "encoder_padding_mask")}
+    encoder_inputs = {
+        name: backbone.input[name] for name in ("encoder_token_ids", "encoder_padding_mask")
+    }
     encoder = keras.Model(encoder_inputs, backbone.output["encoder_sequence_output"])
     encoder_layers = {id(layer) for layer in encoder.layers}
     for layer in backbone.layers:
@@ -158,7 +160,6 @@ class TextEncoder(keras.layers.Layer):
     def tokenize_tf(self, strings):
         """Tokenises a 1-D string tensor with TF ops (usable inside `tf.data`)."""
         import tensorflow as tf  # noqa: PLC0415
-
         from keras_hub.src.utils.tensor_utils import no_convert_scope  # noqa: PLC0415
 
         # A guard string: some keras-hub tokenizers (ByteTokenizer) fail on a
@@ -290,12 +291,16 @@ def build_text_encoder(
     """
     keras_hub = _keras_hub()
     if preset is None:
-        backbone = default_text_backbone(hidden_dim, num_layers, num_heads, intermediate_dim, dropout)
+        backbone = default_text_backbone(
+            hidden_dim, num_layers, num_heads, intermediate_dim, dropout
+        )
         tokenizer = default_tokenizer(sequence_length)
     else:
         backbone = keras_hub.models.Backbone.from_preset(preset)
         tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(preset)
-    return TextEncoder(backbone, tokenizer, sequence_length=sequence_length, trainable=trainable, name=name)
+    return TextEncoder(
+        backbone, tokenizer, sequence_length=sequence_length, trainable=trainable, name=name
+    )
 
 
 def tokenize_dataset(dataset, text_encoder):

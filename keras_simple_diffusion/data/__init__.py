@@ -5,21 +5,20 @@ digits, captioned coloured shapes); larger ones load from prepared TFDS
 directories, image folders or `.npz` files. Nothing is downloaded.
 """
 
-from keras_simple_diffusion.data.datasets import ACCEPTED_SOURCES
-from keras_simple_diffusion.data.datasets import DatasetInfo
-from keras_simple_diffusion.data.datasets import load_dataset
-from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES
-from keras_simple_diffusion.data.digits import load_digits
+from keras_simple_diffusion.data.datasets import ACCEPTED_SOURCES, DatasetInfo, load_dataset
+from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
 from keras_simple_diffusion.data.images import standardize_images
-from keras_simple_diffusion.data.shapes import ATTRIBUTES
-from keras_simple_diffusion.data.shapes import COLOUR_VALUES
-from keras_simple_diffusion.data.shapes import COLOURS
-from keras_simple_diffusion.data.shapes import POSITIONS
-from keras_simple_diffusion.data.shapes import SHAPES
-from keras_simple_diffusion.data.shapes import SIZES
-from keras_simple_diffusion.data.shapes import caption_for
-from keras_simple_diffusion.data.shapes import make_shapes
-from keras_simple_diffusion.data.shapes import parse_caption
+from keras_simple_diffusion.data.shapes import (
+    ATTRIBUTES,
+    COLOUR_VALUES,
+    COLOURS,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    caption_for,
+    make_shapes,
+    parse_caption,
+)
 from keras_simple_diffusion.data.splits import train_test_split
 
 __all__ = [

@@ -17,11 +17,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES
-from keras_simple_diffusion.data.digits import load_digits
-from keras_simple_diffusion.data.images import standardize_images
-from keras_simple_diffusion.data.images import validate_channels
-from keras_simple_diffusion.data.images import validate_image_size
+from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
+from keras_simple_diffusion.data.images import (
+    standardize_images,
+    validate_channels,
+    validate_image_size,
+)
 from keras_simple_diffusion.data.shapes import make_shapes
 
 DEFAULT_IMAGE_SIZE = 32
@@ -154,18 +155,10 @@ def load_dataset(
     if image_size is not None:
         image_size = validate_image_size(image_size)
     validate_channels(channels)
-    if isinstance(batch_size, bool) or not (
-        isinstance(batch_size, int) and batch_size > 0
-    ):
-        raise ValueError(
-            f"`batch_size` must be a positive integer. Received: {batch_size!r}"
-        )
+    if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and batch_size > 0):
+        raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
     info = _load_examples(source, image_size, channels, shuffle, seed, data_dir)
-    if (
-        drop_remainder
-        and info.num_examples is not None
-        and info.num_examples < batch_size
-    ):
+    if drop_remainder and info.num_examples is not None and info.num_examples < batch_size:
         raise ValueError(
             f"The dataset has {info.num_examples} examples, fewer than "
             f"batch_size={batch_size}, so dropping the remainder would leave "
@@ -184,9 +177,7 @@ def load_dataset(
 
 def _unknown_source_error(source):
     accepted = "\n".join(f"  - {form}" for form in ACCEPTED_SOURCES)
-    return ValueError(
-        f"Unknown dataset source {source!r}. Accepted forms:\n{accepted}"
-    )
+    return ValueError(f"Unknown dataset source {source!r}. Accepted forms:\n{accepted}")
 
 
 def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
@@ -197,9 +188,7 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
         return _from_arrays(source, image_size, channels, shuffle, seed)
     if isinstance(source, tuple) and len(source) == 2:
         images, labels = source
-        return _from_arrays(
-            images, image_size, channels, shuffle, seed, labels=labels
-        )
+        return _from_arrays(images, image_size, channels, shuffle, seed, labels=labels)
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str):
@@ -219,17 +208,13 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
         images, captions, _ = make_shapes(
             _shapes_count(source), image_size or DEFAULT_IMAGE_SIZE, seed=0
         )
-        return _from_arrays(
-            images, image_size, channels, shuffle, seed, captions=captions
-        )
+        return _from_arrays(images, image_size, channels, shuffle, seed, captions=captions)
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
     path = os.path.expanduser(source)
     if path.lower().endswith(".npz"):
         return _from_npz(path, image_size, channels, shuffle, seed)
-    looks_like_path = (
-        "/" in source or os.sep in source or source.startswith((".", "~"))
-    )
+    looks_like_path = "/" in source or os.sep in source or source.startswith((".", "~"))
     if os.path.isdir(path) or looks_like_path:
         return _from_directory(path, image_size, channels, shuffle, seed)
     raise _unknown_source_error(source)
@@ -241,8 +226,7 @@ def _shapes_count(source):
     count = source.removeprefix("shapes:")
     if not count.isdigit() or int(count) == 0:
         raise ValueError(
-            f"Expected 'shapes:NUM_IMAGES' with a positive integer. "
-            f"Received: {source!r}"
+            f"Expected 'shapes:NUM_IMAGES' with a positive integer. Received: {source!r}"
         )
     return int(count)
 
@@ -259,10 +243,7 @@ def _check_pixel_range(images):
                 f"values in [{low}, {high}]."
             )
     elif np.issubdtype(images.dtype, np.floating):
-        if (
-            low < -1 - _FLOAT_RANGE_TOLERANCE
-            or high > 1 + _FLOAT_RANGE_TOLERANCE
-        ):
+        if low < -1 - _FLOAT_RANGE_TOLERANCE or high > 1 + _FLOAT_RANGE_TOLERANCE:
             raise ValueError(
                 "Float images must be in [-1, 1]; found values in "
                 f"[{low:g}, {high:g}]. Rescale them (e.g. x / 127.5 - 1 for "
@@ -276,9 +257,7 @@ def _check_pixel_range(images):
                 stacklevel=5,
             )
     else:
-        raise ValueError(
-            f"Images must be integer or float arrays. Received: {images.dtype}"
-        )
+        raise ValueError(f"Images must be integer or float arrays. Received: {images.dtype}")
 
 
 def _from_arrays(
@@ -296,8 +275,7 @@ def _from_arrays(
         images = images[..., None]
     if images.ndim != 4:
         raise ValueError(
-            "Images must have shape (N, H, W) or (N, H, W, C). "
-            f"Received: {images.shape}"
+            f"Images must have shape (N, H, W) or (N, H, W, C). Received: {images.shape}"
         )
     _check_pixel_range(images)
     images = standardize_images(images, image_size, channels).numpy()
@@ -305,9 +283,7 @@ def _from_arrays(
     targets = None
     if labels is not None:
         labels = np.asarray(labels)
-        if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (
-            len(images),
-        ):
+        if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (len(images),):
             raise ValueError(
                 f"Labels must be {len(images)} integers, one per image. "
                 f"Received: dtype {labels.dtype}, shape {labels.shape}"
@@ -316,9 +292,7 @@ def _from_arrays(
             raise ValueError("Labels must be non-negative class indices.")
         labels = labels.astype("int32")
         num_classes = int(labels.max()) + 1
-        class_names = class_names or [
-            str(label) for label in range(num_classes)
-        ]
+        class_names = class_names or [str(label) for label in range(num_classes)]
         targets = labels
     elif captions is not None:
         targets = np.asarray(captions)
@@ -344,22 +318,16 @@ def _from_npz(path, image_size, channels, shuffle, seed):
         raise ValueError(f"The .npz file {path!r} does not exist.")
     with np.load(path) as arrays:
         if "images" not in arrays.files:
-            raise ValueError(
-                f"{path!r} has no 'images' array; it holds {arrays.files}."
-            )
+            raise ValueError(f"{path!r} has no 'images' array; it holds {arrays.files}.")
         images = arrays["images"]
         labels = arrays["labels"] if "labels" in arrays.files else None
-    return _from_arrays(
-        images, image_size, channels, shuffle, seed, labels=labels
-    )
+    return _from_arrays(images, image_size, channels, shuffle, seed, labels=labels)
 
 
 def _native_image_size(height, width, source):
     """The square size to use when `image_size` is `None`."""
     if height is None or width is None:
-        raise ValueError(
-            f"{source} has images of varying size; pass `image_size`."
-        )
+        raise ValueError(f"{source} has images of varying size; pass `image_size`.")
     return min(height, width)
 
 
@@ -381,9 +349,7 @@ def _standardize_example(image_size, channels):
 def _from_tf_dataset(dataset, image_size, channels, shuffle, seed):
     spec = dataset.element_spec
     image_spec = spec[0] if isinstance(spec, tuple) else spec
-    if (isinstance(spec, tuple) and len(spec) != 2) or not isinstance(
-        image_spec, tf.TensorSpec
-    ):
+    if (isinstance(spec, tuple) and len(spec) != 2) or not isinstance(image_spec, tf.TensorSpec):
         raise ValueError(
             "A tf.data.Dataset source must yield images or (image, label) "
             f"pairs. Received element_spec: {spec}"
@@ -417,25 +383,19 @@ def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
         import tensorflow_datasets as tfds
     except ImportError as error:
         raise ImportError(
-            "'tfds:' sources need tensorflow-datasets: "
-            "pip install 'keras-simple-diffusion[data]'"
+            "'tfds:' sources need tensorflow-datasets: pip install 'keras-simple-diffusion[data]'"
         ) from error
     name, _, split = spec.removeprefix("tfds:").partition(":")
     split = split or "train"
     if not name or ":" in split:
-        raise ValueError(
-            f"Expected 'tfds:NAME' or 'tfds:NAME:SPLIT'. Received: {spec!r}"
-        )
+        raise ValueError(f"Expected 'tfds:NAME' or 'tfds:NAME:SPLIT'. Received: {spec!r}")
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.DatasetNotFoundError:
-        suggestions = difflib.get_close_matches(
-            name.split("/")[0], tfds.list_builders(), n=3
-        )
+        suggestions = difflib.get_close_matches(name.split("/")[0], tfds.list_builders(), n=3)
         hint = f" Did you mean one of {suggestions}?" if suggestions else ""
         raise ValueError(
-            f"Unknown TFDS dataset {name!r}.{hint} "
-            "`tfds.list_builders()` lists the known names."
+            f"Unknown TFDS dataset {name!r}.{hint} `tfds.list_builders()` lists the known names."
         ) from None
     if not builder.is_prepared():
         raise RuntimeError(
@@ -455,16 +415,11 @@ def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
     features = builder.info.features
     if "image" not in features:
         raise ValueError(
-            f"TFDS dataset {name!r} has no 'image' feature; its features "
-            f"are {list(features)}."
+            f"TFDS dataset {name!r} has no 'image' feature; its features are {list(features)}."
         )
     height, width, native_channels = features["image"].shape
-    image_size = image_size or _native_image_size(
-        height, width, f"TFDS dataset {name!r}"
-    )
-    labelled = "label" in features and isinstance(
-        features["label"], tfds.features.ClassLabel
-    )
+    image_size = image_size or _native_image_size(height, width, f"TFDS dataset {name!r}")
+    labelled = "label" in features and isinstance(features["label"], tfds.features.ClassLabel)
     dataset = builder.as_dataset(
         split=split,
         shuffle_files=shuffle,
@@ -530,15 +485,10 @@ def _from_directory(directory, image_size, channels, shuffle, seed):
     )
     paths = _image_files(directory, class_names)
     if not paths:
-        raise ValueError(
-            f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in "
-            f"{directory!r}."
-        )
+        raise ValueError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in {directory!r}.")
     sizes, corrupt = _readable_image_sizes(paths)
     if not sizes:
-        raise ValueError(
-            f"All {len(paths)} image files in {directory!r} are corrupt."
-        )
+        raise ValueError(f"All {len(paths)} image files in {directory!r} are corrupt.")
     if corrupt:
         shown = [os.path.relpath(path, directory) for path in corrupt]
         more = " ..." if len(shown) > _CORRUPT_FILES_SHOWN else ""

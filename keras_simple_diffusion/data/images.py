@@ -33,13 +33,9 @@ def validate_image_size(image_size):
     Returns:
         `image_size` as a Python `int`.
     """
-    is_integer = isinstance(image_size, numbers.Integral) and not isinstance(
-        image_size, bool
-    )
+    is_integer = isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool)
     if not is_integer or image_size <= 0:
-        raise ValueError(
-            f"`image_size` must be a positive integer. Received: {image_size!r}"
-        )
+        raise ValueError(f"`image_size` must be a positive integer. Received: {image_size!r}")
     return int(image_size)
 
 
@@ -55,8 +51,7 @@ def validate_channels(channels):
     """
     if channels is not None and channels not in SUPPORTED_CHANNELS:
         raise ValueError(
-            f"`channels` must be one of {SUPPORTED_CHANNELS} or None. "
-            f"Received: {channels!r}"
+            f"`channels` must be one of {SUPPORTED_CHANNELS} or None. Received: {channels!r}"
         )
     return channels
 
@@ -96,8 +91,7 @@ def standardize_images(images, image_size=None, channels=None):
     input_channels = images.shape[-1]
     if input_channels not in (1, 3, 4):
         raise ValueError(
-            "Images must be channels-last with 1, 3 or 4 channels. "
-            f"Received shape: {images.shape}"
+            f"Images must be channels-last with 1, 3 or 4 channels. Received shape: {images.shape}"
         )
     if images.dtype.is_integer:
         images = tf.cast(images, "float32") / 127.5 - 1.0
@@ -117,8 +111,6 @@ def standardize_images(images, image_size=None, channels=None):
         images = tf.image.crop_to_bounding_box(
             images, (height - side) // 2, (width - side) // 2, side, side
         )
-        images = tf.image.resize(
-            images, (image_size, image_size), "bilinear", antialias=True
-        )
+        images = tf.image.resize(images, (image_size, image_size), "bilinear", antialias=True)
         images = tf.clip_by_value(images, -1.0, 1.0)
     return images

@@ -71,14 +71,10 @@ def _vocabulary_index(attribute, value):
     vocabulary = ATTRIBUTES[attribute]
     if isinstance(value, str):
         if value not in vocabulary:
-            raise ValueError(
-                f"Unknown {attribute} {value!r}; expected one of {vocabulary}."
-            )
+            raise ValueError(f"Unknown {attribute} {value!r}; expected one of {vocabulary}.")
         return vocabulary.index(value)
     if not 0 <= value < len(vocabulary):
-        raise ValueError(
-            f"{attribute} index {value} is out of range for {vocabulary}."
-        )
+        raise ValueError(f"{attribute} index {value} is out of range for {vocabulary}.")
     return int(value)
 
 
@@ -145,9 +141,7 @@ def parse_caption(text):
         if match[attribute] not in vocabulary
     ]
     if unknown:
-        raise ValueError(
-            f"Caption {text!r} has unknown " + "; unknown ".join(unknown) + "."
-        )
+        raise ValueError(f"Caption {text!r} has unknown " + "; unknown ".join(unknown) + ".")
     return {
         attribute: vocabulary.index(match[attribute])
         for attribute, vocabulary in ATTRIBUTES.items()
@@ -169,9 +163,7 @@ def _coverage(shape, x, y, radius):
     # circumradius.
     edge_distance = np.maximum(0.866 * x - 0.5 * y, -0.866 * x - 0.5 * y)
     triangle = np.maximum(y, edge_distance) - extent / 2.0
-    signed_distance = np.select(
-        [shape == 0, shape == 1], [circle, square], triangle
-    )
+    signed_distance = np.select([shape == 0, shape == 1], [circle, square], triangle)
     return np.clip(0.5 - signed_distance, 0.0, 1.0)
 
 
@@ -205,14 +197,10 @@ def make_shapes(num_images, image_size=32, seed=0):
     """
     image_size = validate_image_size(image_size)
     if num_images < 0:
-        raise ValueError(
-            f"`num_images` must be non-negative. Received: {num_images}"
-        )
+        raise ValueError(f"`num_images` must be non-negative. Received: {num_images}")
     rng = np.random.default_rng(seed)
     attributes = {
-        attribute: rng.integers(len(vocabulary), size=num_images).astype(
-            "int32"
-        )
+        attribute: rng.integers(len(vocabulary), size=num_images).astype("int32")
         for attribute, vocabulary in ATTRIBUTES.items()
     }
     shape, colour = attributes["shape"], attributes["colour"]
@@ -233,13 +221,9 @@ def make_shapes(num_images, image_size=32, seed=0):
         chunk = slice(start, start + _IMAGES_PER_CHUNK)
         x = pixel_centers[None, None, :] - center_x[chunk, None, None]
         y = pixel_centers[None, :, None] - center_y[chunk, None, None]
-        coverage = _coverage(
-            shape[chunk, None, None], x, y, radius[chunk, None, None]
-        )
+        coverage = _coverage(shape[chunk, None, None], x, y, radius[chunk, None, None])
         colour_values = COLOUR_VALUES[colour[chunk]][:, None, None, :]
-        images[chunk] = BACKGROUND_VALUE + coverage[..., None] * (
-            colour_values - BACKGROUND_VALUE
-        )
+        images[chunk] = BACKGROUND_VALUE + coverage[..., None] * (colour_values - BACKGROUND_VALUE)
     captions = [
         caption_for(*(attributes[name][index] for name in ATTRIBUTES))
         for index in range(num_images)

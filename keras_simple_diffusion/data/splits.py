@@ -27,21 +27,17 @@ def train_test_split(images, labels=None, test_fraction=0.2, seed=0):
     ... )
     """
     if not 0.0 < test_fraction < 1.0:
-        raise ValueError(
-            f"`test_fraction` must be in (0, 1). Received: {test_fraction}"
-        )
+        raise ValueError(f"`test_fraction` must be in (0, 1). Received: {test_fraction}")
     if labels is None:
         train_images, test_images = sklearn.model_selection.train_test_split(
             images, test_size=test_fraction, random_state=seed
         )
         return (train_images, None), (test_images, None)
-    train_images, test_images, train_labels, test_labels = (
-        sklearn.model_selection.train_test_split(
-            images,
-            labels,
-            test_size=test_fraction,
-            random_state=seed,
-            stratify=labels,
-        )
+    train_images, test_images, train_labels, test_labels = sklearn.model_selection.train_test_split(
+        images,
+        labels,
+        test_size=test_fraction,
+        random_state=seed,
+        stratify=labels,
     )
     return (train_images, train_labels), (test_images, test_labels)

@@ -5,15 +5,14 @@ trained on the real data (works offline); `compute_fid` gives the standard FID
 when a local InceptionV3 weights file is available.
 """
 
-from keras_simple_diffusion.evaluation.classifier import ImageClassifier
-from keras_simple_diffusion.evaluation.classifier import train_classifier
-from keras_simple_diffusion.evaluation.evaluate import evaluate_samples
-from keras_simple_diffusion.evaluation.evaluate import format_report
-from keras_simple_diffusion.evaluation.inception import InceptionWeightsNotFoundError
-from keras_simple_diffusion.evaluation.inception import compute_fid
-from keras_simple_diffusion.evaluation.inception import inception_features
-from keras_simple_diffusion.evaluation.metrics import frechet_distance
-from keras_simple_diffusion.evaluation.metrics import kernel_inception_distance
+from keras_simple_diffusion.evaluation.classifier import ImageClassifier, train_classifier
+from keras_simple_diffusion.evaluation.evaluate import evaluate_samples, format_report
+from keras_simple_diffusion.evaluation.inception import (
+    InceptionWeightsNotFoundError,
+    compute_fid,
+    inception_features,
+)
+from keras_simple_diffusion.evaluation.metrics import frechet_distance, kernel_inception_distance
 
 __all__ = [
     "ImageClassifier",

@@ -3,8 +3,7 @@
 import numpy as np
 
 from keras_simple_diffusion.evaluation.classifier import train_classifier
-from keras_simple_diffusion.evaluation.metrics import frechet_distance
-from keras_simple_diffusion.evaluation.metrics import kernel_inception_distance
+from keras_simple_diffusion.evaluation.metrics import frechet_distance, kernel_inception_distance
 
 
 def evaluate_samples(
@@ -74,9 +73,7 @@ def evaluate_samples(
     rng = np.random.default_rng(seed)
     real_order = rng.permutation(len(real_images))[: 2 * num_compared]
     sample_order = rng.permutation(len(samples))[:num_compared]
-    features = classifier.features(
-        np.concatenate([real_images[real_order], samples[sample_order]])
-    )
+    features = classifier.features(np.concatenate([real_images[real_order], samples[sample_order]]))
     reference, real_other, compared = np.split(features, 3)
 
     class_accuracy = None

@@ -10,7 +10,9 @@ from keras_simple_diffusion.layers.dropout import SelectiveDropout
 
 def _group_norm(channels, groups, **kwargs):
     # Groups must divide the channels; take the largest divisor up to `groups`.
-    return keras.layers.GroupNormalization(groups=math.gcd(groups, channels), epsilon=1e-5, **kwargs)
+    return keras.layers.GroupNormalization(
+        groups=math.gcd(groups, channels), epsilon=1e-5, **kwargs
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
@@ -34,7 +36,9 @@ class ResidualBlock(keras.layers.Layer):
     >>> y = block([np.zeros((2, 16, 16, 32)), np.zeros((2, 128))])  # (2, 16, 16, 64)
     """
 
-    def __init__(self, filters, dropout=0.0, dropout_max_resolution=16, groups=32, seed=None, **kwargs):
+    def __init__(
+        self, filters, dropout=0.0, dropout_max_resolution=16, groups=32, seed=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.filters = filters
         self.dropout = dropout
@@ -48,7 +52,9 @@ class ResidualBlock(keras.layers.Layer):
         self.norm_in = _group_norm(in_channels, self.groups, name="norm_in")
         self.conv_in = keras.layers.Conv2D(self.filters, 3, padding="same", name="conv_in")
         self.modulation = keras.layers.Dense(2 * self.filters, name="modulation")
-        self.norm_out = _group_norm(self.filters, self.groups, center=False, scale=False, name="norm_out")
+        self.norm_out = _group_norm(
+            self.filters, self.groups, center=False, scale=False, name="norm_out"
+        )
         self.dropout_layer = SelectiveDropout(
             self.dropout, self.dropout_max_resolution, seed=self.seed, name="dropout"
         )
@@ -159,9 +165,15 @@ class TransformerBlock(keras.layers.Layer):
                 self.num_heads, dim // self.num_heads, name="cross_attention"
             )
         self.norm_mlp = keras.layers.LayerNormalization(name="norm_mlp", **norm)
-        self.mlp_hidden = keras.layers.Dense(self.mlp_ratio * dim, activation="gelu", name="mlp_hidden")
+        self.mlp_hidden = keras.layers.Dense(
+            self.mlp_ratio * dim, activation="gelu", name="mlp_hidden"
+        )
         self.dropout_layer = SelectiveDropout(
-            self.dropout, self.dropout_max_resolution, resolution=resolution, seed=self.seed, name="dropout"
+            self.dropout,
+            self.dropout_max_resolution,
+            resolution=resolution,
+            seed=self.seed,
+            name="dropout",
         )
         self.mlp_output = keras.layers.Dense(dim, name="mlp_output")
         tokens_shape = tuple(input_shape[0])
@@ -191,7 +203,9 @@ class TransformerBlock(keras.layers.Layer):
         x = x + modulation[2] * self.attention(h, h, training=training)
         if self.cross_attention:
             context, context_mask = inputs[2], inputs[3]
-            mask = ops.repeat(ops.expand_dims(ops.cast(context_mask, "bool"), 1), ops.shape(x)[1], axis=1)
+            mask = ops.repeat(
+                ops.expand_dims(ops.cast(context_mask, "bool"), 1), ops.shape(x)[1], axis=1
+            )
             h = modulate(self.norm_cross, 1)
             x = x + modulation[5] * self.cross(h, context, attention_mask=mask, training=training)
         h = modulate(self.norm_mlp, sub_blocks - 1)

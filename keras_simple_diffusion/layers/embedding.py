@@ -43,9 +43,7 @@ class NoiseLevelEmbedding(keras.layers.Layer):
         logsnr = ops.cast(logsnr, "float32")
         u = ops.arctan(ops.exp(-0.5 * logsnr)) * (2.0 / math.pi)
         half = self.frequency_dim // 2
-        frequencies = ops.exp(
-            -math.log(self.max_period) * ops.arange(half, dtype="float32") / half
-        )
+        frequencies = ops.exp(-math.log(self.max_period) * ops.arange(half, dtype="float32") / half)
         angles = 1000.0 * u[..., None] * frequencies
         features = ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
         return self.output_dense(self.hidden(features))

@@ -14,8 +14,7 @@ def check_image_shape(layer, input_shape, spatial_multiple=1, channel_multiple=1
     _, height, width, channels = input_shape
     if height is None or width is None or channels is None:
         raise ValueError(
-            f"{name} needs static height, width and channels. Received shape "
-            f"{tuple(input_shape)}."
+            f"{name} needs static height, width and channels. Received shape {tuple(input_shape)}."
         )
     if height % spatial_multiple or width % spatial_multiple:
         raise ValueError(
@@ -24,6 +23,5 @@ def check_image_shape(layer, input_shape, spatial_multiple=1, channel_multiple=1
         )
     if channels % channel_multiple:
         raise ValueError(
-            f"{name}: channels must be divisible by {channel_multiple}. "
-            f"Received {channels}."
+            f"{name}: channels must be divisible by {channel_multiple}. Received {channels}."
         )

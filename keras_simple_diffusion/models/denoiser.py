@@ -21,7 +21,6 @@ import math
 import keras
 from keras import layers
 
-from keras_simple_diffusion.text import TextEncoder
 from keras_simple_diffusion.layers import (
     DWT53,
     InverseDWT53,
@@ -31,6 +30,7 @@ from keras_simple_diffusion.layers import (
     TransformerBlock,
     Unpatchify,
 )
+from keras_simple_diffusion.text import TextEncoder
 
 DOWNSAMPLERS = (None, "dwt", "patch")
 
@@ -38,9 +38,7 @@ DOWNSAMPLERS = (None, "dwt", "patch")
 def check_downsampling(image_size, downsample, factor, min_resolution=1):
     """Validates the early downsampling and returns the resolution after it."""
     if downsample not in DOWNSAMPLERS:
-        raise ValueError(
-            f"Unknown downsample {downsample!r}. Expected one of {DOWNSAMPLERS}."
-        )
+        raise ValueError(f"Unknown downsample {downsample!r}. Expected one of {DOWNSAMPLERS}.")
     if image_size is None or int(image_size) != image_size or image_size <= 0:
         raise ValueError(f"`image_size` must be a positive integer. Received: {image_size}")
     if downsample is None:
@@ -112,7 +110,9 @@ def text_context(inputs, text_encoder):
 def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None):
     """Noise-level embedding plus a class embedding (with a null class) and,
     for text conditioning, a projection of the pooled text embedding."""
-    embedding = NoiseLevelEmbedding(embedding_dim, name="noise_level_embedding")(inputs["noise_level"])
+    embedding = NoiseLevelEmbedding(embedding_dim, name="noise_level_embedding")(
+        inputs["noise_level"]
+    )
     if num_classes:
         # Unit-scale rows, like the noise-level embedding they join: Keras'
         # default U(-0.05, 0.05) leaves the classes indistinguishable to the
@@ -123,9 +123,13 @@ def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None)
             embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
             name="class_embedding",
         )
-        embedding = layers.Add(name="conditioning")([embedding, label_embedding(inputs["class_labels"])])
+        embedding = layers.Add(name="conditioning")(
+            [embedding, label_embedding(inputs["class_labels"])]
+        )
     if pooled_text is not None:
-        text = layers.Dense(embedding_dim, activation="silu", name="text_pooled_projection")(pooled_text)
+        text = layers.Dense(embedding_dim, activation="silu", name="text_pooled_projection")(
+            pooled_text
+        )
         text = layers.Dense(embedding_dim, name="text_pooled_embedding")(text)
         embedding = layers.Add(name="text_conditioning")([embedding, text])
     return embedding
@@ -200,7 +204,9 @@ def decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention=N
 def output_head(h, out_channels, groups, name="output"):
     h = layers.GroupNormalization(groups=math.gcd(groups, h.shape[-1]), name=f"{name}_norm")(h)
     h = layers.Activation("silu", name=f"{name}_silu")(h)
-    return layers.Conv2D(out_channels, 3, padding="same", kernel_initializer="zeros", name=f"{name}_conv")(h)
+    return layers.Conv2D(
+        out_channels, 3, padding="same", kernel_initializer="zeros", name=f"{name}_conv"
+    )(h)
 
 
 class Denoiser(keras.Model):

@@ -11,11 +11,11 @@ from keras_simple_diffusion.models.denoiser import (
     conditioning_embedding,
     decoder,
     denoiser_inputs,
-    resolve_text_encoder,
     early_downsample,
     encoder,
     late_upsample,
     output_head,
+    resolve_text_encoder,
     text_context,
 )
 
@@ -83,7 +83,9 @@ class UNet(Denoiser):
         widths = tuple(widths)
         resolution = check_downsampling(image_size, downsample, downsample_factor, 2 ** len(widths))
         downsample_factor = image_size // resolution
-        block_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups)
+        block_args = dict(
+            dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups
+        )
         attention_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution)
 
         def attention(h, embedding, name):

@@ -10,11 +10,11 @@ from keras_simple_diffusion.models.denoiser import (
     conditioning_embedding,
     decoder,
     denoiser_inputs,
-    resolve_text_encoder,
     early_downsample,
     encoder,
     late_upsample,
     output_head,
+    resolve_text_encoder,
     text_context,
 )
 
@@ -83,7 +83,9 @@ class UViT(Denoiser):
         resolution = check_downsampling(image_size, downsample, downsample_factor, 2 ** len(widths))
         downsample_factor = image_size // resolution
         token_resolution = resolution // 2 ** len(widths)
-        block_args = dict(dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups)
+        block_args = dict(
+            dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups
+        )
 
         text_encoder = resolve_text_encoder(text_encoder)
         inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
@@ -92,7 +94,9 @@ class UViT(Denoiser):
         embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text)
         h = early_downsample(inputs["images"], downsample, downsample_factor)
         out_channels = h.shape[-1]
-        h = layers.Conv2D(widths[0] if widths else transformer_width, 3, padding="same", name="stem")(h)
+        h = layers.Conv2D(
+            widths[0] if widths else transformer_width, 3, padding="same", name="stem"
+        )(h)
         h, skips = encoder(h, embedding, widths, num_res_blocks, block_args)
         map_channels = h.shape[-1]
         tokens = layers.Reshape((token_resolution**2, map_channels), name="to_tokens")(h)
@@ -110,7 +114,9 @@ class UViT(Denoiser):
             )([tokens, embedding] if context is None else [tokens, embedding, *context])
         tokens = layers.LayerNormalization(epsilon=1e-6, name="transformer_norm")(tokens)
         tokens = layers.Dense(map_channels, name="map_projection")(tokens)
-        h = layers.Reshape((token_resolution, token_resolution, map_channels), name="to_map")(tokens)
+        h = layers.Reshape((token_resolution, token_resolution, map_channels), name="to_map")(
+            tokens
+        )
         h = decoder(h, embedding, skips, widths, num_res_blocks, block_args)
         h = output_head(h, out_channels, groups)
         outputs = late_upsample(h, downsample, downsample_factor)

@@ -60,7 +60,9 @@ def real_data(source, image_size, channels, data_dir, max_real):
 
 
 def _cache_path(source, image_size, channels):
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.abspath(source) if os.path.exists(source) else source)
+    slug = re.sub(
+        r"[^A-Za-z0-9_.-]+", "_", os.path.abspath(source) if os.path.exists(source) else source
+    )
     return os.path.join(
         default_cache_dir(), "classifiers", f"{slug.strip('_')}-{image_size}px-{channels}ch.keras"
     )
@@ -119,7 +121,9 @@ def evaluate_checkpoint(
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
     if model.text_encoder is not None:
-        return evaluate_prompt_adherence(model, num_samples, steps, sampler, guidance, seed, batch_size)
+        return evaluate_prompt_adherence(
+            model, num_samples, steps, sampler, guidance, seed, batch_size
+        )
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
@@ -168,13 +172,17 @@ def evaluate_checkpoint(
     else:
         metrics["fid"] = FID_SKIPPED
     report = evaluation.format_report(metrics)
-    metrics.update(checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed))
+    metrics.update(
+        checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed)
+    )
     return metrics, report
 
 
 def _settings(steps, sampler, guidance, seed):
     """What the metrics were measured with, for the JSON report."""
-    return dict(backend=keras.config.backend(), steps=steps, sampler=sampler, guidance=guidance, seed=seed)
+    return dict(
+        backend=keras.config.backend(), steps=steps, sampler=sampler, guidance=guidance, seed=seed
+    )
 
 
 def evaluate_prompt_adherence(
@@ -208,7 +216,11 @@ def evaluate_prompt_adherence(
     weights = (guidance, 0.0) if guidance else (0.0,)
     for weight in weights:
         samples = model.generate(
-            prompts=prompts, steps=steps, sampler=sampler, guidance=weight, seed=seed,
+            prompts=prompts,
+            steps=steps,
+            sampler=sampler,
+            guidance=weight,
+            seed=seed,
             batch_size=batch_size,
         )
         result = adherence.prompt_adherence(readers, samples, prompts)

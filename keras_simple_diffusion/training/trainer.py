@@ -26,8 +26,9 @@ DEFAULT_MODEL = "uvit-digits"
 # The default run's architecture: "uvit-digits" slimmed so that the default
 # `simple-diffusion train` fits 15 minutes on 2 CPU cores. Applied only to
 # the default preset, under any explicit `model_options`.
-DEFAULT_MODEL_OPTIONS = dict(widths=(32,), transformer_width=96, transformer_depth=3,
-                             embedding_dim=96)
+DEFAULT_MODEL_OPTIONS = dict(
+    widths=(32,), transformer_width=96, transformer_depth=3, embedding_dim=96
+)
 # What the default model becomes on captioned data (the "shapes" source).
 DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # Optimizer steps when a config leaves them out: the default digits run, and

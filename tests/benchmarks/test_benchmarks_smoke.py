@@ -26,7 +26,16 @@ def test_files_written(micro_run):
         assert (out / name).exists() and (out / name).stat().st_size > 0, name
     assert set(paths) >= {out / "cpu_micro.json", out / "cpu_micro.md"}
     loaded = json.loads((out / "cpu_micro.json").read_text())
-    for key in ("machine", "load_start", "load_end", "matmul", "train", "sample", "peer", "targets"):
+    for key in (
+        "machine",
+        "load_start",
+        "load_end",
+        "matmul",
+        "train",
+        "sample",
+        "peer",
+        "targets",
+    ):
         assert key in loaded, key
     machine = loaded["machine"]
     assert machine["cpu_model"] and machine["usable_cores"] >= 1 and len(machine["loadavg"]) == 3
@@ -110,10 +119,26 @@ def test_full_profile_limits_are_documented():
     assert common.sizes_for("micro", common.TORCH_COMPILE) == common.PROFILES["micro"]["sizes"]
     assert common.batch_for("full", 32) == full["batch"]
     note = common.PROFILE_NOTES["full"]
-    assert "torch.compile" in note and f"{full['sample_steps']} steps" in note and f"{full['steps']} timed" in note
-    results = dict(machine=common.machine_info(), load_start=[0.0] * 3, load_end=[0.0] * 3, versions={},
-                   profile="full", matmul_n=8, matmul={}, train=[], sample=[], peer=[], flops=[], notes=[],
-                   profile_note=note)
+    assert (
+        "torch.compile" in note
+        and f"{full['sample_steps']} steps" in note
+        and f"{full['steps']} timed" in note
+    )
+    results = dict(
+        machine=common.machine_info(),
+        load_start=[0.0] * 3,
+        load_end=[0.0] * 3,
+        versions={},
+        profile="full",
+        matmul_n=8,
+        matmul={},
+        train=[],
+        sample=[],
+        peer=[],
+        flops=[],
+        notes=[],
+        profile_note=note,
+    )
     report.derive(results)
     assert note in report.markdown(results)
 
@@ -121,7 +146,9 @@ def test_full_profile_limits_are_documented():
 def test_known_torch_inductor_error_is_named():
     from benchmarks import worker
 
-    e = RuntimeError("LoweringException: ValueRangeError: Invalid ranges [0:-1]\n  target: aten.convolution_backward")
+    e = RuntimeError(
+        "LoweringException: ValueRangeError: Invalid ranges [0:-1]\n  target: aten.convolution_backward"
+    )
     assert worker.describe_error(e).startswith("torch inductor bug")
     assert worker.describe_error(ValueError("x")) == "ValueError: x"
 
@@ -191,8 +218,16 @@ def test_gpu_jax_row_survives_missing_cost_analysis(monkeypatch, tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     assert record["precision"] == "mixed_bfloat16" and _positive(record["images_per_s"])
     assert record["flops_xla"] is None and "no flops" in record["flops_xla_error"]
-    results = dict(card="cpu-smoke", peak_tflops=None, peak_source=None, host=common.machine_info(), steps=2,
-                   records=[record], failures=[], wall_s=1.0)
+    results = dict(
+        card="cpu-smoke",
+        peak_tflops=None,
+        peak_source=None,
+        host=common.machine_info(),
+        steps=2,
+        records=[record],
+        failures=[],
+        wall_s=1.0,
+    )
     md = gpu.write(results, tmp_path).read_text()
     row = [line for line in md.splitlines() if line.startswith("| jax |")][0]
     assert "error" not in row and row.rstrip(" |").endswith("| - | - | -")
@@ -219,18 +254,30 @@ def test_full_profile_row_order(monkeypatch, backend):
 
     calls = []
     monkeypatch.setattr(worker, "_backend", lambda: backend)
-    monkeypatch.setattr(worker, "bench_train", lambda arch, size, setting, *a, **k: calls.append(
-        ("train", setting, size, arch, k["batch"])) or dict(kind="train"))
-    monkeypatch.setattr(worker, "bench_sample", lambda arch, profile: calls.append(("sample", arch)) or {})
-    monkeypatch.setattr(worker, "capped_row", lambda profile, arch, size, setting, cap, *a: calls.append(
-        ("capped", setting, size, arch, cap)) or [dict(kind="train")])
+    monkeypatch.setattr(
+        worker,
+        "bench_train",
+        lambda arch, size, setting, *a, **k: (
+            calls.append(("train", setting, size, arch, k["batch"])) or dict(kind="train")
+        ),
+    )
+    monkeypatch.setattr(
+        worker, "bench_sample", lambda arch, profile: calls.append(("sample", arch)) or {}
+    )
+    monkeypatch.setattr(
+        worker,
+        "capped_row",
+        lambda profile, arch, size, setting, cap, *a: (
+            calls.append(("capped", setting, size, arch, cap)) or [dict(kind="train")]
+        ),
+    )
     records = []
     worker.measure_backend("full", only=("train", "sample"), emit=records.append)
     default, *others = [s for s, _ in common.settings_for(backend, "full")]
     n_default = len(common.PROFILES["full"]["sizes"]) * 2
     assert all(c[:2] == ("train", default) and c[4] == 16 for c in calls[:n_default])
     assert calls[n_default] == ("sample", "uvit")
-    rest = calls[n_default + 1:]
+    rest = calls[n_default + 1 :]
     assert len(rest) == 2 * len(others) and all(c[2] == 32 for c in rest)
     if backend == "torch":
         assert all(c[0] == "capped" and c[4] == 300 for c in rest)

@@ -22,7 +22,9 @@ def quick_results():
 def test_every_layer_has_a_timed_row(quick_results):
     specs = layers.layer_specs(layers.SHAPES["quick"])
     rows = quick_results["records"]
-    assert [r["id"] for r in rows] == list(layers.SHAPES["quick"]["rows"]) == [s["id"] for s in specs]
+    assert (
+        [r["id"] for r in rows] == list(layers.SHAPES["quick"]["rows"]) == [s["id"] for s in specs]
+    )
     assert quick_results["versions"][keras.config.backend()]["keras"] == keras.__version__
     for r, spec in zip(rows, specs):
         assert "error" not in r, r
@@ -52,7 +54,11 @@ def test_markdown_has_one_row_per_layer(quick_results):
     md = layers.markdown(quick_results)
     specs = layers.layer_specs(layers.SHAPES["quick"])
     table = md.split("Compile (first step")[0]
-    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| layer |")]
+    rows = [
+        line
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| layer |")
+    ]
     assert [row.split(" | ")[0][2:] for row in rows] == [s["name"] for s in specs]
     assert "JAX / fastest" in md and "Errors:" not in md
 

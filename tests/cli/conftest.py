@@ -11,9 +11,22 @@ from keras_simple_diffusion.cli import main
 BACKENDS = ("jax", "tensorflow", "torch")
 # A seconds-sized run: 16 x 16 digits, the tiny U-ViT, 4 steps.
 TINY_TRAIN = [
-    "train", "--model", "uvit-tiny", "--image-size", "16", "--batch-size", "16",
-    "--steps", "4", "--sample-every", "2", "--checkpoint-every", "2",
-    "--sample-steps", "2", "--quiet",
+    "train",
+    "--model",
+    "uvit-tiny",
+    "--image-size",
+    "16",
+    "--batch-size",
+    "16",
+    "--steps",
+    "4",
+    "--sample-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--sample-steps",
+    "2",
+    "--quiet",
 ]
 
 
@@ -58,7 +71,10 @@ def run_cli():
 
     def run(args, backend=None, timeout=600):
         return subprocess.run(
-            cli_command(args), env=cli_env(backend), capture_output=True, text=True,
+            cli_command(args),
+            env=cli_env(backend),
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
 

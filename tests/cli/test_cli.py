@@ -17,13 +17,19 @@ from keras_simple_diffusion.training.trainer import DEFAULT_STEPS, DEFAULT_TEXT_
 def test_train_writes_a_run_folder(tiny_run):
     run_dir = os.path.realpath(tiny_run)
     assert sorted(os.listdir(run_dir)) == [
-        "checkpoints", "config.json", "log.csv", "model.keras", "samples"
+        "checkpoints",
+        "config.json",
+        "log.csv",
+        "model.keras",
+        "samples",
     ]  # the backup is deleted once training ends
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
-        "step_000002.keras", "step_000004.keras"
+        "step_000002.keras",
+        "step_000004.keras",
     ]
     assert sorted(os.listdir(os.path.join(run_dir, "samples"))) == [
-        "step_000002.png", "step_000004.png"
+        "step_000002.png",
+        "step_000004.png",
     ]
     with open(os.path.join(run_dir, "log.csv")) as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["0", "1"]
@@ -36,9 +42,15 @@ def test_train_writes_a_run_folder(tiny_run):
     assert model.schedule.noise_d == 8
 
 
-@pytest.mark.parametrize("image_size,noise_d,expected", [
-    (32, None, 16), (128, None, 64), (512, None, 64), (32, 64, 64),
-])
+@pytest.mark.parametrize(
+    "image_size,noise_d,expected",
+    [
+        (32, None, 16),
+        (128, None, 64),
+        (512, None, 64),
+        (32, 64, 64),
+    ],
+)
 def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, expected):
     assert TrainConfig(noise_d=noise_d).resolved_noise_d(image_size) == expected
 
@@ -46,7 +58,8 @@ def test_default_noise_d_is_half_the_image_size_up_to_64(image_size, noise_d, ex
 def test_noise_d_high_interpolates_from_the_resolved_noise_d():
     assert TrainConfig().schedule_options(32) == {"noise_d": 16}
     assert TrainConfig(noise_d_high=64).schedule_options(32) == {
-        "noise_d_low": 16, "noise_d_high": 64,
+        "noise_d_low": 16,
+        "noise_d_high": 64,
     }
     with pytest.raises(ValueError, match="`noise_d_high` \\(16\\) must exceed `noise_d` \\(16"):
         TrainConfig(noise_d_high=16).schedule_options(32)
@@ -61,7 +74,10 @@ def test_default_steps_depend_on_the_data():
 
 
 def _sample(tiny_run, out, *args):
-    assert main(["sample", "--checkpoint", str(tiny_run), "--steps", "3", "--out", str(out), *args]) == 0
+    assert (
+        main(["sample", "--checkpoint", str(tiny_run), "--steps", "3", "--out", str(out), *args])
+        == 0
+    )
 
 
 def test_sample_npz_in_label_order(tiny_run, tmp_path):
@@ -78,8 +94,16 @@ def test_sample_npz_in_label_order(tiny_run, tmp_path):
 
 def test_same_seed_same_images(tiny_run, tmp_path):
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
-        _sample(tiny_run, tmp_path / f"{name}.npz", "--num-images", "4", "--seed", seed,
-                "--guidance", "2")
+        _sample(
+            tiny_run,
+            tmp_path / f"{name}.npz",
+            "--num-images",
+            "4",
+            "--seed",
+            seed,
+            "--guidance",
+            "2",
+        )
     a, b, c = (np.load(tmp_path / f"{name}.npz")["images"] for name in "abc")
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -95,8 +119,22 @@ def test_sample_png_grid_and_folder(tiny_run, tmp_path):
 
 def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
     json_path = tmp_path / "metrics.json"
-    assert main(["evaluate", "--checkpoint", str(tiny_run), "--num-samples", "20",
-                 "--steps", "2", "--json", str(json_path)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(tiny_run),
+                "--num-samples",
+                "20",
+                "--steps",
+                "2",
+                "--json",
+                str(json_path),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads(json_path.read_text())
     assert 0.0 <= metrics["class_accuracy"] <= 1.0
     assert metrics["frechet_distance"] > 0 and metrics["real_frechet_distance"] > 0
@@ -107,8 +145,20 @@ def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
 @pytest.mark.multibackend
 def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, other_backend):
     out = tmp_path / "other.npz"
-    result = run_cli(["sample", "--checkpoint", str(tiny_run), "--labels", "0,1",
-                      "--steps", "2", "--out", str(out)], backend=other_backend)
+    result = run_cli(
+        [
+            "sample",
+            "--checkpoint",
+            str(tiny_run),
+            "--labels",
+            "0,1",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ],
+        backend=other_backend,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     images = np.load(out)["images"]
     assert images.shape == (2, 16, 16, 1) and np.isfinite(images).all()

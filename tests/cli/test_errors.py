@@ -17,34 +17,61 @@ def _fails_cleanly(argv, capsys, expected):
 
 
 def test_unknown_dataset(tmp_path, capsys):
-    _fails_cleanly(["train", "--dataset", "nosuchset", "--runs-dir", str(tmp_path), *TINY],
-                   capsys, "Unknown dataset source 'nosuchset'")
+    _fails_cleanly(
+        ["train", "--dataset", "nosuchset", "--runs-dir", str(tmp_path), *TINY],
+        capsys,
+        "Unknown dataset source 'nosuchset'",
+    )
 
 
 def test_tfds_dataset_not_prepared(tmp_path, capsys):
-    _fails_cleanly(["train", "--dataset", "tfds:mnist", "--data-dir", str(tmp_path),
-                    "--runs-dir", str(tmp_path), *TINY], capsys, "not prepared")
+    _fails_cleanly(
+        [
+            "train",
+            "--dataset",
+            "tfds:mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--runs-dir",
+            str(tmp_path),
+            *TINY,
+        ],
+        capsys,
+        "not prepared",
+    )
 
 
 def test_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
-    _fails_cleanly(["train", "--dataset", str(tmp_path / "empty"), "--runs-dir", str(tmp_path),
-                    *TINY], capsys, "No image files")
+    _fails_cleanly(
+        ["train", "--dataset", str(tmp_path / "empty"), "--runs-dir", str(tmp_path), *TINY],
+        capsys,
+        "No image files",
+    )
 
 
 def test_image_size_not_divisible(tmp_path, capsys):
-    _fails_cleanly(["train", "--image-size", "18", "--runs-dir", str(tmp_path), *TINY],
-                   capsys, "image_size=18 is not divisible")
+    _fails_cleanly(
+        ["train", "--image-size", "18", "--runs-dir", str(tmp_path), *TINY],
+        capsys,
+        "image_size=18 is not divisible",
+    )
 
 
 def test_noise_d_high_not_above_noise_d(tmp_path, capsys):
-    _fails_cleanly(["train", "--noise-d", "8", "--noise-d-high", "8", "--runs-dir", str(tmp_path),
-                    *TINY], capsys, "`noise_d_high` (8) must exceed `noise_d` (8")
+    _fails_cleanly(
+        ["train", "--noise-d", "8", "--noise-d-high", "8", "--runs-dir", str(tmp_path), *TINY],
+        capsys,
+        "`noise_d_high` (8) must exceed `noise_d` (8",
+    )
 
 
 def test_unknown_model(tmp_path, capsys):
-    _fails_cleanly(["train", "--model", "no-such-model", "--runs-dir", str(tmp_path), "--quiet"],
-                   capsys, "Unknown preset 'no-such-model'")
+    _fails_cleanly(
+        ["train", "--model", "no-such-model", "--runs-dir", str(tmp_path), "--quiet"],
+        capsys,
+        "Unknown preset 'no-such-model'",
+    )
 
 
 @pytest.mark.parametrize("command", ["sample", "evaluate"])
@@ -57,8 +84,19 @@ def test_run_folder_without_checkpoint(tmp_path, capsys):
 
 
 def test_labels_out_of_range(tiny_run, tmp_path, capsys):
-    _fails_cleanly(["sample", "--checkpoint", str(tiny_run), "--labels", "0,10",
-                    "--out", str(tmp_path / "x.png")], capsys, "labels [10] are out of range")
+    _fails_cleanly(
+        [
+            "sample",
+            "--checkpoint",
+            str(tiny_run),
+            "--labels",
+            "0,10",
+            "--out",
+            str(tmp_path / "x.png"),
+        ],
+        capsys,
+        "labels [10] are out of range",
+    )
     assert not os.path.exists(tmp_path / "x.png")
 
 
@@ -81,5 +119,8 @@ def test_distribution_flags_are_wired(tmp_path, capsys):
         "jax": "Mesh 3x1 needs 3 devices but 1 are visible",
         "tensorflow": "Mesh 3x1 needs 3 devices but 1 are visible",
     }[keras.config.backend()]
-    _fails_cleanly(["train", "--distribution", "data", "--mesh", "3x1", "--runs-dir", str(tmp_path),
-                    *TINY], capsys, expected)
+    _fails_cleanly(
+        ["train", "--distribution", "data", "--mesh", "3x1", "--runs-dir", str(tmp_path), *TINY],
+        capsys,
+        expected,
+    )

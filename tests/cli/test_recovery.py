@@ -34,11 +34,28 @@ def _logged_epochs(run_dir):
 @pytest.mark.slow
 def test_killed_run_resumes_at_the_saved_step(tmp_path, start_cli):
     runs_dir = tmp_path / "runs"
-    process = start_cli([
-        "train", "--model", "uvit-tiny", "--image-size", "16", "--batch-size", "8",
-        "--steps", str(STEPS), "--checkpoint-every", str(PERIOD), "--sample-every", str(STEPS),
-        "--sample-steps", "2", "--quiet", "--runs-dir", str(runs_dir),
-    ])
+    process = start_cli(
+        [
+            "train",
+            "--model",
+            "uvit-tiny",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "8",
+            "--steps",
+            str(STEPS),
+            "--checkpoint-every",
+            str(PERIOD),
+            "--sample-every",
+            str(STEPS),
+            "--sample-steps",
+            "2",
+            "--quiet",
+            "--runs-dir",
+            str(runs_dir),
+        ]
+    )
     _wait_for(runs_dir / "latest" / "backup" / "training_metadata.json", process)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -62,7 +79,9 @@ def test_killed_run_resumes_at_the_saved_step(tmp_path, start_cli):
 
 
 def _state(model):
-    return [(v.path, keras.ops.convert_to_numpy(v)) for v in model.variables + model.optimizer.variables]
+    return [
+        (v.path, keras.ops.convert_to_numpy(v)) for v in model.variables + model.optimizer.variables
+    ]
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -78,15 +97,28 @@ class _Interrupt(keras.callbacks.Callback):
 
 
 def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
-    config = TrainConfig(model="uvit-tiny", image_size=16, batch_size=8, steps=4,
-                         checkpoint_every=2, sample_every=4, verbose=0)
+    config = TrainConfig(
+        model="uvit-tiny",
+        image_size=16,
+        batch_size=8,
+        steps=4,
+        checkpoint_every=2,
+        sample_every=4,
+        verbose=0,
+    )
     info, num_classes = load_training_data(config)
     backup_dir = str(tmp_path / "backup")
     model = build_model(config, info.image_size, info.channels, num_classes)
     interrupt = _Interrupt()
     with pytest.raises(KeyboardInterrupt):
-        model.fit(info.dataset, epochs=2, steps_per_epoch=2, shuffle=False, verbose=0,
-                  callbacks=[NaNSafeBackupAndRestore(backup_dir), interrupt])
+        model.fit(
+            info.dataset,
+            epochs=2,
+            steps_per_epoch=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[NaNSafeBackupAndRestore(backup_dir), interrupt],
+        )
 
     resumed = build_model(config, info.image_size, info.channels, num_classes)
     restore = NaNSafeBackupAndRestore(backup_dir)
@@ -103,11 +135,30 @@ def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
-    status = main([
-        "train", "--model", "uvit-tiny", "--image-size", "16", "--batch-size", "8",
-        "--steps", "6", "--checkpoint-every", "1", "--sample-every", "6", "--quiet",
-        "--learning-rate", "1e30", "--warmup-steps", "0", "--runs-dir", str(runs_dir),
-    ])
+    status = main(
+        [
+            "train",
+            "--model",
+            "uvit-tiny",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "8",
+            "--steps",
+            "6",
+            "--checkpoint-every",
+            "1",
+            "--sample-every",
+            "6",
+            "--quiet",
+            "--learning-rate",
+            "1e30",
+            "--warmup-steps",
+            "0",
+            "--runs-dir",
+            str(runs_dir),
+        ]
+    )
     assert status == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: The loss became NaN")

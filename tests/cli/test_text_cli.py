@@ -12,9 +12,26 @@ from keras_simple_diffusion.cli import main
 
 # 64 captioned shapes at 16 x 16, the tiny text U-ViT, 2 steps.
 TINY_TEXT_TRAIN = [
-    "train", "--dataset", "shapes:64", "--model", "uvit-text-tiny", "--image-size", "16",
-    "--channels", "3", "--batch-size", "16", "--steps", "2", "--sample-every", "2",
-    "--checkpoint-every", "2", "--sample-steps", "2", "--quiet",
+    "train",
+    "--dataset",
+    "shapes:64",
+    "--model",
+    "uvit-text-tiny",
+    "--image-size",
+    "16",
+    "--channels",
+    "3",
+    "--batch-size",
+    "16",
+    "--steps",
+    "2",
+    "--sample-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--sample-steps",
+    "2",
+    "--quiet",
 ]
 
 
@@ -49,22 +66,65 @@ def test_default_model_on_captions_is_the_text_preset():
 def test_sample_from_prompts(text_run, tmp_path):
     out = tmp_path / "shapes.npz"
     prompt = "a large red circle at the top left"
-    args = ["sample", "--checkpoint", str(text_run), "--prompt", prompt, "--prompt", "",
-            "--steps", "2", "--guidance", "2", "--out", str(out)]
+    args = [
+        "sample",
+        "--checkpoint",
+        str(text_run),
+        "--prompt",
+        prompt,
+        "--prompt",
+        "",
+        "--steps",
+        "2",
+        "--guidance",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     images = np.load(out)["images"]
     assert images.shape == (2, 16, 16, 3) and np.all(np.abs(images) <= 1.0)
     # One prompt, several copies.
-    assert main(["sample", "--checkpoint", str(text_run), "--prompt", prompt, "--num-images", "3",
-                 "--steps", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(text_run),
+                "--prompt",
+                prompt,
+                "--num-images",
+                "3",
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert np.load(out)["images"].shape == (3, 16, 16, 3)
 
 
 def test_prompt_errors_are_one_line(text_run, tiny_run, capsys):
     assert main(["sample", "--checkpoint", str(tiny_run), "--prompt", "a red circle"]) == 2
     assert "not text-conditioned" in capsys.readouterr().err
-    assert main(["sample", "--checkpoint", str(text_run), "--prompt", "a", "--prompt", "b",
-                 "--num-images", "3"]) == 2
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(text_run),
+                "--prompt",
+                "a",
+                "--prompt",
+                "b",
+                "--num-images",
+                "3",
+            ]
+        )
+        == 2
+    )
     assert "exactly one --prompt" in capsys.readouterr().err
 
 
@@ -80,8 +140,19 @@ def test_evaluate_reports_prompt_adherence(text_run, tmp_path, capsys, cache_dir
         num_images=128, image_size=16, epochs=1, cache_dir=readers_dir
     )
     out = tmp_path / "evaluation.json"
-    args = ["evaluate", "--checkpoint", str(text_run), "--num-samples", "8", "--steps", "2",
-            "--guidance", "2", "--json", str(out)]
+    args = [
+        "evaluate",
+        "--checkpoint",
+        str(text_run),
+        "--num-samples",
+        "8",
+        "--steps",
+        "2",
+        "--guidance",
+        "2",
+        "--json",
+        str(out),
+    ]
     assert main(args) == 0
     # The command read those readers rather than training its own.
     assert os.listdir(cache_dir / "shape_readers") == [os.path.basename(readers_dir)]

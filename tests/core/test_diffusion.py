@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 import keras_simple_diffusion as ksd
 from keras_simple_diffusion.data import load_digits
@@ -14,7 +13,9 @@ def digits():
 
 
 def mean_loss(model, images, labels, repeats=2):
-    return float(np.mean([model.evaluate(images, labels, batch_size=192, verbose=0) for _ in range(repeats)]))
+    return float(
+        np.mean([model.evaluate(images, labels, batch_size=192, verbose=0) for _ in range(repeats)])
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +41,9 @@ def test_generate_shapes_range_and_seeds(trained):
     a = model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=0)
     assert a.shape == (3, 32, 32, 1) and a.dtype == np.float32
     assert a.min() >= -1.0 and a.max() <= 1.0
-    np.testing.assert_array_equal(a, model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=0))
+    np.testing.assert_array_equal(
+        a, model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=0)
+    )
     assert np.abs(a - model.generate(labels=[0, 1, 2], steps=6, guidance=1.5, seed=1)).max() > 0.1
     # Batching does not change which images a seed gives within one call's order.
     ddim = model.generate(num_images=2, steps=6, sampler="ddim", seed=0, batch_size=1)
@@ -55,7 +58,8 @@ def test_keras_round_trip_samples_identically(trained, tmp_path):
     assert isinstance(restored, ksd.SimpleDiffusion)
     assert restored.get_config() == model.get_config()
     np.testing.assert_array_equal(
-        restored.generate(labels=[3, 4], steps=4, seed=5), model.generate(labels=[3, 4], steps=4, seed=5)
+        restored.generate(labels=[3, 4], steps=4, seed=5),
+        model.generate(labels=[3, 4], steps=4, seed=5),
     )
 
 
@@ -100,7 +104,10 @@ def test_bad_model_configuration_and_data_name_the_problem(digits):
 def test_loss_options_are_wired(digits):
     images, labels = digits
     denoiser = ksd.build_denoiser("unet-tiny", num_classes=10)
-    for options in (dict(loss_weighting="sigmoid", prediction="eps"), dict(loss_weighting="v", prediction="x")):
+    for options in (
+        dict(loss_weighting="sigmoid", prediction="eps"),
+        dict(loss_weighting="v", prediction="x"),
+    ):
         model = ksd.SimpleDiffusion(denoiser, noise_d_low=16, noise_d_high=64, seed=0, **options)
         model.compile(optimizer="adam")
         loss = model.evaluate(images[:64], labels[:64], batch_size=64, verbose=0)

@@ -40,7 +40,9 @@ def test_dwt53_matches_pywavelets_bior22_up_to_a_scale_per_band():
     # output carries one extra coefficient on each side.
     x = random_images((1, 16, 16, 1), seed=3)
     ours = to_np(layers.DWT53(1)(x))[0]
-    approx, (horizontal, vertical, diagonal) = pywt.dwt2(x[0, :, :, 0].astype("float64"), "bior2.2", mode="reflect")
+    approx, (horizontal, vertical, diagonal) = pywt.dwt2(
+        x[0, :, :, 0].astype("float64"), "bior2.2", mode="reflect"
+    )
     expected = {0: (approx, 2.0), 1: (vertical, -1.0), 2: (horizontal, -1.0), 3: (diagonal, 0.5)}
     for band, (reference, scale) in expected.items():
         np.testing.assert_allclose(reference[1:-1, 1:-1], scale * ours[..., band], atol=1e-5)

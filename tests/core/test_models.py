@@ -10,7 +10,9 @@ from keras_simple_diffusion.layers import TransformerBlock
 def inputs_for(denoiser, batch=2, seed=0):
     rng = np.random.RandomState(seed)
     inputs = {
-        "images": rng.randn(batch, denoiser.image_size, denoiser.image_size, denoiser.channels).astype("float32"),
+        "images": rng.randn(
+            batch, denoiser.image_size, denoiser.image_size, denoiser.channels
+        ).astype("float32"),
         "noise_level": rng.uniform(-10, 10, batch).astype("float32"),
     }
     if denoiser.num_classes:
@@ -28,10 +30,22 @@ def perturb(denoiser, seed=0):
 @pytest.mark.parametrize("cls", [models.UNet, models.UViT])
 @pytest.mark.parametrize("downsample,factor", [(None, 1), ("dwt", 2), ("patch", 2)])
 def test_denoiser_output_has_the_image_shape(cls, downsample, factor):
-    common = dict(image_size=16, channels=3, widths=(8,), num_heads=2, embedding_dim=16, groups=4,
-                  downsample=downsample, downsample_factor=factor, num_classes=5)
-    extra = dict(bottom_width=16, bottom_blocks=1) if cls is models.UNet else dict(
-        transformer_width=16, transformer_depth=1)
+    common = dict(
+        image_size=16,
+        channels=3,
+        widths=(8,),
+        num_heads=2,
+        embedding_dim=16,
+        groups=4,
+        downsample=downsample,
+        downsample_factor=factor,
+        num_classes=5,
+    )
+    extra = (
+        dict(bottom_width=16, bottom_blocks=1)
+        if cls is models.UNet
+        else dict(transformer_width=16, transformer_depth=1)
+    )
     denoiser = cls(num_res_blocks=1, **common, **extra)
     out = denoiser(inputs_for(denoiser))
     assert tuple(out.shape) == (2, 16, 16, 3)
@@ -60,10 +74,24 @@ def test_uvit_puts_the_transformer_at_the_bottom_resolution():
 
 
 def test_selective_dropout_is_wired_by_resolution():
-    denoiser = models.UNet(image_size=32, channels=1, widths=(8, 8), bottom_width=16, num_res_blocks=1,
-                           bottom_blocks=1, num_heads=2, embedding_dim=16, groups=4, dropout=0.2,
-                           dropout_max_resolution=16)
-    active = {layer.name: layer.dropout_layer.active for layer in denoiser.layers if hasattr(layer, "dropout_layer")}
+    denoiser = models.UNet(
+        image_size=32,
+        channels=1,
+        widths=(8, 8),
+        bottom_width=16,
+        num_res_blocks=1,
+        bottom_blocks=1,
+        num_heads=2,
+        embedding_dim=16,
+        groups=4,
+        dropout=0.2,
+        dropout_max_resolution=16,
+    )
+    active = {
+        layer.name: layer.dropout_layer.active
+        for layer in denoiser.layers
+        if hasattr(layer, "dropout_layer")
+    }
     assert active["down_0_0"] is False  # 32 x 32
     assert active["down_1_0"] is True  # 16 x 16
     assert active["bottom_0"] is True  # 8 x 8

@@ -61,9 +61,13 @@ def test_v_weighting_is_the_v_mse(problem):
 def test_weightings_exact_values():
     logsnr = np.array([-3.0, 0.0, 4.0], "float32")
     np.testing.assert_allclose(to_np(losses.loss_weight(logsnr, "eps")), 1.0)
-    np.testing.assert_allclose(to_np(losses.loss_weight(logsnr, "v")), 1 + np.exp(-logsnr), rtol=1e-6)
     np.testing.assert_allclose(
-        to_np(losses.loss_weight(logsnr, "sigmoid", -1.0)), 1 / (1 + np.exp(logsnr + 1.0)), rtol=1e-6
+        to_np(losses.loss_weight(logsnr, "v")), 1 + np.exp(-logsnr), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        to_np(losses.loss_weight(logsnr, "sigmoid", -1.0)),
+        1 / (1 + np.exp(logsnr + 1.0)),
+        rtol=1e-6,
     )
     assert [losses.default_sigmoid_bias(s) for s in (64, 128, 256, 512)] == [0.0, 0.0, -1.0, -3.0]
 
@@ -91,12 +95,12 @@ def test_single_scale_multiscale_loss_is_the_plain_loss():
 def test_multiscale_loss_weights_by_inverse_resolution():
     error = np.random.RandomState(0).randn(2, 128, 128, 1).astype("float32")
     sizes = losses.multiscale_sizes(128)
-    pooled = {
-        s: error.reshape(2, s, 128 // s, s, 128 // s, 1).mean(axis=(2, 4)) for s in sizes
-    }
+    pooled = {s: error.reshape(2, s, 128 // s, s, 128 // s, 1).mean(axis=(2, 4)) for s in sizes}
     weights = np.array([1 / s for s in sizes]) / sum(1 / s for s in sizes)
     expected = sum(w * np.mean(pooled[s] ** 2, axis=(1, 2, 3)) for w, s in zip(weights, sizes))
-    np.testing.assert_allclose(to_np(losses.multiscale_mean_square(error, sizes)), expected, rtol=1e-5)
+    np.testing.assert_allclose(
+        to_np(losses.multiscale_mean_square(error, sizes)), expected, rtol=1e-5
+    )
     # Averaging is linear: a constant error is the same at every scale.
     constant = np.full((1, 128, 128, 1), 0.5, "float32")
     assert to_np(losses.multiscale_mean_square(constant, sizes))[0] == pytest.approx(0.25)

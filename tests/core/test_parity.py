@@ -42,7 +42,11 @@ def test_other_backend_loads_and_gives_the_same_outputs(saved_models, other):
     worker = os.path.join(os.path.dirname(__file__), "parity_worker.py")
     env = {**os.environ, "KERAS_BACKEND": other}
     completed = subprocess.run(
-        [sys.executable, worker, str(directory)], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, worker, str(directory)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = np.load(directory / f"{other}.npz")

@@ -25,11 +25,15 @@ def test_ancestral_step_matches_the_vdm_formula():
 def test_ddim_step_matches_the_formula():
     x_hat, eps_hat = np.full((1, 2, 2, 1), 0.5, "float32"), np.full((1, 2, 2, 1), -1.0, "float32")
     alpha, sigma = (to_np(v) for v in alpha_sigma(1.0))
-    np.testing.assert_allclose(to_np(samplers.ddim_step(x_hat, eps_hat, 1.0)), alpha * 0.5 - sigma, rtol=1e-6)
+    np.testing.assert_allclose(
+        to_np(samplers.ddim_step(x_hat, eps_hat, 1.0)), alpha * 0.5 - sigma, rtol=1e-6
+    )
 
 
 def test_guidance_formula():
-    np.testing.assert_allclose(to_np(samplers.guide(np.float32(2.0), np.float32(0.5), 3.0)), 4 * 2.0 - 3 * 0.5)
+    np.testing.assert_allclose(
+        to_np(samplers.guide(np.float32(2.0), np.float32(0.5), 3.0)), 4 * 2.0 - 3 * 0.5
+    )
 
 
 @pytest.mark.parametrize("sampler", samplers.SAMPLERS)

@@ -79,7 +79,9 @@ def test_schedule_object_dispatch_and_serialization():
         as_numpy(shifted(T)), as_numpy(schedules.logsnr_shifted(T, 128, 64)), atol=1e-6
     )
     interpolated = schedules.LogSNRSchedule(image_d=512, noise_d_low=32, noise_d_high=256)
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(interpolated))
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(interpolated)
+    )
     assert restored.get_config() == interpolated.get_config()
     np.testing.assert_allclose(as_numpy(restored(T)), as_numpy(interpolated(T)))
     assert as_numpy(schedules.LogSNRSchedule(image_d=64)(0.5)) == pytest.approx(0.0, abs=1e-5)

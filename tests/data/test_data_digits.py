@@ -2,9 +2,7 @@ import numpy as np
 import pytest
 import sklearn.datasets
 
-from keras_simple_diffusion.data import load_digits
-from keras_simple_diffusion.data import standardize_images
-from keras_simple_diffusion.data import train_test_split
+from keras_simple_diffusion.data import load_digits, standardize_images, train_test_split
 
 
 def test_load_digits_shapes_dtypes_and_range():
@@ -51,12 +49,8 @@ def test_train_test_split_is_deterministic_disjoint_and_stratified():
     (train_ids, train_labels), (test_ids, test_labels) = train_test_split(
         ids, labels, test_fraction=0.25, seed=3
     )
-    (again_ids, _), _ = train_test_split(
-        ids, labels, test_fraction=0.25, seed=3
-    )
-    (other_ids, _), _ = train_test_split(
-        ids, labels, test_fraction=0.25, seed=4
-    )
+    (again_ids, _), _ = train_test_split(ids, labels, test_fraction=0.25, seed=3)
+    (other_ids, _), _ = train_test_split(ids, labels, test_fraction=0.25, seed=4)
     np.testing.assert_array_equal(train_ids, again_ids)
     assert not np.array_equal(train_ids, other_ids)
     assert len(test_ids) == pytest.approx(0.25 * len(ids), abs=1)

@@ -6,16 +6,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from keras_simple_diffusion.data import DatasetInfo
-from keras_simple_diffusion.data import load_dataset
-from keras_simple_diffusion.data import parse_caption
+from keras_simple_diffusion.data import DatasetInfo, load_dataset, parse_caption
 
 
 def _batches(info):
     return [
-        tuple(part.numpy() for part in batch)
-        if isinstance(batch, tuple)
-        else batch.numpy()
+        tuple(part.numpy() for part in batch) if isinstance(batch, tuple) else batch.numpy()
         for batch in info.dataset
     ]
 
@@ -50,9 +46,7 @@ def test_shuffling_is_seeded_and_reshuffles_each_epoch():
 
 
 def test_remainder_is_kept_on_request_and_small_datasets_fail_clearly():
-    info = load_dataset(
-        "digits", image_size=8, batch_size=1000, drop_remainder=False
-    )
+    info = load_dataset("digits", image_size=8, batch_size=1000, drop_remainder=False)
     assert [len(labels) for _, labels in _batches(info)] == [1000, 797]
     with pytest.raises(ValueError, match="fewer than batch_size=2000"):
         load_dataset("digits", batch_size=2000)
@@ -117,9 +111,7 @@ def image_folder(tmp_path):
 
 def test_folder_with_class_subfolders_skips_corrupt_files(image_folder):
     with pytest.warns(UserWarning, match=r"Skipping 1 corrupt image file\(s\)"):
-        info = load_dataset(
-            image_folder, image_size=8, batch_size=7, shuffle=False
-        )
+        info = load_dataset(image_folder, image_size=8, batch_size=7, shuffle=False)
     assert info.class_names == ["cats", "dogs"]
     assert (info.num_classes, info.num_examples, info.channels) == (2, 7, 3)
     ((images, labels),) = _batches(info)
@@ -239,9 +231,7 @@ def _call_with_timeout(function, timeout_s=30):
 
 def test_tfds_dataset_not_prepared_fails_fast(tmp_path):
     with pytest.raises(RuntimeError) as error:
-        _call_with_timeout(
-            lambda: load_dataset("tfds:mnist", data_dir=str(tmp_path))
-        )
+        _call_with_timeout(lambda: load_dataset("tfds:mnist", data_dir=str(tmp_path)))
     message = str(error.value)
     assert "'mnist' is not prepared" in message
     assert str(tmp_path) in message
@@ -250,12 +240,8 @@ def test_tfds_dataset_not_prepared_fails_fast(tmp_path):
 
 
 def test_tfds_unknown_name(tmp_path):
-    with pytest.raises(
-        ValueError, match="Unknown TFDS dataset 'mnistt'.*mnist"
-    ):
-        _call_with_timeout(
-            lambda: load_dataset("tfds:mnistt", data_dir=str(tmp_path))
-        )
+    with pytest.raises(ValueError, match="Unknown TFDS dataset 'mnistt'.*mnist"):
+        _call_with_timeout(lambda: load_dataset("tfds:mnistt", data_dir=str(tmp_path)))
 
 
 class KsdTinyImages(tfds.core.GeneratorBasedBuilder, skip_registration=True):

@@ -3,14 +3,16 @@ import itertools
 import numpy as np
 import pytest
 
-from keras_simple_diffusion.data import ATTRIBUTES
-from keras_simple_diffusion.data import COLOURS
-from keras_simple_diffusion.data import POSITIONS
-from keras_simple_diffusion.data import SHAPES
-from keras_simple_diffusion.data import SIZES
-from keras_simple_diffusion.data import caption_for
-from keras_simple_diffusion.data import make_shapes
-from keras_simple_diffusion.data import parse_caption
+from keras_simple_diffusion.data import (
+    ATTRIBUTES,
+    COLOURS,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    caption_for,
+    make_shapes,
+    parse_caption,
+)
 
 IMAGE_SIZE = 48
 # Which RGB channels are lit for each colour name.
@@ -47,9 +49,7 @@ def test_make_shapes_outputs(shapes):
     for name, vocabulary in ATTRIBUTES.items():
         assert attributes[name].dtype == np.int32
         # 600 uniform draws cover every value of each vocabulary.
-        np.testing.assert_array_equal(
-            np.unique(attributes[name]), np.arange(len(vocabulary))
-        )
+        np.testing.assert_array_equal(np.unique(attributes[name]), np.arange(len(vocabulary)))
 
 
 def test_make_shapes_is_deterministic_from_the_seed(shapes):

@@ -156,7 +156,8 @@ def tf_mirrored():
     unscaled = float(tf.function(lambda: model.compute_loss(x=same, training=True))().numpy())
     context.prepare(model)
     changed = sum(
-        isinstance(g, distribution.ReplicaSeedGenerator) for g in distribution._seed_generators(model)
+        isinstance(g, distribution.ReplicaSeedGenerator)
+        for g in distribution._seed_generators(model)
     )
     per_replica_losses = make_step()
     after = local(per_replica_losses())

@@ -42,7 +42,7 @@ def run_scenario(name, backend, timeout=900, **env):
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 JAX_8 = dict(XLA_FLAGS="--xla_force_host_platform_device_count=8")
@@ -78,13 +78,20 @@ def test_layout_map_one_key_per_variable_and_divisible():
         matched = distribution.check_layout(model, layouts)
         # Every attention and MLP kernel of the 16x16 stack is sharded.
         kernels = [p for p in matched if p.endswith("kernel")]
-        for part in ("attention/query", "attention/key", "attention/value",
-                     "attention/attention_output", "mlp_hidden", "mlp_output"):
+        for part in (
+            "attention/query",
+            "attention/key",
+            "attention/value",
+            "attention/attention_output",
+            "mlp_hidden",
+            "mlp_output",
+        ):
             assert any(part in p for p in kernels), (preset, part)
         assert any("conv" in p or "downsample" in p for p in kernels), preset
     big = ksd.models.presets.preset_config("uvit-512")[1]
     assert distribution.widest_conv_patterns(big["widths"])[1:] == [
-        r"downsample_(?:1)", r"upsample_(?:1)_conv"
+        r"downsample_(?:1)",
+        r"upsample_(?:1)_conv",
     ]
 
 

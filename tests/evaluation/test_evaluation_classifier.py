@@ -4,10 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_simple_diffusion.evaluation import ImageClassifier
-from keras_simple_diffusion.evaluation import evaluate_samples
-from keras_simple_diffusion.evaluation import format_report
-from keras_simple_diffusion.evaluation import train_classifier
+from keras_simple_diffusion.evaluation import (
+    ImageClassifier,
+    evaluate_samples,
+    format_report,
+    train_classifier,
+)
 
 
 def test_image_classifier_shapes_and_config_round_trip():

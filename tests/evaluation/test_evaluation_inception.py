@@ -4,10 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_simple_diffusion.evaluation import InceptionWeightsNotFoundError
-from keras_simple_diffusion.evaluation import compute_fid
-from keras_simple_diffusion.evaluation import inception
-from keras_simple_diffusion.evaluation import inception_features
+from keras_simple_diffusion.evaluation import (
+    InceptionWeightsNotFoundError,
+    compute_fid,
+    inception,
+    inception_features,
+)
 
 
 @pytest.fixture

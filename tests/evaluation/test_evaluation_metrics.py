@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_simple_diffusion.evaluation import frechet_distance
-from keras_simple_diffusion.evaluation import kernel_inception_distance
+from keras_simple_diffusion.evaluation import frechet_distance, kernel_inception_distance
 
 
 def _with_exact_moments(rng, num, mean, cov):

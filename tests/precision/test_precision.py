@@ -1,6 +1,6 @@
 """Mixed precision (issue 4): bfloat16 and float16 fits on the active backend.
 
-    KERAS_BACKEND=jax|tensorflow|torch pytest tests/precision
+KERAS_BACKEND=jax|tensorflow|torch pytest tests/precision
 """
 
 import keras

@@ -74,8 +74,12 @@ def test_tokenize_dataset_matches_host(encoder):
     host = encoder.tokenize(captions)
     batched = tf.data.Dataset.from_tensor_slices((images, captions)).batch(3)
     out = list(tokenize_dataset(batched, encoder).as_numpy_iterator())
-    np.testing.assert_array_equal(np.concatenate([b[1]["token_ids"] for b in out]), host["token_ids"])
-    np.testing.assert_array_equal(np.concatenate([b[1]["padding_mask"] for b in out]), host["padding_mask"])
+    np.testing.assert_array_equal(
+        np.concatenate([b[1]["token_ids"] for b in out]), host["token_ids"]
+    )
+    np.testing.assert_array_equal(
+        np.concatenate([b[1]["padding_mask"] for b in out]), host["padding_mask"]
+    )
     unbatched = tf.data.Dataset.from_tensor_slices((images, captions))
     first = next(iter(tokenize_dataset(unbatched, encoder).as_numpy_iterator()))
     assert first[1]["token_ids"].shape == (48,)
@@ -122,8 +126,13 @@ def test_denoiser_wiring(preset):
     names = [layer.name for layer in denoiser.layers]
     assert "text_pooled_embedding" in names and "text_encoder" in names
     tokens = denoiser.text_encoder.tokenize([CAPTION, ""])
-    out = denoiser({"images": np.zeros((2, 32, 32, 3), "float32"),
-                    "noise_level": np.zeros((2,), "float32"), **tokens})
+    out = denoiser(
+        {
+            "images": np.zeros((2, 32, 32, 3), "float32"),
+            "noise_level": np.zeros((2,), "float32"),
+            **tokens,
+        }
+    )
     assert tuple(out.shape) == (2, 32, 32, 3)
     assert denoiser.get_config()["text_encoder"]["class_name"] == "TextEncoder"
 
@@ -145,7 +154,9 @@ def test_fit_trains_every_trainable_weight(trained):
     # A trainable weight without a gradient (T5's unused decoder) would make
     # the optimizer warn at every step.
     model, _, _, initial_weights = trained
-    unchanged = [w.path for w in model.trainable_weights if np.array_equal(initial_weights[id(w)], _np(w))]
+    unchanged = [
+        w.path for w in model.trainable_weights if np.array_equal(initial_weights[id(w)], _np(w))
+    ]
     assert not unchanged
     decoder = model.denoiser.text_encoder.backbone.get_layer("transformer_decoder_layer_0")
     assert not decoder.trainable
@@ -153,7 +164,11 @@ def test_fit_trains_every_trainable_weight(trained):
 
 def test_generate_from_prompts(trained):
     model, *_ = trained
-    prompts = [CAPTION, "a small blue square at the bottom right", "a large green triangle at the center"]
+    prompts = [
+        CAPTION,
+        "a small blue square at the bottom right",
+        "a large green triangle at the center",
+    ]
     images = model.generate(prompts=prompts, steps=3, guidance=2.0, seed=1)
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
     assert np.isfinite(images).all() and np.abs(images).max() <= 1.0
@@ -211,8 +226,11 @@ def test_keras_round_trip_with_text_encoder(trained, tmp_path):
     assert isinstance(loaded.denoiser.text_encoder, TextEncoder)
     tokens = loaded.tokenize([CAPTION, ""])
     np.testing.assert_array_equal(tokens["token_ids"], model.tokenize([CAPTION, ""])["token_ids"])
-    inputs = {"images": np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32"),
-              "noise_level": np.array([0.0, 3.0], "float32"), **tokens}
+    inputs = {
+        "images": np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32"),
+        "noise_level": np.array([0.0, 3.0], "float32"),
+        **tokens,
+    }
     np.testing.assert_array_equal(_np(model.denoiser(inputs)), _np(loaded.denoiser(inputs)))
     prompts = [CAPTION, ""]
     np.testing.assert_array_equal(
@@ -230,11 +248,17 @@ def test_local_preset_frozen(tmp_path):
     # vocabulary of the captions' words: any backbone + tokenizer works.
     from keras_simple_diffusion.data import ATTRIBUTES
 
-    words = sorted({w for v in ATTRIBUTES.values() for p in v for w in p.split()} | {"a", "at", "the"})
+    words = sorted(
+        {w for v in ATTRIBUTES.values() for p in v for w in p.split()} | {"a", "at", "the"}
+    )
     vocabulary = ["[PAD]", "[UNK]"] + words
     tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, sequence_length=12)
     backbone = keras_hub.models.T5Backbone(
-        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
     )
     preset = str(tmp_path / "tiny_t5_preset")
     backbone.save_to_preset(preset)
@@ -243,7 +267,10 @@ def test_local_preset_frozen(tmp_path):
     encoder = build_text_encoder(preset=preset, trainable=False, sequence_length=12)
     assert not encoder.trainable_weights
     tokens = encoder.tokenize([CAPTION, ""])
-    assert tokens["padding_mask"][0].sum() == len(CAPTION.split()) and tokens["padding_mask"][1].sum() == 0
+    assert (
+        tokens["padding_mask"][0].sum() == len(CAPTION.split())
+        and tokens["padding_mask"][1].sum() == 0
+    )
     for a, b in zip(backbone.weights, encoder.backbone.weights):
         np.testing.assert_array_equal(_np(a), _np(b))
 
@@ -257,14 +284,21 @@ def test_local_preset_frozen(tmp_path):
         np.testing.assert_array_equal(a, _np(b))  # frozen
     assert model.generate(prompts=[CAPTION], steps=2, seed=0).shape == (1, 32, 32, 3)
     # Also by path, through the denoiser argument.
-    by_path = ksd.build_denoiser("unet-text-tiny", text_encoder=dict(preset=preset, sequence_length=12))
+    by_path = ksd.build_denoiser(
+        "unet-text-tiny", text_encoder=dict(preset=preset, sequence_length=12)
+    )
     assert by_path.text_encoder.backbone.__class__.__name__ == "T5Backbone"
 
 
 def test_clip_text_encoder_backbone():
     backbone = keras_hub.models.CLIPTextEncoder(
-        vocabulary_size=256, embedding_dim=16, hidden_dim=16, num_layers=1, num_heads=2,
-        intermediate_dim=32, max_sequence_length=48,
+        vocabulary_size=256,
+        embedding_dim=16,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        max_sequence_length=48,
     )
     encoder = TextEncoder(backbone, keras_hub.tokenizers.ByteTokenizer(sequence_length=48))
     tokens = encoder.tokenize([CAPTION])
