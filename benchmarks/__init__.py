@@ -1,4 +1,4 @@
-"""Cross-backend benchmarks of keras-simple-diffusion (issue 5).
+"""Cross-backend benchmarks of keras-simple-diffusion.
 
     python -m benchmarks.run [--quick] [--backends jax,tensorflow,torch] [--out benchmarks/results]
 

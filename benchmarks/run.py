@@ -1,4 +1,4 @@
-"""One entry point for the CPU benchmarks (issue 5).
+"""One entry point for the CPU benchmarks.
 
     python -m benchmarks.run                 # the full run (~20 min on 2 idle cores)
     python -m benchmarks.run --quick         # the smoke-sized run (< ~1 min per backend, idle)

@@ -50,10 +50,9 @@ def flops_jax(model, x, detail=None):
 
     Tried in order: the lowered module on the default platform (free on the
     CPU; the compiled one differs by about 1-2%); the same step lowered for
-    the CPU from abstract shapes (no device memory, no compile: on an H200
-    with jax 0.11 the GPU `Lowered.cost_analysis()` returned None, and
-    `analysis["flops"]` on it was the row-killing TypeError); the compiled
-    module's analysis. `detail` (a dict) gets the source or the failures."""
+    the CPU from abstract shapes (no device memory, no compile; the GPU's
+    `Lowered.cost_analysis()` can return None); the compiled module's
+    analysis. `detail` (a dict) gets the source or the failures."""
     import jax
 
     detail = {} if detail is None else detail

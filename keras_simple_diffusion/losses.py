@@ -1,6 +1,6 @@
 """Loss weightings and the multiscale loss, written on the epsilon error.
 
-Every weighting is a factor on one error (REFERENCE section 4): for a
+Every weighting is a factor on one error: for a
 network of any parametrisation we form ``e = eps - eps_hat`` and weight
 ``||e||^2`` by a function of logSNR:
 
