@@ -11,12 +11,15 @@ import dataclasses
 import difflib
 import os
 import warnings
+import zipfile
+import zlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from keras_simple_diffusion.data.checks import check_images, infer_num_classes
 from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
 from keras_simple_diffusion.data.images import (
     standardize_images,
@@ -39,7 +42,6 @@ ACCEPTED_SOURCES = (
     "an images array or an (images, labels) pair of arrays",
 )
 _SHUFFLE_BUFFER = 10_000
-_FLOAT_RANGE_TOLERANCE = 1e-3
 _CORRUPT_FILES_SHOWN = 5
 
 
@@ -100,7 +102,8 @@ def load_dataset(
       prepared in `data_dir` (or TFDS's default directory). Its `"image"`
       feature is used, and its `"label"` feature when it is a class label.
       It is never downloaded: an unprepared dataset raises `RuntimeError`
-      at once explaining how to prepare it elsewhere.
+      at once explaining how to prepare it elsewhere, and an unknown name
+      raises `ValueError` listing the datasets prepared in `data_dir`.
     - A directory, read with `keras.utils.image_dataset_from_directory`.
       When it has subfolders, each is a class (sorted by name) and images
       directly in the directory are ignored; without subfolders the images
@@ -109,15 +112,18 @@ def load_dataset(
       and resized to `image_size`, which defaults to the shorter side of the
       first readable image.
     - A path ending in `.npz` holding an `"images"` array and optionally
-      `"labels"`. See "Arrays" for how pixel values are read.
+      `"labels"`. See "Arrays" for how pixel values are read. Files that
+      are not such an archive, or that need unpickling, raise `ValueError`.
     - A `tf.data.Dataset` yielding single images or `(image, label)` pairs
       (batched ones are unbatched first). Integer images are read as
       `[0, 255]`, float images as `[-1, 1]`. Labels are passed through, so
       `num_classes` is `None`.
     - Arrays: an images array `(N, H, W[, C])` or an `(images, labels)`
       pair. Integer images must lie in `[0, 255]` and float images in
-      `[-1, 1]`; anything else raises `ValueError`. Labels must be
-      non-negative integers; `num_classes` is their maximum plus one.
+      `[-1, 1]`; anything else (NaN included) raises `ValueError`.
+      Non-square images need `image_size`. Labels must be non-negative
+      integers; `num_classes` is their maximum plus one, refused when most
+      classes would have no example or above `checks.MAX_CLASSES`.
 
     Training pipelines drop the last partial batch by default so batch shapes
     stay static, which `jit`/XLA compile once.
@@ -203,12 +209,15 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
             seed,
             labels=labels,
             class_names=list(DIGIT_CLASS_NAMES),
+            source="'digits'",
         )
     if source == "shapes" or source.startswith("shapes:"):
         images, captions, _ = make_shapes(
             _shapes_count(source), image_size or DEFAULT_IMAGE_SIZE, seed=0
         )
-        return _from_arrays(images, image_size, channels, shuffle, seed, captions=captions)
+        return _from_arrays(
+            images, image_size, channels, shuffle, seed, captions=captions, source=repr(source)
+        )
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
     path = os.path.expanduser(source)
@@ -231,33 +240,17 @@ def _shapes_count(source):
     return int(count)
 
 
-def _check_pixel_range(images):
-    """Raises `ValueError` unless the images use a supported value range."""
-    if images.size == 0:
-        raise ValueError("Received an empty images array.")
-    low, high = images.min(), images.max()
-    if np.issubdtype(images.dtype, np.integer):
+def _check_pixel_range(images, source):
+    """Raises `ValueError` unless integer images are in `[0, 255]` and others pass `check_images`."""
+    if np.issubdtype(images.dtype, np.integer) and images.size:
+        low, high = images.min(), images.max()
         if low < 0 or high > 255:
             raise ValueError(
-                "Integer images must hold pixel values in [0, 255]; found "
-                f"values in [{low}, {high}]."
-            )
-    elif np.issubdtype(images.dtype, np.floating):
-        if low < -1 - _FLOAT_RANGE_TOLERANCE or high > 1 + _FLOAT_RANGE_TOLERANCE:
-            raise ValueError(
-                "Float images must be in [-1, 1]; found values in "
-                f"[{low:g}, {high:g}]. Rescale them (e.g. x / 127.5 - 1 for "
-                "[0, 255]) or pass uint8 pixel values."
-            )
-        if low >= 0:
-            warnings.warn(
-                "Float images have no negative values although [-1, 1] is "
-                "expected; if they are in [0, 1], rescale them with "
-                "x * 2 - 1.",
-                stacklevel=5,
+                f"Integer images in {source} must hold pixel values in [0, 255]; "
+                f"found values in [{low}, {high}]."
             )
     else:
-        raise ValueError(f"Images must be integer or float arrays. Received: {images.dtype}")
+        check_images(images, source)
 
 
 def _from_arrays(
@@ -269,29 +262,35 @@ def _from_arrays(
     labels=None,
     captions=None,
     class_names=None,
+    source="the images array",
 ):
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4:
         raise ValueError(
-            f"Images must have shape (N, H, W) or (N, H, W, C). Received: {images.shape}"
+            f"Images in {source} must have shape (N, H, W) or (N, H, W, C). "
+            f"Received: {images.shape}"
         )
-    _check_pixel_range(images)
+    height, width = images.shape[1:3]
+    if image_size is None and height != width:
+        raise ValueError(
+            f"Images in {source} are {height}x{width}, not square: pass image_size "
+            "(--image-size on the command line) to centre-crop and resize them to a square."
+        )
+    _check_pixel_range(images, source)
     images = standardize_images(images, image_size, channels).numpy()
     num_classes = None
     targets = None
     if labels is not None:
         labels = np.asarray(labels)
-        if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (len(images),):
+        if labels.shape != (len(images),):
             raise ValueError(
-                f"Labels must be {len(images)} integers, one per image. "
-                f"Received: dtype {labels.dtype}, shape {labels.shape}"
+                f"Labels in {source} must be {len(images)} integers, one per image. "
+                f"Received shape: {labels.shape}"
             )
-        if labels.min() < 0:
-            raise ValueError("Labels must be non-negative class indices.")
+        num_classes = infer_num_classes(labels, source)
         labels = labels.astype("int32")
-        num_classes = int(labels.max()) + 1
         class_names = class_names or [str(label) for label in range(num_classes)]
         targets = labels
     elif captions is not None:
@@ -313,15 +312,33 @@ def _from_arrays(
     )
 
 
+def _read_npz(path):
+    """Returns the `images` and `labels` (or `None`) arrays of an `.npz` file."""
+    try:
+        loaded = np.load(path)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not named arrays")
+        with loaded:
+            if "images" not in loaded.files:
+                raise ValueError(f"it has no 'images' array, only {loaded.files}")
+            labels = loaded["labels"] if "labels" in loaded.files else None
+            return loaded["images"], labels
+    except (EOFError, OSError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        # numpy asks for `allow_pickle` on pickled files and object arrays,
+        # which are never unpickled here: untrusted data could run code.
+        reason = "it needs unpickling" if "allow_pickle" in str(error) else str(error)
+        raise ValueError(
+            f"{path!r} is not a valid .npz of images (and labels): {reason}."
+        ) from None
+
+
 def _from_npz(path, image_size, channels, shuffle, seed):
     if not os.path.isfile(path):
         raise ValueError(f"The .npz file {path!r} does not exist.")
-    with np.load(path) as arrays:
-        if "images" not in arrays.files:
-            raise ValueError(f"{path!r} has no 'images' array; it holds {arrays.files}.")
-        images = arrays["images"]
-        labels = arrays["labels"] if "labels" in arrays.files else None
-    return _from_arrays(images, image_size, channels, shuffle, seed, labels=labels)
+    images, labels = _read_npz(path)
+    return _from_arrays(
+        images, image_size, channels, shuffle, seed, labels=labels, source=repr(path)
+    )
 
 
 def _native_image_size(height, width, source):
@@ -378,6 +395,60 @@ def _from_tf_dataset(dataset, image_size, channels, shuffle, seed):
     )
 
 
+def _prepared_tfds_datasets(data_dir):
+    """Names (`NAME` or `NAME/CONFIG`) of the TFDS datasets prepared in `data_dir`."""
+    names = set()
+    # A prepared dataset is NAME/VERSION or NAME/CONFIG/VERSION holding its info.
+    for pattern in ("*/*/dataset_info.json", "*/*/*/dataset_info.json"):
+        for info_path in tf.io.gfile.glob(os.path.join(data_dir, pattern)):
+            folders = os.path.relpath(os.path.dirname(info_path), data_dir).split(os.sep)
+            if folders[0] != "downloads":
+                names.add("/".join(folders[:-1]))
+    return sorted(names)
+
+
+def _local_tfds_builder(name, data_dir):
+    """The builder of a TFDS dataset prepared in `data_dir`, found without network access.
+
+    Names are resolved against the datasets prepared in `data_dir` first, so
+    an unknown name fails at once, listing what is there, instead of TFDS
+    looking it up elsewhere.
+    """
+    import tensorflow_datasets as tfds
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    data_dir = os.path.expanduser(data_dir)
+    prepared = _prepared_tfds_datasets(data_dir)
+    if prepared:
+        available = f"Prepared in {data_dir!r}: {', '.join(prepared)}."
+    else:
+        available = f"No TFDS dataset is prepared in {data_dir!r}."
+    base_name = name.split("/")[0]
+    not_prepared = RuntimeError(
+        f"TFDS dataset {name!r} is not prepared in {data_dir!r}, and this package never "
+        f"downloads data. {available} On a machine with internet access run "
+        f"`tfds build {name} --data_dir=DIR`, copy DIR to this machine, then pass "
+        "data_dir=DIR (--data-dir on the command line) or set TFDS_DATA_DIR=DIR."
+    )
+    if base_name not in {prepared_name.split("/")[0] for prepared_name in prepared}:
+        try:
+            tfds.builder_cls(base_name)
+        except tfds.core.DatasetNotFoundError:
+            known = prepared + tfds.list_builders(with_community_datasets=False)
+            suggestions = difflib.get_close_matches(base_name, known, n=3)
+            hint = f" Did you mean one of {suggestions}?" if suggestions else ""
+            raise ValueError(f"Unknown TFDS dataset {name!r}.{hint} {available}") from None
+        raise not_prepared
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except (tfds.core.DatasetNotFoundError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(f"Cannot load TFDS dataset {name!r}: {reason} {available}") from None
+    if not builder.is_prepared():
+        raise not_prepared
+    return builder
+
+
 def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
     try:
         import tensorflow_datasets as tfds
@@ -389,22 +460,7 @@ def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
     split = split or "train"
     if not name or ":" in split:
         raise ValueError(f"Expected 'tfds:NAME' or 'tfds:NAME:SPLIT'. Received: {spec!r}")
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.DatasetNotFoundError:
-        suggestions = difflib.get_close_matches(name.split("/")[0], tfds.list_builders(), n=3)
-        hint = f" Did you mean one of {suggestions}?" if suggestions else ""
-        raise ValueError(
-            f"Unknown TFDS dataset {name!r}.{hint} `tfds.list_builders()` lists the known names."
-        ) from None
-    if not builder.is_prepared():
-        raise RuntimeError(
-            f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r}, "
-            "and this package never downloads data. On a machine with "
-            f"internet access run `tfds build {name} --data_dir=DIR`, copy "
-            "DIR to this machine, then pass data_dir=DIR (--data-dir on the "
-            "command line) or set TFDS_DATA_DIR=DIR."
-        )
+    builder = _local_tfds_builder(name, data_dir)
     try:
         num_examples = builder.info.splits[split].num_examples
     except (KeyError, ValueError):

@@ -179,7 +179,7 @@ def test_npz_with_float_images_and_no_labels(tmp_path):
 
 def test_npz_range_and_content_errors(tmp_path):
     np.savez(tmp_path / "big.npz", images=np.full((2, 4, 4), 3.0))
-    with pytest.raises(ValueError, match=r"Float images must be in \[-1, 1\]"):
+    with pytest.raises(ValueError, match=r"big.npz' must be in \[-1, 1\]"):
         load_dataset(tmp_path / "big.npz", batch_size=1)
     np.savez(tmp_path / "unit.npz", images=np.full((2, 4, 4), 0.5))
     with pytest.warns(UserWarning, match="no negative values"):
