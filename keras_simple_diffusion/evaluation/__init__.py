@@ -6,7 +6,11 @@ when a local InceptionV3 weights file is available.
 """
 
 from keras_simple_diffusion.evaluation.classifier import ImageClassifier, train_classifier
-from keras_simple_diffusion.evaluation.evaluate import evaluate_samples, format_report
+from keras_simple_diffusion.evaluation.evaluate import (
+    evaluate_samples,
+    format_report,
+    pooled_pixels,
+)
 from keras_simple_diffusion.evaluation.inception import (
     InceptionWeightsNotFoundError,
     compute_fid,
@@ -23,5 +27,6 @@ __all__ = [
     "frechet_distance",
     "inception_features",
     "kernel_inception_distance",
+    "pooled_pixels",
     "train_classifier",
 ]

@@ -8,6 +8,7 @@ from keras_simple_diffusion.evaluation import (
     ImageClassifier,
     evaluate_samples,
     format_report,
+    pooled_pixels,
     train_classifier,
 )
 
@@ -55,10 +56,14 @@ def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digit
         metrics["frechet_distance"] / metrics["real_frechet_distance"]
     )
     assert abs(metrics["kid"]) < 0.5
+    assert metrics["pixel_fd_ratio"] < 2.0, metrics
+    assert metrics["pixel_fd_ratio"] == pytest.approx(
+        metrics["pixel_frechet_distance"] / metrics["real_pixel_frechet_distance"]
+    )
 
     report = format_report(metrics)
-    assert "class accuracy" in report and "FD ratio" in report
-    assert len(report.splitlines()) == 7
+    assert "class accuracy" in report and "FD ratio" in report and "pooled pixels" in report
+    assert len(report.splitlines()) == 10
 
 
 def test_evaluate_noise_scores_badly(digits_split, digits_classifier):
@@ -70,6 +75,17 @@ def test_evaluate_noise_scores_badly(digits_split, digits_classifier):
     assert metrics["class_accuracy"] < 0.3
     assert metrics["fd_ratio"] > 20.0, metrics
     assert metrics["kid"] > 1.0
+    assert metrics["pixel_fd_ratio"] > 20.0, metrics
+
+
+def test_pooled_pixels_average_blocks_and_crop_what_does_not_divide():
+    images = np.arange(2 * 17 * 16 * 3, dtype="float32").reshape(2, 17, 16, 3)
+    features = pooled_pixels(images, size=8)
+    assert features.shape == (2, 8 * 8 * 3)
+    block = images[0, 0:2, 2:4, 1]  # row block 0, column block 1, channel 1
+    assert features[0].reshape(8, 8, 3)[0, 1, 1] == pytest.approx(block.mean())
+    with pytest.raises(ValueError, match="smaller than 8 x 8"):
+        pooled_pixels(images[:, :4, :4], size=8)
 
 
 def test_evaluate_without_labels_and_with_few_real_images(digits_split, digits_classifier):
