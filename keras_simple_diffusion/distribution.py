@@ -26,10 +26,15 @@ model is built, wires the right engine for the active Keras backend:
   with the same eps and t; `context.prepare(model)` makes every seed
   generator of the model fold the replica id into its seed.
 - **PyTorch**: Keras 3.15 has no `keras.distribution` backend for torch
-  (it arrives with Keras >= 3.16), and `fit` does not run under torch DDP.
-  Any distributed request -- and a plain run launched by `torchrun` with
-  WORLD_SIZE > 1 -- raises `DistributionNotSupportedError` saying what is
-  supported, instead of silently training on one device.
+  (it arrives with Keras >= 3.16, and is then used as on JAX), and `fit`
+  does not run under torch DDP. Any distributed request -- and a plain run
+  launched by `torchrun` with WORLD_SIZE > 1 -- raises
+  `DistributionNotSupportedError` saying what is supported, instead of
+  silently training on one device.
+
+Which engine a backend uses, and the TensorFlow strategies, come from
+`keras_simple_diffusion.backend`; this module holds the backend-neutral
+plan (kinds, meshes, layouts, the context).
 
 Example (JAX or TensorFlow):
 >>> context = configure_distribution("model", "4x2", widths=(128, 256))
@@ -45,6 +50,14 @@ import os
 import re
 
 import keras
+
+from keras_simple_diffusion.backend import (
+    KERAS_DISTRIBUTION,
+    distribution_devices,
+    distribution_engine,
+    fold_in_replica_id,
+    tf_distribute_strategy,
+)
 
 KINDS = ("data", "model")
 BATCH_AXIS = "batch"
@@ -105,12 +118,24 @@ def parse_mesh(mesh, num_devices=None):
     if batch < 1 or model < 1:
         raise ValueError(f"Mesh axes must be positive. Received: {mesh!r}")
     if num_devices is not None and batch * model != num_devices:
+        fitting = " or ".join(f"--mesh {b}x{m}" for b, m in fitting_meshes(num_devices, model))
         raise ValueError(
             f"Mesh {batch}x{model} needs {batch * model} devices but {num_devices} "
-            "are visible. Use e.g. --mesh "
-            f"{num_devices}x1 (data) or --mesh {max(num_devices // 2, 1)}x2."
+            f"are visible. Use e.g. {fitting}."
         )
     return batch, model
+
+
+def fitting_meshes(num_devices, model=1):
+    """Meshes that use exactly `num_devices` devices: all of them on the batch
+    axis, and one with a model axis (of size `model` where it divides the
+    devices, else 2) where the devices split that way."""
+    meshes = [(num_devices, 1)]
+    for size in (model, 2):
+        if 1 < size <= num_devices and num_devices % size == 0:
+            meshes.append((num_devices // size, size))
+            break
+    return meshes
 
 
 def widest_conv_patterns(widths=None):
@@ -205,8 +230,12 @@ def check_layout(model, layouts, model_axis=MODEL_AXIS):
 
 
 def _seed_generators(model):
+    """Every `SeedGenerator` of `model` and its sublayers, in Keras' own
+    bookkeeping (`Layer._flatten_layers`, `Layer._seed_generators`: private
+    APIs, which tests/distribution checks on every backend, so that a Keras
+    that renames them fails there instead of silently finding none)."""
     for layer in model._flatten_layers(include_self=True, recursive=True):
-        yield from getattr(layer, "_seed_generators", [])
+        yield from layer._seed_generators
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -218,21 +247,21 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
     """
 
     def next(self, ordered=True):
-        seed = super().next(ordered=ordered)
-        if keras.config.backend() != "tensorflow":
-            return seed
-        import tensorflow as tf
-
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync <= 1:
-            return seed
-        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
-        return tf.random.experimental.stateless_fold_in(seed, replica)
+        return fold_in_replica_id(super().next(ordered=ordered))
 
 
 def make_replica_aware(model):
-    """Turns every `SeedGenerator` of `model` (the training noise, dropout)
-    into a `ReplicaSeedGenerator`, in place; returns how many it changed."""
+    """Makes every plain `SeedGenerator` of `model` (the training noise and
+    the dropout, Keras' and keras-hub's layers' included) a
+    `ReplicaSeedGenerator`, in place; returns how many it changed.
+
+    In place because the layers hold their generators and a built Keras
+    layer takes no new state: the generator keeps its identity and its
+    state variable and only changes class, which adds no state. This relies
+    on `keras.random` drawing through `SeedGenerator.next` and on the
+    generator's class being assignable; tests/distribution checks both on
+    every backend.
+    """
     count = 0
     for generator in _seed_generators(model):
         if type(generator) is keras.random.SeedGenerator:
@@ -329,46 +358,31 @@ def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=
         DistributionNotSupportedError: on PyTorch (Keras < 3.16), or for
             model parallelism on TensorFlow.
     """
-    backend = keras.config.backend()
     if kind is not None and kind not in KINDS:
         raise ValueError(f"--distribution must be one of {KINDS}. Received: {kind!r}")
-    if backend == "torch":
+    backend = keras.config.backend()
+    engine = distribution_engine()
+    if engine is None:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if kind is not None or world > 1:
-            has_torch = (
-                hasattr(keras.distribution, "list_devices") and _torch_distribution_available()
+            reason = (
+                f"launched by torchrun with WORLD_SIZE={world}"
+                if kind is None
+                else f"--distribution {kind} was requested"
             )
-            if not has_torch:
-                reason = (
-                    f"launched by torchrun with WORLD_SIZE={world}"
-                    if kind is None
-                    else f"--distribution {kind} was requested"
-                )
-                raise DistributionNotSupportedError(f"{reason}. " + _supported_message(backend))
+            raise DistributionNotSupportedError(f"{reason}. " + _supported_message(backend))
         return DistributionContext(None, backend)
     if kind is None:
         if mesh is not None:
             raise ValueError("--mesh needs --distribution data|model.")
         return DistributionContext(None, backend)
-    if backend == "jax":
-        return _configure_jax(kind, mesh, widths, devices)
-    if backend == "tensorflow":
-        return _configure_tensorflow(kind, mesh, devices, tpu)
-    raise DistributionNotSupportedError(_supported_message(backend))
+    if engine == KERAS_DISTRIBUTION:
+        return _configure_keras_distribution(kind, mesh, widths, devices)
+    return _configure_tf_distribute(kind, mesh, devices, tpu)
 
 
-def _torch_distribution_available():
-    # keras.distribution gained a torch backend after 3.15; detect it rather
-    # than trusting a version number.
-    try:
-        from keras.src.backend.torch import distribution_lib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _configure_jax(kind, mesh, widths, devices):
-    devices = devices or keras.distribution.list_devices()
+def _configure_keras_distribution(kind, mesh, widths, devices):
+    devices = devices or distribution_devices()
     n = len(devices)
     if mesh is None and kind == "model":
         mesh = "-1x2" if n % 2 == 0 and n > 1 else f"{n}x1"
@@ -388,12 +402,12 @@ def _configure_jax(kind, mesh, widths, devices):
             layout_map=layout_map(device_mesh, widths=widths), batch_dim_name=BATCH_AXIS
         )
     keras.distribution.set_distribution(distribution)
-    return DistributionContext(kind, "jax", (batch, model), distribution=distribution)
+    return DistributionContext(
+        kind, keras.config.backend(), (batch, model), distribution=distribution
+    )
 
 
-def _configure_tensorflow(kind, mesh, devices, tpu):
-    import tensorflow as tf
-
+def _configure_tf_distribute(kind, mesh, devices, tpu):
     if kind == "model":
         raise DistributionNotSupportedError(
             "Model parallelism (--distribution model) uses keras.distribution, whose "
@@ -401,24 +415,15 @@ def _configure_tensorflow(kind, mesh, devices, tpu):
             f"{keras.__version__}; run it on JAX (KERAS_BACKEND=jax). TensorFlow "
             "supports --distribution data (MirroredStrategy / TPUStrategy)."
         )
-    if tpu is not None:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        strategy = tf.distribute.TPUStrategy(resolver)
-    else:
-        if devices is None:
-            gpus = tf.config.list_logical_devices("GPU")
-            devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-        strategy = tf.distribute.MirroredStrategy(devices)
+    strategy = tf_distribute_strategy(devices, tpu)
     n = strategy.num_replicas_in_sync
     if mesh is not None:
         batch, model = parse_mesh(mesh, n)
         if model != 1:
             raise DistributionNotSupportedError(
-                "tf.distribute here is data parallel only; use --mesh Nx1."
+                f"tf.distribute here is data parallel only; use --mesh {n}x1."
             )
-    return DistributionContext(kind, "tensorflow", (n, 1), strategy=strategy)
+    return DistributionContext(kind, keras.config.backend(), (n, 1), strategy=strategy)
 
 
 def initialize(job_addresses=None, num_processes=None, process_id=None):
@@ -432,10 +437,9 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
     KERAS_DISTRIBUTION_PROCESS_ID. Afterwards `list_devices()` returns the
     devices of all hosts and `configure_distribution` spans them.
     """
-    backend = keras.config.backend()
-    if backend != "jax":
+    if distribution_engine() != KERAS_DISTRIBUTION:
         raise DistributionNotSupportedError(
-            "Multi-host keras.distribution.initialize is supported on JAX here. "
-            + _supported_message(backend)
+            "Multi-host set-up is keras.distribution.initialize, used here on JAX. "
+            + _supported_message(keras.config.backend())
         )
     keras.distribution.initialize(job_addresses, num_processes, process_id)

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_simple_diffusion import distribution
+from keras_simple_diffusion import backend, distribution
 
 SCENARIOS = pathlib.Path(__file__).with_name("scenarios.py")
 BACKEND = keras.config.backend()
@@ -58,8 +58,47 @@ def test_parse_mesh():
     assert distribution.parse_mesh(None, 8) == (8, 1)
     with pytest.raises(ValueError, match="BATCHxMODEL"):
         distribution.parse_mesh("4*2")
-    with pytest.raises(ValueError, match="needs 8 devices"):
+    with pytest.raises(ValueError, match=r"needs 8 devices but 4 .* --mesh 4x1 or --mesh 2x2\.$"):
         distribution.parse_mesh("4x2", 4)
+    # Only meshes that fit are suggested: the model axis asked for where it
+    # divides the devices, else 2, else none.
+    with pytest.raises(
+        ValueError, match=r"but 8 are visible\. Use e\.g\. --mesh 8x1 or --mesh 2x4\.$"
+    ):
+        distribution.parse_mesh("4x4", 8)
+    with pytest.raises(
+        ValueError, match=r"but 6 are visible\. Use e\.g\. --mesh 6x1 or --mesh 3x2\.$"
+    ):
+        distribution.parse_mesh("2x4", 6)
+    with pytest.raises(ValueError, match=r"but 1 are visible\. Use e\.g\. --mesh 1x1\.$"):
+        distribution.parse_mesh("1x2", 1)
+
+
+def test_engine_and_devices_of_the_backend():
+    engine, devices = backend.distribution_engine(), backend.distribution_devices()
+    if BACKEND == "jax":
+        assert engine == "keras.distribution"
+        assert devices == keras.distribution.list_devices() and devices
+    elif BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        assert engine == "tf.distribute"
+        gpus, cpus = tf.config.list_logical_devices("GPU"), tf.config.list_logical_devices("CPU")
+        assert devices == [d.name for d in gpus or cpus]
+    else:
+        assert engine is None and devices == []
+    assert backend.default_jit_compile() == (True if BACKEND == "tensorflow" else "auto")
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="no distribution engine on torch")
+def test_mesh_larger_than_the_devices_suggests_meshes_that_fit():
+    n = len(backend.distribution_devices())
+    kind = "model" if BACKEND == "jax" else "data"
+    with pytest.raises(ValueError, match=rf"Mesh {n}x2 needs {2 * n} devices but {n} are") as info:
+        distribution.configure_distribution(kind, f"{n}x2")
+    suggested = str(info.value).split("Use e.g. ")[1]
+    assert suggested.startswith(f"--mesh {n}x1")
+    assert f"{n}x2" not in suggested
 
 
 def test_unknown_kind():
@@ -185,4 +224,72 @@ def test_replica_seed_generator_is_plain_outside_replicas():
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(keras.random.normal((4,), seed=a)),
         keras.ops.convert_to_numpy(keras.random.normal((4,), seed=b)),
+    )
+
+
+# The private Keras APIs `make_replica_aware` relies on: these fail loudly if a
+# Keras upgrade changes them.
+
+
+class _Holder(keras.layers.Layer):
+    def __init__(self, *parts):
+        super().__init__()
+        self.parts = list(parts)
+
+
+def _model_with_keras_dropout():
+    """A SimpleDiffusion and a Keras `Dropout` inside a functional model (as
+    in a keras-hub text encoder), held by one layer."""
+    import keras_simple_diffusion as ksd
+
+    model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny", dropout=0.1))
+    inputs = keras.Input((4,))
+    keras_dropout = keras.layers.Dropout(0.5)
+    return _Holder(model, keras.Model(inputs, keras_dropout(inputs))), model, keras_dropout
+
+
+def test_seed_generators_are_found_in_keras_bookkeeping():
+    from keras_simple_diffusion.layers.dropout import SelectiveDropout
+
+    holder, model, keras_dropout = _model_with_keras_dropout()
+    found = list(distribution._seed_generators(holder))
+    expected = [model.seed_generator, model.sampling_seed_generator, keras_dropout.seed_generator]
+    expected += [
+        layer.seed_generator
+        for layer in model.denoiser._flatten_layers()
+        if isinstance(layer, SelectiveDropout)
+    ]
+    assert len(expected) > 4  # the tiny U-ViT has selective dropouts
+    assert sorted(map(id, found)) == sorted(map(id, expected))
+
+
+def test_make_replica_aware_keeps_each_generator_and_its_numbers():
+    holder, model, keras_dropout = _model_with_keras_dropout()
+    twin = keras.random.SeedGenerator(0)
+    generators = list(distribution._seed_generators(holder))
+    states = [g.state for g in generators]
+    assert distribution.make_replica_aware(holder) == len(generators)
+    assert distribution.make_replica_aware(holder) == 0
+    after = list(distribution._seed_generators(holder))
+    assert [id(g) for g in after] == [id(g) for g in generators]
+    assert all(type(g) is distribution.ReplicaSeedGenerator for g in after)
+    assert all(g.state is state for g, state in zip(after, states))
+    assert type(keras_dropout.seed_generator) is distribution.ReplicaSeedGenerator
+    # Same seed and state as a plain generator: the same numbers (no replicas here).
+    model.seed_generator.state.assign(twin.state.value)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(keras.random.normal((5,), seed=model.seed_generator)),
+        keras.ops.convert_to_numpy(keras.random.normal((5,), seed=twin)),
+    )
+
+
+def test_keras_random_draws_through_seed_generator_next():
+    class FixedSeed(keras.random.SeedGenerator):
+        def next(self, ordered=True):
+            super().next(ordered=ordered)
+            return keras.ops.convert_to_tensor([7, 0], dtype=self.state.dtype)
+
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(keras.random.normal((5,), seed=FixedSeed(1))),
+        keras.ops.convert_to_numpy(keras.random.normal((5,), seed=7)),
     )
