@@ -1,0 +1,531 @@
+"""The paper's section-5.1 effects at small scale, at equal wall-clock time.
+
+Named variants of one base recipe are each trained for the same budget of
+minutes, in their own process and on one backend, with an EMA checkpoint
+every few minutes. Every checkpoint is then scored at fixed sampler settings
+by the package's own evaluation: class accuracy, Frechet distance and KID in
+the offline classifier's features, and the Frechet distance in a second,
+independent space (pixels pooled to 8 x 8). The results go to JSON, a
+Markdown table and plots of quality against training minutes.
+
+    python -m benchmarks.effects --list
+    python -m benchmarks.effects --study digits64 --variants schedule,downsampling --seeds 0 1
+    python -m benchmarks.effects --study digits64 --report-only
+
+A study survives a kill: each finished variant and each scored checkpoint
+is on disk (written atomically) and is skipped when the command runs again;
+a variant whose training was interrupted is trained again from the start, so
+that every variant's budget is one uninterrupted run.
+
+How a variant spends its budget: a short calibration (a few steps after the
+first compile, not counted) measures its time a step; the run then gets as
+many steps as fit in the budget, so that its learning-rate schedule and EMA
+end where the budget ends, and it stops at the budget in any case.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from benchmarks import common
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "effects")
+
+# The base recipe of each study: `TrainConfig` fields. The studies at 64 and
+# 128 px are where the paper says its modifications matter.
+STUDIES = {
+    "tiny": dict(dataset="digits", image_size=16, model="uvit-tiny", batch_size=16),
+    "digits32": dict(dataset="digits", image_size=32, model="uvit-digits", batch_size=32),
+    "digits64": dict(dataset="digits", image_size=64, model="uvit-digits", batch_size=32),
+    "digits128": dict(dataset="digits", image_size=128, model="uvit-digits", batch_size=16),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One row of the study: `TrainConfig` fields and denoiser options over the base."""
+
+    group: str
+    description: str
+    config: dict = dataclasses.field(default_factory=dict)
+    model_options: dict = dataclasses.field(default_factory=dict)
+
+
+def _variants():
+    variants = {"base": Variant("base", "the study's base recipe (the package defaults)")}
+    schedules = {
+        "no-shift": ("cosine schedule without shift", dict(noise_d="image")),
+        "shift-8": ("cosine shifted to noise_d 8", dict(noise_d=8)),
+        "shift-16": ("cosine shifted to noise_d 16", dict(noise_d=16)),
+        "shift-32": ("cosine shifted to noise_d 32", dict(noise_d=32)),
+        "interpolated": (
+            "interpolated from noise_d 16 (noise) to the image size (detail)",
+            dict(noise_d=16, noise_d_high="image"),
+        ),
+    }
+    for name, (description, config) in schedules.items():
+        variants[name] = Variant("schedule", description, config)
+    for name in ("patch", "none"):
+        variants[f"downsample-{name}"] = Variant(
+            "downsampling",
+            f"early downsampling: {name}",
+            model_options=dict(downsample=None if name == "none" else name),
+        )
+    variants["single-scale-loss"] = Variant(
+        "multiscale loss", "the plain loss at full resolution", dict(multiscale=False)
+    )
+    variants["multiscale-loss"] = Variant(
+        "multiscale loss", "the multiscale loss down to 8 x 8", dict(multiscale=True)
+    )
+    variants["dropout-everywhere"] = Variant(
+        "dropout",
+        "dropout 0.1 at every resolution",
+        model_options=dict(dropout=0.1, dropout_max_resolution=1024),
+    )
+    variants["dropout-low-res"] = Variant(
+        "dropout",
+        "dropout 0.1 at 16 x 16 and below",
+        model_options=dict(dropout=0.1, dropout_max_resolution=16),
+    )
+    for weighting in ("eps", "v", "sigmoid"):
+        variants[f"weighting-{weighting}"] = Variant(
+            "loss weighting", f"{weighting} loss weighting", dict(loss_weighting=weighting)
+        )
+    variants["unet"] = Variant("architecture", "the U-Net of the same size", dict(model="unet"))
+    return variants
+
+
+VARIANTS = _variants()
+GROUPS = sorted({variant.group for variant in VARIANTS.values()})
+
+
+def select_variants(names):
+    """Variant names from a list of variant and group names; one-line errors."""
+    chosen = []
+    for name in names:
+        matches = [key for key, variant in VARIANTS.items() if variant.group == name]
+        if name in VARIANTS:
+            matches = [name]
+        if not matches:
+            raise ValueError(
+                f"Unknown variant or group {name!r}. Variants: {', '.join(VARIANTS)}; "
+                f"groups: {', '.join(GROUPS)}."
+            )
+        chosen += [match for match in matches if match not in chosen]
+    return chosen
+
+
+def resolve_config(study, variant, seed):
+    """The `TrainConfig` keyword arguments of one variant of a study."""
+    if study not in STUDIES:
+        raise ValueError(f"Unknown study {study!r}. Studies: {', '.join(STUDIES)}.")
+    base = dict(STUDIES[study])
+    spec = VARIANTS[variant]
+    config = {**base, **spec.config, "seed": seed}
+    for key in ("noise_d", "noise_d_high"):
+        if config.get(key) == "image":
+            config[key] = base["image_size"]
+    if config.get("model") == "unet":
+        config["model"] = base["model"].replace("uvit", "unet")
+    config["model_options"] = dict(spec.model_options)
+    return config
+
+
+def check_budget(budget_min, every_min):
+    if not budget_min > 0 or not every_min > 0:
+        raise ValueError(
+            f"--budget-min and --every-min must be positive; got {budget_min} and {every_min}."
+        )
+    if every_min > budget_min:
+        raise ValueError(
+            f"--budget-min {budget_min} is shorter than one checkpoint interval "
+            f"(--every-min {every_min}): no checkpoint would be written."
+        )
+
+
+# --------------------------------------------------------------------------
+# Files of a study: <out>/<study>/<variant>-s<seed>/{state.json, checkpoints/}
+# --------------------------------------------------------------------------
+
+
+def run_folder(out, study, variant, seed):
+    return os.path.join(out, study, f"{variant}-s{seed}")
+
+
+def read_json(path, default=None):
+    if not os.path.isfile(path):
+        return default
+    with open(path) as file:
+        return json.load(file)
+
+
+def write_json(path, value):
+    from keras_simple_diffusion.files import write_json as atomic_write_json
+
+    atomic_write_json(path, value)
+
+
+# --------------------------------------------------------------------------
+# The worker: one variant's training, or the scoring of its checkpoints.
+# --------------------------------------------------------------------------
+
+
+def _peak_rss_gib():
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _train_worker(args):
+    import keras
+    import numpy as np
+
+    from keras_simple_diffusion.training.callbacks import ema_weights
+    from keras_simple_diffusion.training.trainer import (
+        TrainConfig,
+        build_model,
+        is_text_conditioned,
+        load_training_data,
+    )
+
+    folder = run_folder(args.out, args.study, args.variant, args.seed)
+    checkpoints = os.path.join(folder, "checkpoints")
+    os.makedirs(checkpoints, exist_ok=True)
+    config = TrainConfig(**resolve_config(args.study, args.variant, args.seed), steps=10_000)
+    info, num_classes = load_training_data(config)
+    text = is_text_conditioned(config, info)
+    dataset = info.dataset
+
+    def model_for(steps):
+        from dataclasses import replace
+
+        model = build_model(
+            replace(config, steps=steps), info.image_size, info.channels, num_classes, text=text
+        )
+        return model, (model.tokenize_dataset(dataset) if text else dataset)
+
+    # Calibration: time a few steps after the first compile, on a throwaway model.
+    model, data = model_for(10_000)
+    model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
+    start = time.perf_counter()
+    model.fit(data, epochs=1, steps_per_epoch=args.calibration_steps, verbose=0)
+    step_seconds = (time.perf_counter() - start) / args.calibration_steps
+    budget_s, every_s = 60 * args.budget_min, 60 * args.every_min
+    steps = max(int(budget_s / step_seconds), 1)
+
+    class TimedCheckpoints(keras.callbacks.Callback):
+        """EMA checkpoints every `every_s` seconds of training; stops at the budget."""
+
+        def __init__(self):
+            super().__init__()
+            self.index, self.next_mark = [], every_s
+
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def save(self, elapsed, loss):
+            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            path = os.path.join(checkpoints, f"minute_{elapsed / 60:07.2f}.keras")
+            with ema_weights(self.model):
+                self.model.save(path)
+            self.index.append(dict(path=path, minutes=elapsed / 60, step=step, loss=loss))
+
+        def on_train_batch_end(self, batch, logs=None):
+            elapsed = time.perf_counter() - self.start
+            loss = float(np.asarray(logs.get("loss"))) if logs else None
+            if elapsed >= self.next_mark:
+                self.save(elapsed, loss)
+                self.next_mark += every_s
+            if elapsed >= budget_s:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            elapsed = time.perf_counter() - self.start
+            if not self.index or self.index[-1]["minutes"] < elapsed / 60 - 1e-3:
+                loss = float(np.asarray(logs.get("loss"))) if logs and "loss" in logs else None
+                self.save(elapsed, loss)
+
+    model, data = model_for(steps)
+    timed = TimedCheckpoints()
+    load_start = os.getloadavg()
+    model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[timed], verbose=0)
+    write_json(
+        os.path.join(folder, "state.json"),
+        dict(
+            trained=True,
+            study=args.study,
+            variant=args.variant,
+            seed=args.seed,
+            backend=keras.config.backend(),
+            config=resolve_config(args.study, args.variant, args.seed),
+            planned_steps=steps,
+            seconds_per_step=step_seconds,
+            peak_rss_gib=_peak_rss_gib(),
+            parameters=int(model.denoiser.count_params()),
+            checkpoints=timed.index,
+            load_start=list(load_start),
+            load_end=list(os.getloadavg()),
+            machine=common.machine_info(),
+        ),
+    )
+
+
+def _score_worker(args):
+    import keras
+
+    import keras_simple_diffusion  # noqa: F401  (registers the classes)
+    from keras_simple_diffusion.training.assessment import evaluate_checkpoint
+
+    folder = run_folder(args.out, args.study, args.variant, args.seed)
+    state = read_json(os.path.join(folder, "state.json"))
+    scores_path = os.path.join(folder, "scores.json")
+    scores = read_json(scores_path, default={})
+    for entry in state["checkpoints"]:
+        name = os.path.basename(entry["path"])
+        if name in scores:
+            continue
+        model = keras.saving.load_model(entry["path"], compile=False)
+        start = time.perf_counter()
+        metrics, _ = evaluate_checkpoint(
+            model,
+            entry["path"],
+            dataset=STUDIES[args.study]["dataset"],
+            num_samples=args.eval_samples,
+            steps=args.eval_steps,
+            sampler="ancestral",
+            guidance=0.0,
+            seed=0,
+        )
+        metrics.update(entry, scoring_seconds=time.perf_counter() - start)
+        scores[name] = metrics
+        write_json(scores_path, scores)  # after every checkpoint: a kill loses at most one
+
+
+# --------------------------------------------------------------------------
+# The driver.
+# --------------------------------------------------------------------------
+
+
+def _run_worker(phase, args, variant, seed):
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.effects",
+        "--worker",
+        phase,
+        "--study",
+        args.study,
+        "--variants",
+        variant,
+        "--seeds",
+        str(seed),
+        "--budget-min",
+        str(args.budget_min),
+        "--every-min",
+        str(args.every_min),
+        "--eval-samples",
+        str(args.eval_samples),
+        "--eval-steps",
+        str(args.eval_steps),
+        "--calibration-steps",
+        str(args.calibration_steps),
+        "--out",
+        args.out,
+    ]
+    env = dict(os.environ, KERAS_BACKEND=args.backend, PYTHONPATH=ROOT)
+    print(f"[effects] {phase} {variant} seed {seed} ({args.backend})", flush=True)
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"{phase} of {variant} (seed {seed}) failed: {last}")
+
+
+def run_study(args, variants):
+    for variant in variants:
+        for seed in args.seeds:
+            folder = run_folder(args.out, args.study, variant, seed)
+            state = read_json(os.path.join(folder, "state.json"), default={})
+            if not state.get("trained"):
+                _run_worker("train", args, variant, seed)
+                state = read_json(os.path.join(folder, "state.json"))
+            scores = read_json(os.path.join(folder, "scores.json"), default={})
+            if len(scores) < len(state["checkpoints"]):
+                _run_worker("score", args, variant, seed)
+            write_report(args.out, args.study)
+
+
+def collect(out, study):
+    """Every scored checkpoint of a study: one record per (variant, seed, checkpoint)."""
+    records = []
+    study_dir = os.path.join(out, study)
+    if not os.path.isdir(study_dir):
+        return records
+    for name in sorted(os.listdir(study_dir)):
+        state = read_json(os.path.join(study_dir, name, "state.json"))
+        scores = read_json(os.path.join(study_dir, name, "scores.json"), default={})
+        if not state:
+            continue
+        for metrics in scores.values():
+            records.append(
+                dict(
+                    variant=state["variant"],
+                    group=VARIANTS[state["variant"]].group,
+                    seed=state["seed"],
+                    seconds_per_step=state["seconds_per_step"],
+                    peak_rss_gib=state["peak_rss_gib"],
+                    load=[state["load_start"][0], state["load_end"][0]],
+                    **{key: metrics.get(key) for key in REPORTED},
+                )
+            )
+    return records
+
+
+REPORTED = ("minutes", "step", "class_accuracy", "fd_ratio", "kid", "pixel_fd_ratio")
+
+
+def _spread(values):
+    import numpy as np
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3g}"
+    return f"{np.mean(values):.3g} ± {np.std(values):.2g}"
+
+
+def summary_rows(records):
+    """The last checkpoint of each variant, its seeds pooled (mean ± std)."""
+    final = {}
+    for record in records:
+        key = (record["variant"], record["seed"])
+        if key not in final or record["minutes"] > final[key]["minutes"]:
+            final[key] = record
+    rows = []
+    for variant in VARIANTS:
+        runs = [record for (name, _), record in final.items() if name == variant]
+        if not runs:
+            continue
+        rows.append(
+            dict(
+                group=VARIANTS[variant].group,
+                variant=variant,
+                seeds=len(runs),
+                minutes=_spread([r["minutes"] for r in runs]),
+                steps=_spread([r["step"] for r in runs]),
+                seconds_per_step=_spread([r["seconds_per_step"] for r in runs]),
+                peak_rss_gib=_spread([r["peak_rss_gib"] for r in runs]),
+                class_accuracy=_spread([r["class_accuracy"] for r in runs]),
+                fd_ratio=_spread([r["fd_ratio"] for r in runs]),
+                kid=_spread([r["kid"] for r in runs]),
+                pixel_fd_ratio=_spread([r["pixel_fd_ratio"] for r in runs]),
+            )
+        )
+    return rows
+
+
+def markdown_table(rows):
+    columns = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot(records, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("class_accuracy", "fd_ratio", "pixel_fd_ratio")
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
+    for axis, metric in zip(axes, metrics):
+        for variant in VARIANTS:
+            for seed in sorted({r["seed"] for r in records if r["variant"] == variant}):
+                points = sorted(
+                    (r["minutes"], r[metric])
+                    for r in records
+                    if r["variant"] == variant and r["seed"] == seed and r[metric] is not None
+                )
+                if points:
+                    label = variant if seed == min(r["seed"] for r in records) else None
+                    axis.plot(*zip(*points), marker="o", label=label)
+        axis.set_xlabel("training minutes")
+        axis.set_title(metric)
+        if metric != "class_accuracy":
+            axis.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_report(out, study):
+    """`<out>/<study>.json`, `.md` and `.png` from what is on disk."""
+    records = collect(out, study)
+    if not records:
+        return None
+    machine = common.machine_info()
+    write_json(os.path.join(out, f"{study}.json"), dict(machine=machine, records=records))
+    loads = [load for record in records for load in record["load"]]
+    header = (
+        f"Study {study!r}: {len(records)} scored checkpoints. Machine: {machine['cpu_model']}, "
+        f"{machine['usable_cores']} cores; 1-minute load during training "
+        f"{min(loads):.1f}-{max(loads):.1f}.\n\n"
+    )
+    with open(os.path.join(out, f"{study}.md"), "w") as file:
+        file.write(header + markdown_table(summary_rows(records)))
+    plot(records, os.path.join(out, f"{study}.png"))
+    return records
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", default="digits64", help="base recipe (default %(default)s)")
+    parser.add_argument("--variants", default="base", help="comma-separated variants or groups")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--budget-min", type=float, default=20.0, help="training minutes each")
+    parser.add_argument("--every-min", type=float, default=5.0, help="minutes between checkpoints")
+    parser.add_argument("--eval-samples", type=int, default=500)
+    parser.add_argument("--eval-steps", type=int, default=128, help="ancestral sampler steps")
+    parser.add_argument("--calibration-steps", type=int, default=5)
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report and exit")
+    parser.add_argument("--worker", choices=("train", "score"), help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list:
+            for name, variant in VARIANTS.items():
+                print(f"{name:22s} {variant.group:16s} {variant.description}")
+            return 0
+        if args.study not in STUDIES:
+            raise ValueError(f"Unknown study {args.study!r}. Studies: {', '.join(STUDIES)}.")
+        variants = select_variants([name for name in args.variants.split(",") if name])
+        if args.report_only:
+            write_report(args.out, args.study)
+            return 0
+        check_budget(args.budget_min, args.every_min)
+        if args.worker:
+            args.variant, args.seed = variants[0], args.seeds[0]
+            (_train_worker if args.worker == "train" else _score_worker)(args)
+            return 0
+        run_study(args, variants)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

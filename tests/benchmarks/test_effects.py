@@ -1,0 +1,114 @@
+"""The section-5.1 study harness: variant selection, budgets, resuming, reports."""
+
+import json
+import os
+
+import keras
+import pytest
+
+from benchmarks import effects
+
+
+def test_variants_and_groups_select_by_name():
+    assert effects.select_variants(["base", "schedule"])[:2] == ["base", "no-shift"]
+    assert "downsample-patch" in effects.select_variants(["downsampling"])
+    assert effects.select_variants(["base", "base"]) == ["base"]
+    with pytest.raises(ValueError, match="Unknown variant or group 'nope'"):
+        effects.select_variants(["nope"])
+
+
+def test_a_variant_resolves_to_train_config_fields():
+    config = effects.resolve_config("digits64", "no-shift", seed=3)
+    assert config["noise_d"] == 64 and config["seed"] == 3 and config["image_size"] == 64
+    config = effects.resolve_config("digits64", "interpolated", seed=0)
+    assert (config["noise_d"], config["noise_d_high"]) == (16, 64)
+    config = effects.resolve_config("digits64", "downsample-none", seed=0)
+    assert config["model_options"] == {"downsample": None}
+    with pytest.raises(ValueError, match="Unknown study"):
+        effects.resolve_config("cifar", "base", seed=0)
+
+
+def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
+    assert effects.main(["--budget-min", "1", "--every-min", "2"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "shorter than one checkpoint interval" in error
+    assert effects.main(["--variants", "warp-drive"]) == 2
+    assert "Unknown variant or group 'warp-drive'" in capsys.readouterr().err
+
+
+def _fake_variant(out, variant, seed, minutes, fd_ratios, scored=None):
+    folder = effects.run_folder(out, "tiny", variant, seed)
+    os.makedirs(folder, exist_ok=True)
+    checkpoints = [
+        dict(path=os.path.join(folder, f"minute_{m:07.2f}.keras"), minutes=m, step=10 * i, loss=0.1)
+        for i, m in enumerate(minutes, 1)
+    ]
+    state = dict(
+        trained=True,
+        variant=variant,
+        seed=seed,
+        seconds_per_step=0.5,
+        peak_rss_gib=1.0,
+        load_start=[1.0, 1.0, 1.0],
+        load_end=[1.5, 1.0, 1.0],
+        checkpoints=checkpoints,
+    )
+    effects.write_json(os.path.join(folder, "state.json"), state)
+    scores = {
+        os.path.basename(c["path"]): dict(
+            c, class_accuracy=0.9, fd_ratio=f, kid=0.01, pixel_fd_ratio=2 * f
+        )
+        for c, f in list(zip(checkpoints, fd_ratios))[: scored if scored is not None else None]
+    }
+    effects.write_json(os.path.join(folder, "scores.json"), scores)
+
+
+def test_the_report_pools_seeds_of_each_variants_last_checkpoint(tmp_path):
+    out = str(tmp_path)
+    _fake_variant(out, "base", 0, [1.0, 2.0], [3.0, 2.0])
+    _fake_variant(out, "base", 1, [1.0, 2.0], [3.0, 4.0])
+    _fake_variant(out, "no-shift", 0, [1.0, 2.0], [5.0, 6.0])
+    records = effects.write_report(out, "tiny")
+    assert len(records) == 6
+    rows = {row["variant"]: row for row in effects.summary_rows(records)}
+    assert rows["base"]["seeds"] == 2 and rows["base"]["fd_ratio"] == "3 ± 1"
+    assert rows["no-shift"]["fd_ratio"] == "6"
+    table = open(os.path.join(out, "tiny.md")).read()
+    assert "load during training 1.0-1.5" in table and "| schedule | no-shift |" in table
+    assert os.path.getsize(os.path.join(out, "tiny.png")) > 0
+    saved = json.load(open(os.path.join(out, "tiny.json")))
+    assert "cpu_model" in saved["machine"] and len(saved["records"]) == 6
+
+
+def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
+    out = str(tmp_path)
+    _fake_variant(out, "base", 0, [1.0, 2.0], [3.0, 2.0])  # trained and scored
+    _fake_variant(out, "shift-8", 0, [1.0, 2.0], [3.0, 2.0], scored=1)  # killed while scoring
+    calls = []
+
+    def fake_worker(phase, args, variant, seed):
+        calls.append((phase, variant))
+        if phase == "train":
+            _fake_variant(out, variant, seed, [1.0, 2.0], [4.0, 3.0], scored=0)
+        else:
+            _fake_variant(out, variant, seed, [1.0, 2.0], [4.0, 3.0])
+
+    monkeypatch.setattr(effects, "_run_worker", fake_worker)
+    args = effects.build_parser().parse_args(["--study", "tiny", "--out", out])
+    effects.run_study(args, ["base", "shift-8", "shift-16"])
+    assert calls == [("score", "shift-8"), ("train", "shift-16"), ("score", "shift-16")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.config.backend() != "torch", reason="one backend is enough")
+def test_a_tiny_study_trains_scores_and_reports(tmp_path):
+    out = str(tmp_path)
+    argv = ["--study", "tiny", "--variants", "base,no-shift", "--budget-min", "0.25"]
+    argv += ["--every-min", "0.1", "--eval-samples", "16", "--eval-steps", "2", "--out", out]
+    assert effects.main(argv + ["--backend", "torch"]) == 0
+    records = json.load(open(os.path.join(out, "tiny.json")))["records"]
+    assert {r["variant"] for r in records} == {"base", "no-shift"}
+    for record in records:
+        assert 0.0 <= record["class_accuracy"] <= 1.0 and record["fd_ratio"] > 0
+        assert record["minutes"] <= 0.25 + 0.05
+    assert len([r for r in records if r["variant"] == "base"]) >= 2
