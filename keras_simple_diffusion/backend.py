@@ -1,8 +1,8 @@
 """Everything that differs between the Keras backends.
 
 Every check of `keras.config.backend()` that changes what the package does,
-and every import of `jax`, `tensorflow` or `torch` outside the input
-pipeline, lives in this module:
+and every import of `jax`, `tensorflow` or `torch` but TensorFlow's as a
+library (see below), lives in this module:
 
 - `compile_inference`: compiled sampling (`jax.jit`, `tf.function`, torch
   eager under `no_grad`);
@@ -15,10 +15,10 @@ pipeline, lives in this module:
   which devices;
 - `fold_in_replica_id`: per-replica random streams under `tf.distribute`.
 
-Not branches: the input pipeline is `tf.data` on every backend (data/ and
-the text tokenisation in text.py use TensorFlow ops there, whatever
-backend trains the model), and code that only reports the backend's name
-(the CLI, the assessment records).
+Not branches, so not here: TensorFlow used as a library that runs the same
+whatever backend trains the model -- the `tf.data` input pipeline (data/),
+the text tokeniser's string ops (text.py), TensorBoard event files -- and
+code that only reports the backend's name (the CLI, assessment records).
 """
 
 import functools
