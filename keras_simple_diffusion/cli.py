@@ -7,75 +7,130 @@ simple-diffusion evaluate --checkpoint runs/latest
 ```
 
 Each command has `--help`. Bad input prints one `error: ...` line and exits
-with status 2. The backend is Keras' (`KERAS_BACKEND`, TensorFlow when unset);
-checkpoints written on one backend load on any other.
+with status 2; a run that fails (a diverged loss, samples that are not
+finite) exits with status 1. The backend is Keras' (`KERAS_BACKEND`,
+TensorFlow when unset); checkpoints written on one backend load on any other.
 
-The parser of each command is built by its own function
-(`add_train_parser`, ...), so options (distribution, precision, prompts)
-can be added next to the ones they belong with.
+The arguments are parsed before Keras is imported, so that `--help` and bad
+flags answer at once. The backend then starts quietly: its start-up log
+lines are hidden unless `--verbose` or `KSD_VERBOSE=1`.
+
+The options of `train` are the fields of `TrainConfig` (their help, parser,
+check and group are the fields' metadata), plus one flag per architecture
+option of the presets; each command's parser is built by its own function
+(`add_train_parser`, ...).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import logging
 import os
 import sys
 import time
 
+from keras_simple_diffusion import checks
+from keras_simple_diffusion.progress import Progress
+from keras_simple_diffusion.training.config import (
+    ARCHITECTURE_OPTIONS,
+    FIXED_MODEL,
+    TrainConfig,
+    parse_int_list,
+)
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+# Images per `generate` call of `sample`: the granularity of its progress.
+SAMPLE_BATCH_SIZE = 16
+# Output forms of `sample --out`; any other name is a folder of PNGs, except
+# these image formats, which are refused rather than made into folders.
+GRID_SUFFIX, ARRAY_SUFFIX = ".png", ".npz"
+OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+VERBOSE_VARIABLE = "KSD_VERBOSE"
+# Set (unless already set) before a backend is imported, unless verbose:
+# TensorFlow's and XLA's C++ log (oneDNN, CUDA and XLA notices), gRPC's.
+QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
+# Python loggers of the backends' start-up notices (JAX's "An NVIDIA GPU
+# may be present ..."), kept to errors unless verbose.
+QUIET_LOGGERS = ("jax._src.xla_bridge", "absl")
+PARSE_NAMES = {int: "an integer", float: "a number", str: "text"}
 
 
 class UsageError(ValueError):
     """Bad command-line input that argparse itself cannot detect."""
 
 
+class CommandFailed(RuntimeError):
+    """A command that could not do its work with valid input (exit status 1)."""
+
+
+def flag_type(flag, parse, check=None):
+    """An argparse `type`: parses the text, then runs `check(flag, value)`;
+    either failure is a usage error naming the flag."""
+
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError as error:
+            message = f"expected {PARSE_NAMES[parse]}; got {text!r}"
+            raise argparse.ArgumentTypeError(
+                message if parse in PARSE_NAMES else str(error)
+            ) from None
+        try:
+            return value if check is None else check(flag, value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
 def _int_list(text):
     try:
-        return [int(item) for item in text.split(",") if item.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, e.g. 0,1,2; got {text!r}"
-        ) from None
+        return list(parse_int_list(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+def _option_flag(name):
+    return "--" + name.replace("_", "-")
 
 
-def _jit_compile(text):
-    choices = {"auto": "auto", "true": True, "false": False}
-    if text.lower() not in choices:
-        raise argparse.ArgumentTypeError(f"expected auto, true or false; got {text!r}")
-    return choices[text.lower()]
+def _add_config_option(group, name, default, spec):
+    """Adds the flag of one `TrainConfig` field or architecture option.
+
+    Its default is `argparse.SUPPRESS`, so that the parsed arguments hold
+    exactly the flags given (a resumed run tells them from its saved ones)."""
+    flag = _option_flag(name)
+    help_text = spec["help"]
+    if isinstance(default, bool):
+        group.add_argument(
+            flag,
+            dest=name,
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help=f"{help_text} (default {'on' if default else 'off'})",
+        )
+        return
+    if default is not None:
+        help_text += f" (default {default})"
+    parse = spec.get("parse") or (str if default is None else type(default))
+    group.add_argument(
+        flag,
+        dest=name,
+        type=flag_type(flag, parse, spec["check"]),
+        choices=spec.get("choices"),
+        metavar=spec.get("metavar"),
+        default=argparse.SUPPRESS,
+        help=help_text,
+    )
 
 
-# Architecture flags: each overrides the preset keyword of the same name.
-MODEL_OPTION_FLAGS = {
-    "widths": dict(type=_int_list, help="widths of the residual levels, e.g. 64,128"),
-    "transformer_width": dict(type=_positive_int, help="token width (U-ViT)"),
-    "transformer_depth": dict(type=_positive_int, help="number of transformer blocks (U-ViT)"),
-    "num_heads": dict(type=_positive_int, help="attention heads"),
-    "num_res_blocks": dict(type=_positive_int, help="residual blocks per level"),
-    "embedding_dim": dict(type=_positive_int, help="width of the conditioning embedding"),
-    "dropout": dict(type=float, help="dropout rate at low resolutions"),
-}
-
-
-def add_train_parser(subparsers):
+def add_train_parser(subparsers, parents=()):
     """Adds the `train` command; returns its parser (to add more options)."""
-    from keras_simple_diffusion.losses import WEIGHTINGS
-    from keras_simple_diffusion.training import TrainConfig
-    from keras_simple_diffusion.training.trainer import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
-
-    defaults = TrainConfig()
     parser = subparsers.add_parser(
         "train",
+        parents=list(parents),
         help="train a model; writes runs/<timestamp>/",
         description=(
             "Train a diffusion model. With no options: class-conditional 32x32 digits "
@@ -84,215 +139,132 @@ def add_train_parser(subparsers):
             "config.json) and points runs/latest at it."
         ),
     )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        default=defaults.dataset,
-        help="'digits' (default), 'shapes', 'tfds:NAME[:SPLIT]', an image "
-        "folder (class subfolders become labels) or a .npz file",
-    )
-    data.add_argument("--data-dir", help="TFDS data directory (datasets are never downloaded)")
-    data.add_argument("--image-size", type=_positive_int, help="resize images to this size")
-    data.add_argument(
-        "--channels", type=int, choices=(1, 3), help="convert images to 1 or 3 channels"
-    )
-    data.add_argument("--unconditional", action="store_true", help="ignore the dataset's labels")
-
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--model", default=defaults.model, help=f"denoiser preset (default {defaults.model})"
-    )
-    for name, options in MODEL_OPTION_FLAGS.items():
-        model.add_argument("--" + name.replace("_", "-"), dest=name, **options)
-    model.add_argument(
-        "--noise-d",
-        type=_positive_int,
-        help="reference resolution of the shifted noise schedule "
-        "(default: half the image size, at most 64)",
-    )
-    model.add_argument(
-        "--noise-d-high",
-        type=_positive_int,
-        help="interpolate the schedule from --noise-d at pure noise to this "
-        "reference resolution at the fine-detail end (default: no interpolation)",
-    )
-    model.add_argument(
-        "--label-dropout",
-        type=float,
-        default=defaults.label_dropout,
-        help="null-label probability, for guidance (default %(default)s)",
-    )
-    model.add_argument(
-        "--loss-weighting",
-        choices=WEIGHTINGS,
-        default=defaults.loss_weighting,
-        help="loss weighting over noise levels (default %(default)s)",
-    )
-
-    optim = parser.add_argument_group("optimisation")
-    optim.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=defaults.steps,
-        help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on "
-        "captioned data such as shapes)",
-    )
-    optim.add_argument(
-        "--batch-size", type=_positive_int, default=defaults.batch_size, help="default %(default)s"
-    )
-    optim.add_argument(
-        "--learning-rate",
-        type=float,
-        default=defaults.learning_rate,
-        help="peak AdamW learning rate, warm-up then cosine decay (default %(default)s)",
-    )
-    optim.add_argument(
-        "--warmup-steps", type=int, default=defaults.warmup_steps, help="default %(default)s"
-    )
-    optim.add_argument(
-        "--weight-decay",
-        type=float,
-        default=defaults.weight_decay,
-        help="AdamW weight decay (default %(default)s)",
-    )
-    optim.add_argument(
-        "--ema-momentum",
-        type=float,
-        help="weight EMA momentum (default: 1 - 10/steps, within [0.9, 0.9999])",
-    )
-    optim.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
-    optim.add_argument(
-        "--jit-compile",
-        type=_jit_compile,
-        default=defaults.jit_compile,
-        help="auto (default), true or false: Model.compile's jit_compile",
-    )
-
-    scale = parser.add_argument_group("scale out (see README, Scaling out)")
-    scale.add_argument(
-        "--distribution",
-        choices=["data", "model"],
-        help="data parallel (JAX keras.distribution, TF MirroredStrategy) or "
-        "model parallel (JAX: 16x16 kernels sharded over the model axis)",
-    )
-    scale.add_argument(
-        "--mesh",
-        metavar="BATCHxMODEL",
-        help="device mesh, e.g. 8x1 or 4x2 (default: all devices on the batch axis)",
-    )
-    scale.add_argument(
-        "--precision",
-        choices=["float32", "bfloat16", "float16"],
-        default=defaults.precision,
-        help="compute precision (float16 with loss scaling; default %(default)s)",
-    )
-
-    output = parser.add_argument_group("output")
+    groups = {}
+    for field in dataclasses.fields(TrainConfig):
+        spec = field.metadata
+        if spec["group"] not in groups:
+            groups[spec["group"]] = parser.add_argument_group(spec["group"])
+        group = groups[spec["group"]]
+        if field.name == "model_options":
+            for name, option in ARCHITECTURE_OPTIONS.items():
+                _add_config_option(group, name, None, option)
+        elif spec["flag"]:
+            _add_config_option(group, field.name, field.default, spec)
+    output = groups["output"]
     output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
-    output.add_argument(
-        "--sample-every",
-        type=_positive_int,
-        default=defaults.sample_every,
-        help="steps between PNG sample grids (default %(default)s)",
-    )
-    output.add_argument(
-        "--checkpoint-every",
-        type=_positive_int,
-        default=defaults.checkpoint_every,
-        help="steps between .keras checkpoints and backups (default %(default)s)",
-    )
-    output.add_argument(
-        "--sample-steps",
-        type=_positive_int,
-        default=defaults.sample_steps,
-        help="sampler steps of the grids (default %(default)s)",
-    )
-    output.add_argument(
-        "--guidance",
-        type=float,
-        default=defaults.guidance,
-        help="guidance weight of the grids (default %(default)s)",
-    )
-    output.add_argument("--quiet", action="store_true", help="no progress bar")
     output.add_argument(
         "--resume",
         metavar="RUN",
-        help="continue an interrupted run (a run folder or runs/latest) with its "
-        "saved config.json; other training options are ignored",
+        help="continue an interrupted run (a run folder or runs/latest) with its saved "
+        "config.json; flags given with it override the saved values that may change mid-run",
     )
     parser.set_defaults(command_function=run_train)
     return parser
 
 
-def _train_config(args):
-    from keras_simple_diffusion.training import TrainConfig
+def _given_settings(args):
+    """`(settings, architecture)`: the `TrainConfig` fields and the
+    architecture options given on the command line."""
+    given = vars(args)
+    names = [field.name for field in dataclasses.fields(TrainConfig) if field.metadata["flag"]]
+    settings = {name: given[name] for name in names if name in given}
+    architecture = {name: given[name] for name in ARCHITECTURE_OPTIONS if name in given}
+    return settings, architecture
 
-    model_options = {
-        name: getattr(args, name) for name in MODEL_OPTION_FLAGS if getattr(args, name) is not None
-    }
-    return TrainConfig(
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        image_size=args.image_size,
-        channels=args.channels,
-        model=args.model,
-        model_options=model_options,
-        unconditional=args.unconditional,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay,
-        ema_momentum=args.ema_momentum,
-        noise_d=args.noise_d,
-        noise_d_high=args.noise_d_high,
-        label_dropout=args.label_dropout,
-        loss_weighting=args.loss_weighting,
-        sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every,
-        sample_steps=args.sample_steps,
-        guidance=args.guidance,
-        seed=args.seed,
-        jit_compile=args.jit_compile,
-        distribution=args.distribution,
-        mesh=args.mesh,
-        precision=args.precision,
-        verbose=0 if args.quiet else 1,
-    )
+
+def _flag_text(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "the default" if value is None else str(value)
+
+
+def _resumed_config(args, settings, architecture):
+    """The saved config of `--resume RUN`, with the flags given applied.
+
+    A flag that differs from the saved value overrides it (said once on
+    stderr), unless the setting cannot change mid-run (a usage error)."""
+    from keras_simple_diffusion.training import runs
+
+    run_dir = runs.resolve_run_dir(args.resume)
+    config_path = os.path.join(run_dir, runs.CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise UsageError(
+            f"--resume {args.resume!r}: no {runs.CONFIG_FILE} there; not a run folder."
+        )
+    if os.path.isfile(os.path.join(run_dir, runs.MODEL_FILE)):
+        raise UsageError(
+            f"--resume {args.resume!r}: the run already finished ({runs.MODEL_FILE} exists)."
+        )
+    saved = TrainConfig.load(config_path)
+    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    changes = [
+        (name, value, getattr(saved, name), fields[name].metadata["fixed"])
+        for name, value in settings.items()
+    ] + [
+        (name, value, saved.model_options.get(name), FIXED_MODEL)
+        for name, value in architecture.items()
+    ]
+    overrides = {}
+    for name, value, saved_value, fixed in changes:
+        if value == saved_value:
+            continue
+        flag = _option_flag(name)
+        if fixed:
+            raise UsageError(
+                f"--resume {args.resume!r}: {flag} cannot change mid-run ({fixed}); the run "
+                f"has {_flag_text(saved_value)}."
+            )
+        overrides[name] = value
+        print(
+            f"{flag} {_flag_text(value)} overrides the saved {_flag_text(saved_value)}",
+            file=sys.stderr,
+        )
+    return dataclasses.replace(saved, **overrides, verbose=_fit_verbosity(args)), run_dir
+
+
+def _fit_verbosity(args):
+    """Keras' progress bar on a terminal, a line per period elsewhere."""
+    if args.quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _check_writable_folder(flag, path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{flag} {path!r} exists and is not a folder; name a folder.")
 
 
 def run_train(args):
+    settings, architecture = _given_settings(args)
+    if args.resume:
+        config, run_dir = _resumed_config(args, settings, architecture)
+    else:
+        config = TrainConfig(**settings, model_options=architecture, verbose=_fit_verbosity(args))
+        run_dir = None
+        _check_writable_folder("--runs-dir", args.runs_dir)
+    start_backend(args)
     import keras
 
-    from keras_simple_diffusion.training import TrainConfig, resolve_run_dir, runs, train
+    from keras_simple_diffusion.training import TrainingDiverged, runs, train
 
-    if args.resume:
-        run_dir = resolve_run_dir(args.resume)
-        config_path = os.path.join(run_dir, runs.CONFIG_FILE)
-        if not os.path.isfile(config_path):
-            raise UsageError(
-                f"--resume {args.resume!r}: no {runs.CONFIG_FILE} there; not a run folder."
-            )
-        if os.path.isfile(os.path.join(run_dir, runs.MODEL_FILE)):
-            raise UsageError(
-                f"--resume {args.resume!r}: the run already finished ({runs.MODEL_FILE} exists)."
-            )
-        config = TrainConfig.load(config_path)
-    else:
-        config = _train_config(args)
-        run_dir = None
     print(f"Backend: {keras.config.backend()}", flush=True)
     start = time.monotonic()
-    _, run_dir = train(config, run_dir=run_dir, runs_root=args.runs_dir)
+    try:
+        _, run_dir = train(config, run_dir=run_dir, runs_root=args.runs_dir)
+    except TrainingDiverged as error:
+        raise CommandFailed(str(error)) from None
     minutes = (time.monotonic() - start) / 60
     print(f"Saved {os.path.join(run_dir, runs.MODEL_FILE)} after {minutes:.1f} min of training")
     return 0
 
 
-def add_sample_parser(subparsers):
+def add_sample_parser(subparsers, parents=()):
     """Adds the `sample` command; returns its parser."""
     parser = subparsers.add_parser(
         "sample",
+        parents=list(parents),
         help="generate images from a checkpoint",
         description="Generate images from a trained model, on any backend.",
     )
@@ -313,57 +285,76 @@ def add_sample_parser(subparsers):
     )
     parser.add_argument(
         "--num-images",
-        type=_positive_int,
+        type=flag_type("--num-images", int, checks.check_positive_int),
         help="number of images (unconditional, or for a conditional model "
         "one per class in turn, or copies of one --prompt)",
     )
-    _add_sampler_options(parser, guidance_default=0.0)
+    _add_sampler_options(
+        parser,
+        guidance_default=0.0,
+        batch_help=f"images per sampling call (default {SAMPLE_BATCH_SIZE}); the images "
+        "depend on it",
+    )
     parser.add_argument(
         "--out",
         default="samples.png",
         help="*.png: one grid; *.npz: images array (N, H, W, C) in [-1, 1] in "
         "label order; otherwise a folder of PNGs (default %(default)s)",
     )
-    parser.add_argument("--columns", type=_positive_int, help="images per grid row")
+    parser.add_argument(
+        "--columns",
+        type=flag_type("--columns", int, checks.check_positive_int),
+        help="images per grid row",
+    )
     parser.set_defaults(command_function=run_sample)
     return parser
 
 
-def _add_sampler_options(parser, guidance_default):
+def _add_sampler_options(parser, guidance_default, batch_help):
     parser.add_argument(
-        "--steps", type=_positive_int, default=128, help="sampler steps (default %(default)s)"
+        "--steps",
+        type=flag_type("--steps", int, checks.check_positive_int),
+        default=128,
+        help="sampler steps (default %(default)s)",
     )
     parser.add_argument(
         "--sampler", choices=("ancestral", "ddim"), default="ancestral", help="default %(default)s"
     )
     parser.add_argument(
         "--guidance",
-        type=float,
+        type=flag_type(
+            "--guidance", float, lambda name, value: checks.check_number(name, value, 0)
+        ),
         default=guidance_default,
         help="classifier-free guidance weight (default %(default)s)",
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=flag_type("--seed", int, lambda name, value: checks.check_seed(name, value, False)),
         default=0,
         help="sampling seed; the same seed gives the same images (default %(default)s)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, help="images per sampling call")
+    parser.add_argument(
+        "--batch-size",
+        type=flag_type("--batch-size", int, checks.check_positive_int),
+        help=batch_help,
+    )
 
 
-def load_checkpoint(path):
-    """Loads the `SimpleDiffusion` model that `path` (run folder or .keras) names."""
-    import keras
-
-    import keras_simple_diffusion  # noqa: F401  (registers the classes)
-    from keras_simple_diffusion.training import resolve_checkpoint
-
-    checkpoint = resolve_checkpoint(path)
-    try:
-        model = keras.saving.load_model(checkpoint, compile=False)
-    except Exception as error:  # Any failure to read the archive is bad input.
-        raise UsageError(f"Cannot load checkpoint {checkpoint!r}: {error}") from None
-    return model, checkpoint
+def _check_out(out):
+    """Refuses an `--out` that `save_samples` would not write as the user means."""
+    suffix = os.path.splitext(out)[1].lower()
+    if suffix in OTHER_IMAGE_SUFFIXES:
+        stem = out[: -len(suffix)]
+        raise UsageError(
+            f"--out {out!r}: grids are written as PNG; use {stem}{GRID_SUFFIX} (or .npz for "
+            "the arrays, or a folder name for one PNG per image)."
+        )
+    if suffix in (GRID_SUFFIX, ARRAY_SUFFIX):
+        if os.path.isdir(out):
+            raise UsageError(f"--out {out!r} is a folder; name a {suffix} file.")
+    else:
+        _check_writable_folder("--out", out)
 
 
 def _sample_labels(model, labels, num_images):
@@ -399,8 +390,58 @@ def _sample_prompts(model, prompts, num_images):
     return prompts
 
 
+def batch_seed(seed, index):
+    """The seed of the `index`-th `generate` call of `sample`: `seed` itself
+    for the first, so that one batch is exactly `generate(..., seed=seed)`,
+    then a hash of both."""
+    import numpy as np
+
+    if index == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (checks.MAX_SEED + 1))
+
+
+@contextlib.contextmanager
+def _failure_names(checkpoint):
+    """Reports a failure to generate (e.g. images that are not finite) as
+    a failure of `checkpoint`."""
+    try:
+        yield
+    except ValueError as error:
+        raise CommandFailed(f"{checkpoint}: {_one_line(error)}") from None
+
+
+def _generate(model, checkpoint, args, labels, prompts, num_images):
+    """`model.generate` over batches of `--batch-size`, with progress."""
+    import numpy as np
+
+    count = len(labels or prompts or ()) or num_images
+    batch_size = args.batch_size or SAMPLE_BATCH_SIZE
+    images = []
+    with (
+        Progress(count, "sample", unit="images", quiet=args.quiet) as progress,
+        _failure_names(checkpoint),
+    ):
+        for index, start in enumerate(range(0, count, batch_size)):
+            stop = min(start + batch_size, count)
+            batch = model.generate(
+                labels=None if labels is None else labels[start:stop],
+                prompts=None if prompts is None else prompts[start:stop],
+                num_images=None if labels or prompts else stop - start,
+                steps=args.steps,
+                sampler=args.sampler,
+                guidance=args.guidance,
+                seed=batch_seed(args.seed, index),
+            )
+            images.append(batch)
+            progress.update(len(batch))
+    return np.concatenate(images)
+
+
 def run_sample(args):
-    from keras_simple_diffusion.training import save_samples
+    _check_out(args.out)
+    start_backend(args)
+    from keras_simple_diffusion.training import load_checkpoint, save_samples
 
     model, checkpoint = load_checkpoint(args.checkpoint)
     text = model.text_encoder is not None
@@ -410,16 +451,7 @@ def run_sample(args):
     labels = None if text else _sample_labels(model, args.labels, args.num_images)
     if args.guidance and labels is None and prompts is None:
         raise UsageError("--guidance needs --labels or --prompt (a conditional model).")
-    images = model.generate(
-        labels=labels,
-        prompts=prompts,
-        num_images=None if labels or prompts else args.num_images or 16,
-        steps=args.steps,
-        sampler=args.sampler,
-        guidance=args.guidance,
-        seed=args.seed,
-        batch_size=args.batch_size,
-    )
+    images = _generate(model, checkpoint, args, labels, prompts, args.num_images or 16)
     columns = args.columns or (
         min(model.num_classes, 10) if labels and args.labels is None else None
     )
@@ -428,10 +460,11 @@ def run_sample(args):
     return 0
 
 
-def add_evaluate_parser(subparsers):
+def add_evaluate_parser(subparsers, parents=()):
     """Adds the `evaluate` command; returns its parser."""
     parser = subparsers.add_parser(
         "evaluate",
+        parents=list(parents),
         help="measure sample quality of a checkpoint",
         description=(
             "Generate samples and score them in the feature space of a small classifier "
@@ -448,17 +481,19 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--data-dir", help="TFDS data directory")
     parser.add_argument(
         "--num-samples",
-        type=_positive_int,
+        type=flag_type("--num-samples", int, checks.check_positive_int),
         default=1000,
         help="samples to generate, balanced over classes (default %(default)s)",
     )
     parser.add_argument(
         "--max-real",
-        type=_positive_int,
+        type=flag_type("--max-real", int, checks.check_positive_int),
         default=10000,
         help="real images to read at most (default %(default)s)",
     )
-    _add_sampler_options(parser, guidance_default=1.0)
+    _add_sampler_options(
+        parser, guidance_default=1.0, batch_help="images per sampling call (default: all)"
+    )
     parser.add_argument(
         "--inception-weights",
         metavar="PATH",
@@ -473,38 +508,61 @@ def add_evaluate_parser(subparsers):
     parser.add_argument(
         "--json",
         metavar="PATH",
-        help="where to write the metrics (default: evaluation.json next to the checkpoint)",
+        help="where to write the metrics (default: evaluation.json next to the "
+        "checkpoint); report.png, samples next to real images and the metrics, goes "
+        "next to it",
     )
     parser.set_defaults(command_function=run_evaluate)
     return parser
 
 
 def run_evaluate(args):
+    start_backend(args)
+    from keras_simple_diffusion import files
+    from keras_simple_diffusion.training import load_checkpoint
     from keras_simple_diffusion.training.assessment import evaluate_checkpoint
 
     model, checkpoint = load_checkpoint(args.checkpoint)
-    metrics, report = evaluate_checkpoint(
-        model,
-        checkpoint,
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        num_samples=args.num_samples,
-        max_real=args.max_real,
-        steps=args.steps,
-        sampler=args.sampler,
-        guidance=args.guidance,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        inception_weights=args.inception_weights,
-        classifier_cache=args.classifier_cache,
-    )
     json_path = args.json or os.path.join(os.path.dirname(checkpoint), "evaluation.json")
-    with open(json_path, "w") as file:
-        json.dump(metrics, file, indent=2)
+    report_path = os.path.join(os.path.dirname(os.path.abspath(json_path)), "report.png")
+    with (
+        Progress(None, "evaluate", unit="phases", quiet=args.quiet) as phases,
+        _failure_names(checkpoint),
+    ):
+        metrics, report = evaluate_checkpoint(
+            model,
+            checkpoint,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            num_samples=args.num_samples,
+            max_real=args.max_real,
+            steps=args.steps,
+            sampler=args.sampler,
+            guidance=args.guidance,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            inception_weights=args.inception_weights,
+            classifier_cache=args.classifier_cache,
+            report_path=report_path,
+            progress=phases.begin,
+        )
+    files.write_json(json_path, metrics)
     print(json.dumps(metrics, indent=2))
     print(report)
-    print(f"Wrote {json_path}")
+    print(f"Wrote {json_path} and {report_path}")
     return 0
+
+
+def _common_options():
+    """The options of every command: how much it prints."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or lines")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"show the backend's start-up log lines (also {VERBOSE_VARIABLE}=1)",
+    )
+    return parser
 
 
 def build_parser():
@@ -514,10 +572,43 @@ def build_parser():
         description="simple diffusion (Hoogeboom et al. 2023) on Keras 3: train, sample, evaluate.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_train_parser(subparsers)
-    add_sample_parser(subparsers)
-    add_evaluate_parser(subparsers)
+    common = [_common_options()]
+    add_train_parser(subparsers, common)
+    add_sample_parser(subparsers, common)
+    add_evaluate_parser(subparsers, common)
     return parser
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Points file descriptor 2 at /dev/null: the backends' C++ libraries
+    write some lines there before any log setting applies."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def start_backend(args):
+    """Imports Keras, its backend and the package (which registers its
+    classes for loading), quietly unless `--verbose` or `KSD_VERBOSE=1`."""
+    verbose = args.verbose or os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0")
+    if verbose:
+        import keras_simple_diffusion.training.trainer  # noqa: F401
+    else:
+        for name, value in QUIET_ENVIRONMENT.items():
+            os.environ.setdefault(name, value)
+        with _stderr_silenced():
+            import keras_simple_diffusion.training.trainer  # noqa: F401
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+    from keras_simple_diffusion import SimpleDiffusion  # noqa: F401  (loads the package)
 
 
 def _one_line(error):
@@ -526,17 +617,13 @@ def _one_line(error):
 
 def main(argv=None):
     """Runs the command line; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from keras_simple_diffusion.training import CheckpointNotFoundError, TrainingDiverged
-
+    args = build_parser().parse_args(argv)
     try:
         return args.command_function(args)
-    except TrainingDiverged as error:
+    except CommandFailed as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_FAILED
-    except (UsageError, CheckpointNotFoundError, ValueError, RuntimeError, OSError) as error:
+    except (ValueError, RuntimeError, OSError) as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -14,6 +14,8 @@ import math
 import keras
 from keras import ops
 
+from keras_simple_diffusion.checks import check_number
+
 LOGSNR_MIN = -15.0
 LOGSNR_MAX = 15.0
 
@@ -26,6 +28,8 @@ def _as_float_tensor(t):
 
 
 def _check_range(logsnr_min, logsnr_max):
+    check_number("logsnr_min", logsnr_min)
+    check_number("logsnr_max", logsnr_max)
     if not logsnr_min < logsnr_max:
         raise ValueError(
             "logsnr_min must be smaller than logsnr_max. Received: "
@@ -34,8 +38,19 @@ def _check_range(logsnr_min, logsnr_max):
 
 
 def _check_resolution(name, value):
-    if value is None or value <= 0:
-        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value}")
+    return check_number(name, value, minimum=0.0, inclusive=(False, True))
+
+
+def check_interpolation(noise_d_low, noise_d_high, low_name="noise_d_low"):
+    """Checks the reference resolutions of an interpolated schedule: both
+    positive, the one at pure noise (`low_name`) below `noise_d_high`."""
+    _check_resolution(low_name, noise_d_low)
+    _check_resolution("noise_d_high", noise_d_high)
+    if not noise_d_low < noise_d_high:
+        raise ValueError(
+            f"`noise_d_high` ({noise_d_high}) must exceed `{low_name}` ({noise_d_low}, the "
+            "reference resolution at pure noise of the interpolated schedule)."
+        )
 
 
 def logsnr_cosine(t, logsnr_min=LOGSNR_MIN, logsnr_max=LOGSNR_MAX):
@@ -114,13 +129,7 @@ def logsnr_interpolated(
     Example:
     >>> logsnr = logsnr_interpolated([0.0, 1.0], 512, 32, 256)
     """
-    _check_resolution("noise_d_low", noise_d_low)
-    _check_resolution("noise_d_high", noise_d_high)
-    if not noise_d_low < noise_d_high:
-        raise ValueError(
-            "noise_d_low must be smaller than noise_d_high. Received: "
-            f"noise_d_low={noise_d_low}, noise_d_high={noise_d_high}"
-        )
+    check_interpolation(noise_d_low, noise_d_high)
     t = _as_float_tensor(t)
     low = logsnr_shifted(t, image_d, noise_d_low, logsnr_min, logsnr_max)
     high = logsnr_shifted(t, image_d, noise_d_high, logsnr_min, logsnr_max)
@@ -178,13 +187,7 @@ class LogSNRSchedule:
                     "Pass either `noise_d` (shifted schedule) or `noise_d_low` and "
                     "`noise_d_high` (interpolated schedule), not both."
                 )
-            _check_resolution("noise_d_low", noise_d_low)
-            _check_resolution("noise_d_high", noise_d_high)
-            if not noise_d_low < noise_d_high:
-                raise ValueError(
-                    "noise_d_low must be smaller than noise_d_high. Received: "
-                    f"noise_d_low={noise_d_low}, noise_d_high={noise_d_high}"
-                )
+            check_interpolation(noise_d_low, noise_d_high)
         else:
             noise_d = image_d if noise_d is None else noise_d
             _check_resolution("noise_d", noise_d)

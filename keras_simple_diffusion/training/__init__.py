@@ -1,31 +1,36 @@
-"""Training runs: `TrainConfig`, `train`, run folders, callbacks and image output."""
+"""Training runs: `TrainConfig`, `train`, run folders, callbacks and image output.
 
-from keras_simple_diffusion.training.callbacks import (
-    EMACheckpoint,
-    NaNSafeBackupAndRestore,
-    SampleGrid,
-    ema_weights,
-)
-from keras_simple_diffusion.training.images import image_grid, save_image_grid, save_samples
-from keras_simple_diffusion.training.runs import (
-    CheckpointNotFoundError,
-    resolve_checkpoint,
-    resolve_run_dir,
-)
-from keras_simple_diffusion.training.trainer import TrainConfig, TrainingDiverged, train
+`TrainConfig` is free of Keras; every other name is imported on first use
+(PEP 562), so that the command line reads its options without a backend.
+"""
 
-__all__ = [
-    "CheckpointNotFoundError",
-    "EMACheckpoint",
-    "NaNSafeBackupAndRestore",
-    "SampleGrid",
-    "TrainConfig",
-    "TrainingDiverged",
-    "ema_weights",
-    "image_grid",
-    "resolve_checkpoint",
-    "resolve_run_dir",
-    "save_image_grid",
-    "save_samples",
-    "train",
-]
+import importlib
+
+from keras_simple_diffusion.training.config import TrainConfig as TrainConfig
+
+_HOMES = {
+    "CheckpointNotFoundError": "runs",
+    "EMACheckpoint": "callbacks",
+    "NaNSafeBackupAndRestore": "callbacks",
+    "SampleGrid": "callbacks",
+    "TrainingDiverged": "trainer",
+    "ema_weights": "callbacks",
+    "image_grid": "images",
+    "load_checkpoint": "runs",
+    "resolve_run_dir": "runs",
+    "save_image_grid": "images",
+    "save_samples": "images",
+    "train": "trainer",
+}
+
+__all__ = sorted(["TrainConfig", *_HOMES])
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+def __dir__():
+    return __all__

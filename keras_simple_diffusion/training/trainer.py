@@ -1,11 +1,12 @@
-"""`TrainConfig` and `train`: one training run, from a dataset spec to a run folder."""
+"""`train`: one training run, from a `TrainConfig` to a run folder."""
 
 import dataclasses
-import json
 import os
 
 import keras
 
+from keras_simple_diffusion import files
+from keras_simple_diffusion.backend import default_jit_compile
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
 from keras_simple_diffusion.distribution import configure_distribution, initialize
@@ -14,194 +15,33 @@ from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.callbacks import (
     EMACheckpoint,
+    LatestPointer,
+    LossPlot,
     NaNSafeBackupAndRestore,
+    RunLog,
     SampleGrid,
     epoch_length,
 )
+from keras_simple_diffusion.training.config import (
+    DEFAULT_MODEL,
+    DEFAULT_TEXT_MODEL,
+    TrainConfig,
+)
+from keras_simple_diffusion.training.tensorboard import SCALAR_EVERY, TensorBoardLog
 
 GRID_COLUMNS = 10
 # Set on every host of a multi-host JAX job (see README, Scaling out).
 MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
-DEFAULT_MODEL = "uvit-digits"
-# The default run's architecture: "uvit-digits" slimmed so that the default
-# `simple-diffusion train` fits 15 minutes on 2 CPU cores. Applied only to
-# the default preset, under any explicit `model_options`.
-DEFAULT_MODEL_OPTIONS = dict(
-    widths=(32,), transformer_width=96, transformer_depth=3, embedding_dim=96
-)
-# What the default model becomes on captioned data (the "shapes" source).
-DEFAULT_TEXT_MODEL = "uvit-shapes-text"
-# Optimizer steps when a config leaves them out: the default digits run, and
-# captioned data, whose prompt adherence (the position above all) is still
-# rising steeply at 4000 steps (README).
-DEFAULT_STEPS = 2000
-DEFAULT_TEXT_STEPS = 6000
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything that defines a training run; saved as the run's `config.json`.
-
-    The defaults are the embedded digits run: class-conditional 32 x 32
-    digits with the "uvit-digits" preset, which reaches the quality bar
-    (samples classified as their label >= 95% of the time, Frechet distance
-    in the offline classifier's features <= 2x real-vs-real) on 2 CPU cores.
-
-    Args:
-        dataset: a `keras_simple_diffusion.data.load_dataset` source spec
-            ("digits", "shapes", "tfds:NAME[:SPLIT]", a folder, a `.npz`).
-        data_dir: TFDS data directory for "tfds:" sources.
-        image_size: resize the images to this size (default: the source's).
-        channels: 1 or 3 to convert the images (default: the source's).
-        model: a preset of `keras_simple_diffusion.models.PRESETS`.
-        model_options: keyword overrides of the preset (e.g. `widths`); for
-            the default preset they apply over `DEFAULT_MODEL_OPTIONS`.
-        unconditional: ignore the dataset's labels.
-        steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
-            (2000), or `DEFAULT_TEXT_STEPS` (6000) on captioned data (see
-            `with_default_steps`).
-        batch_size: images per step.
-        learning_rate: peak learning rate of AdamW (linear warm-up over
-            `warmup_steps`, then cosine decay to a tenth).
-        warmup_steps: learning-rate warm-up steps.
-        weight_decay: AdamW weight decay.
-        ema_momentum: momentum of the optimizer's weight EMA. None picks
-            `1 - 10 / steps` (within [0.9, 0.9999]) so that the initial
-            weights weigh e^-10 at the end; Keras' EMA has no warm-up, and
-            the momentum is fixed when the train step is traced.
-        noise_d: reference resolution of the shifted cosine schedule. None
-            picks half the image size, at most 64 (`resolved_noise_d`): a
-            shift towards noise, which the embedded 32 px datasets train
-            better with, and the paper's 64 from 128 px up.
-        noise_d_high: None (a shifted schedule), or the reference
-            resolution at the fine-detail end (t = 0) of an interpolated
-            schedule that keeps `noise_d` at pure noise (t = 1), as in the
-            paper's eq. 6: layout is still learnt at the strong shift while
-            more steps go to the detail. Must exceed the resolved `noise_d`.
-        label_dropout: probability of the null label during training, for
-            classifier-free guidance.
-        loss_weighting: "eps", "v" or "sigmoid" (see
-            `keras_simple_diffusion.losses`). "v" weighs the low-SNR end,
-            where class and layout are decided, far more than the paper's
-            "eps": on the default run the samples follow their labels
-            after a few hundred steps instead of barely at all.
-        sample_every: steps between PNG sample grids (EMA weights).
-        checkpoint_every: steps between `.keras` checkpoints and backups.
-        sample_steps: sampler steps of the grids.
-        guidance: guidance weight of the grids.
-        seed: seed of data order, initialisation, noise and grids.
-        jit_compile: passed to `Model.compile` (True or False), or "auto":
-            XLA on TensorFlow (about twice as fast on the CPU), Keras' own
-            "auto" elsewhere (jit on JAX, eager on torch).
-        distribution: None, "data" or "model" (see
-            `keras_simple_diffusion.distribution.configure_distribution`).
-        mesh: the device mesh, "BATCHxMODEL"; `batch_size` is the global batch.
-        precision: "float32", "bfloat16" or "float16" (with loss scaling).
-        verbose: verbosity of `fit` (1 = progress bar).
-    """
-
-    dataset: str = "digits"
-    data_dir: str | None = None
-    image_size: int | None = None
-    channels: int | None = None
-    model: str = DEFAULT_MODEL
-    model_options: dict = dataclasses.field(default_factory=dict)
-    unconditional: bool = False
-    steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    warmup_steps: int = 100
-    weight_decay: float = 1e-4
-    ema_momentum: float | None = None
-    noise_d: int | None = None
-    noise_d_high: int | None = None
-    label_dropout: float = 0.1
-    loss_weighting: str = "v"
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    sample_steps: int = 64
-    guidance: float = 1.0
-    seed: int = 0
-    jit_compile: str | bool = "auto"
-    distribution: str | None = None
-    mesh: str | None = None
-    precision: str = "float32"
-    verbose: int = 1
-
-    def __post_init__(self):
-        optional = ("steps", "noise_d", "noise_d_high")
-        for name in optional + ("batch_size", "sample_every", "checkpoint_every", "sample_steps"):
-            value = getattr(self, name)
-            if name in optional and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {value!r}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"`learning_rate` must be positive. Received: {self.learning_rate}")
-        if self.ema_momentum is not None and not 0.0 <= self.ema_momentum < 1.0:
-            raise ValueError(f"`ema_momentum` must be in [0, 1). Received: {self.ema_momentum}")
-
-    @property
-    def resolved_jit_compile(self):
-        if self.jit_compile == "auto" and keras.config.backend() == "tensorflow":
-            return True
-        return self.jit_compile
-
-    def with_default_steps(self, text):
-        """This config, with `steps` filled in if None: for captioned data
-        (`text=True`) or the rest."""
-        if self.steps is not None:
-            return self
-        return dataclasses.replace(self, steps=DEFAULT_TEXT_STEPS if text else DEFAULT_STEPS)
-
-    @property
-    def resolved_ema_momentum(self):
-        if self.ema_momentum is not None:
-            return self.ema_momentum
-        return min(max(1.0 - 10.0 / self.steps, 0.9), 0.9999)
-
-    def resolved_noise_d(self, image_size):
-        if self.noise_d is not None:
-            return self.noise_d
-        return max(min(image_size // 2, 64), 1)
-
-    def schedule_options(self, image_size):
-        """The `SimpleDiffusion` schedule arguments: `noise_d`, or
-        `noise_d_low` and `noise_d_high` for an interpolated schedule."""
-        noise_d = self.resolved_noise_d(image_size)
-        if self.noise_d_high is None:
-            return {"noise_d": noise_d}
-        if self.noise_d_high <= noise_d:
-            raise ValueError(
-                f"`noise_d_high` ({self.noise_d_high}) must exceed `noise_d` ({noise_d}, the "
-                "reference resolution at pure noise of the interpolated schedule)."
-            )
-        return {"noise_d_low": noise_d, "noise_d_high": self.noise_d_high}
-
-    def save(self, path):
-        with open(path, "w") as file:
-            json.dump(dataclasses.asdict(self), file, indent=2)
-
-    @classmethod
-    def load(cls, path):
-        with open(path) as file:
-            return cls(**json.load(file))
 
 
 def model_spec(config, text=False):
     """The preset and keyword options the run builds its denoiser from.
 
-    The default preset is slimmed by `DEFAULT_MODEL_OPTIONS` for class
-    labels, and replaced by `DEFAULT_TEXT_MODEL` for captions; any other
+    The default preset becomes `DEFAULT_TEXT_MODEL` for captions; any other
     preset gains the default text encoder when trained on captions.
     """
-    if config.model != DEFAULT_MODEL:
-        name, defaults = config.model, {}
-    elif text:
-        name, defaults = DEFAULT_TEXT_MODEL, {}
-    else:
-        name, defaults = DEFAULT_MODEL, DEFAULT_MODEL_OPTIONS
-    options = {**defaults, **config.model_options}
+    name = DEFAULT_TEXT_MODEL if text and config.model == DEFAULT_MODEL else config.model
+    options = dict(config.model_options)
     if text and not preset_config(name, **options)[1].get("text_encoder"):
         options["text_encoder"] = "default"
     return name, options
@@ -273,13 +113,14 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
         ema_momentum=config.resolved_ema_momentum,
     )
     if jit_compile is None:
-        jit_compile = config.resolved_jit_compile
+        jit_compile = default_jit_compile() if config.jit_compile == "auto" else config.jit_compile
     model.compile(optimizer=optimizer, jit_compile=jit_compile)
     return model
 
 
 class TrainingDiverged(RuntimeError):
-    """Raised when the loss became NaN; the last good checkpoint is kept."""
+    """Raised when the loss diverged (NaN, or far above its earlier values);
+    the last good checkpoint is kept."""
 
 
 def train(config=None, run_dir=None, runs_root="runs"):
@@ -330,7 +171,6 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
 
     if run_dir is None:
         run_dir = runs.new_run_dir(runs_root)
-        runs.point_latest(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     config.save(os.path.join(run_dir, runs.CONFIG_FILE))
 
@@ -341,15 +181,29 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
         grid_labels = [index % num_classes for index in range(2 * columns)]
     elif text:
         grid_prompts = [str(caption) for caption in info.captions[: 2 * GRID_COLUMNS]]
-    # The backup comes last: once it marks a period done, that period's log
-    # line, checkpoint and grid are on disk (a kill before it repeats the
-    # period on resume, which at worst logs it twice).
+    # The run log comes first: it stops training at a bad period, before
+    # anything is saved. The backup comes last: once it marks a period done,
+    # that period's files are on disk (a kill before it repeats the period on
+    # resume, whose log rows the run log then replaces).
+    run_log = RunLog(os.path.join(run_dir, runs.LOG_FILE))
+    samples_dir = os.path.join(run_dir, runs.SAMPLES_DIR)
+    tensorboard = []
+    if config.tensorboard:
+        tensorboard.append(
+            TensorBoardLog(
+                os.path.join(run_dir, runs.TENSORBOARD_DIR),
+                every=epoch_length(period, SCALAR_EVERY),
+                samples_dir=samples_dir,
+                config=dataclasses.asdict(config),
+            )
+        )
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, runs.LOG_FILE), append=True),
+        run_log,
         EMACheckpoint(os.path.join(run_dir, runs.CHECKPOINTS_DIR), config.checkpoint_every),
+        LatestPointer(run_dir),
         SampleGrid(
-            os.path.join(run_dir, runs.SAMPLES_DIR),
+            samples_dir,
             config.sample_every,
             labels=grid_labels,
             prompts=grid_prompts,
@@ -358,6 +212,12 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
             steps=config.sample_steps,
             guidance=config.guidance,
             seed=config.seed,
+        ),
+        *tensorboard,
+        LossPlot(
+            os.path.join(run_dir, runs.LOG_FILE),
+            os.path.join(run_dir, runs.LOSS_PLOT),
+            config.checkpoint_every,
         ),
         NaNSafeBackupAndRestore(os.path.join(run_dir, runs.BACKUP_DIR)),
     ]
@@ -370,12 +230,13 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
         verbose=config.verbose,
     )
     if model.stop_training:
-        step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         raise TrainingDiverged(
-            f"The loss became NaN near step {step}; training "
-            f"stopped. Last good checkpoint: {runs.latest_checkpoint(run_dir)}; resume with "
-            f"--resume {run_dir} (the backup holds the last good state), perhaps with a lower "
-            "learning rate."
+            f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
+            f"stopped. Last good checkpoint: {runs.latest_checkpoint(run_dir) or 'none yet'}; "
+            f"resume with --resume {run_dir} (the backup holds the last good state), perhaps "
+            "with a lower learning rate."
         )
-    model.save(os.path.join(run_dir, runs.MODEL_FILE))
+    with files.atomic_path(os.path.join(run_dir, runs.MODEL_FILE)) as temporary:
+        model.save(temporary)
+    runs.point_latest(run_dir)
     return model, run_dir

@@ -59,7 +59,7 @@ def cli_command(args):
 
 
 def cli_env(backend=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ)
     if backend:
         env["KERAS_BACKEND"] = backend
     return env

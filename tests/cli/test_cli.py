@@ -11,7 +11,7 @@ from PIL import Image
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
-from keras_simple_diffusion.training.trainer import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
+from keras_simple_diffusion.training.config import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
 
 
 def test_train_writes_a_run_folder(tiny_run):
@@ -20,8 +20,10 @@ def test_train_writes_a_run_folder(tiny_run):
         "checkpoints",
         "config.json",
         "log.csv",
+        "loss.png",
         "model.keras",
         "samples",
+        "tensorboard",
     ]  # the backup is deleted once training ends
     assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == [
         "step_000002.keras",
@@ -63,7 +65,7 @@ def test_noise_d_high_interpolates_from_the_resolved_noise_d():
     }
     with pytest.raises(ValueError, match="`noise_d_high` \\(16\\) must exceed `noise_d` \\(16"):
         TrainConfig(noise_d_high=16).schedule_options(32)
-    with pytest.raises(ValueError, match="`noise_d_high` must be a positive integer"):
+    with pytest.raises(ValueError, match="`noise_d_high` must be at least 1"):
         TrainConfig(noise_d_high=0)
 
 

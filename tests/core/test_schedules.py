@@ -93,7 +93,7 @@ def test_schedule_object_dispatch_and_serialization():
         (dict(image_d=64, noise_d=0), "noise_d"),
         (dict(image_d=64, noise_d=-3), "noise_d"),
         (dict(image_d=0), "image_d"),
-        (dict(image_d=512, noise_d_low=256, noise_d_high=32), "smaller"),
+        (dict(image_d=512, noise_d_low=256, noise_d_high=32), "must exceed `noise_d_low`"),
         (dict(image_d=512, noise_d=64, noise_d_low=32, noise_d_high=256), "not both"),
         (dict(image_d=64, logsnr_min=5.0, logsnr_max=-5.0), "logsnr_min"),
     ],

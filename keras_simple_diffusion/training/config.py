@@ -1,0 +1,488 @@
+"""`TrainConfig`: everything that defines a training run, and how each
+setting is checked, described on the command line and treated on resume.
+
+Free of Keras, so that `simple-diffusion train --help` and bad flags answer
+before a backend is imported. Each field's metadata (`option`) holds its help
+text, its parser from command-line text and its check, which every
+`TrainConfig` runs: one place for each rule, shared by the Python API, the
+CLI and the `config.json` of a resumed run.
+"""
+
+import dataclasses
+import functools
+import json
+
+from keras_simple_diffusion import checks, files
+
+DEFAULT_MODEL = "uvit-digits"
+# What the default model becomes on captioned data (the "shapes" source).
+DEFAULT_TEXT_MODEL = "uvit-shapes-text"
+# Optimizer steps when a config leaves them out: the default digits run, and
+# captioned data, whose prompt adherence (the position above all) is still
+# rising steeply at 4000 steps.
+DEFAULT_STEPS = 2000
+DEFAULT_TEXT_STEPS = 6000
+# The names `losses.WEIGHTINGS` and `precision.PRECISIONS` accept, listed
+# here for the command line's choices without importing Keras.
+LOSS_WEIGHTINGS = ("eps", "v", "sigmoid")
+PRECISIONS = ("float32", "bfloat16", "float16")
+DISTRIBUTIONS = ("data", "model")
+JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
+
+# Reasons a resumed run keeps its saved value (see `option(fixed=...)`).
+FIXED_DATA = "the model was built for the run's data"
+FIXED_MODEL = "the saved weights have this architecture"
+FIXED_SCHEDULE = "the noise schedule is part of the model"
+FIXED_PERIODS = "the learning-rate schedule and the backups are laid out over it"
+FIXED_PRECISION = "the saved optimizer state depends on it"
+
+
+def parse_int_list(text):
+    """Comma-separated integers, e.g. "64,128" -> (64, 128)."""
+    try:
+        return tuple(int(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers, e.g. 64,128; got {text!r}") from None
+
+
+def parse_jit_compile(text):
+    """ "auto", "true" or "false" -> "auto", True or False."""
+    if text.lower() not in JIT_COMPILE_CHOICES:
+        raise ValueError(f"expected auto, true or false; got {text!r}")
+    return JIT_COMPILE_CHOICES[text.lower()]
+
+
+def optional(check):
+    """`check` that also accepts None."""
+
+    def check_optional(name, value):
+        return None if value is None else check(name, value)
+
+    return check_optional
+
+
+positive_int = checks.check_positive_int
+positive_number = functools.partial(checks.check_number, minimum=0.0, inclusive=(False, True))
+non_negative_number = functools.partial(checks.check_number, minimum=0.0)
+probability = functools.partial(checks.check_number, minimum=0.0, maximum=1.0)
+below_one = functools.partial(
+    checks.check_number, minimum=0.0, maximum=1.0, inclusive=(True, False)
+)
+
+
+def check_seed(name, value):
+    return checks.check_seed(name, value, allow_none=False)
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
+    return value
+
+
+def check_text(name, value):
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"`{name}` must be a non-empty string. Received: {name}={value!r}")
+    return value
+
+
+def check_jit_compile(name, value):
+    if not (value == "auto" or isinstance(value, bool)):
+        raise ValueError(f"`{name}` must be 'auto', True or False. Received: {name}={value!r}")
+    return value
+
+
+def choice(choices):
+    return functools.partial(checks.check_choice, choices=choices)
+
+
+def check_widths(name, value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not value:
+        raise ValueError(f"`{name}` must be a non-empty list of widths. Received: {value!r}")
+    return tuple(checks.check_positive_int(name, width) for width in value)
+
+
+# Architecture keywords of the presets with a command-line flag each
+# (`--widths 64,128`); a `TrainConfig.model_options` entry of one of these
+# names is checked here, any other preset keyword is left to the network.
+ARCHITECTURE_OPTIONS = {
+    "widths": dict(
+        parse=parse_int_list,
+        check=check_widths,
+        metavar="W1,W2,...",
+        help="widths of the residual levels, e.g. 64,128",
+    ),
+    "transformer_width": dict(parse=int, check=positive_int, help="token width (U-ViT)"),
+    "transformer_depth": dict(
+        parse=int, check=positive_int, help="number of transformer blocks (U-ViT)"
+    ),
+    "num_heads": dict(parse=int, check=positive_int, help="attention heads"),
+    "num_res_blocks": dict(parse=int, check=positive_int, help="residual blocks per level"),
+    "embedding_dim": dict(
+        parse=int, check=positive_int, help="width of the conditioning embedding"
+    ),
+    "dropout": dict(parse=float, check=below_one, help="dropout rate at low resolutions"),
+}
+
+
+def check_model_options(name, value):
+    if not isinstance(value, dict):
+        raise ValueError(f"`{name}` must be a dict of preset keywords. Received: {value!r}")
+    return {
+        key: ARCHITECTURE_OPTIONS[key]["check"](key, item) if key in ARCHITECTURE_OPTIONS else item
+        for key, item in value.items()
+    }
+
+
+def option(
+    default=None,
+    *,
+    help,
+    group,
+    check,
+    parse=None,
+    choices=None,
+    metavar=None,
+    fixed=None,
+    flag=True,
+):
+    """A `TrainConfig` field and its command-line description.
+
+    Args:
+        default: the default value (a dict default is copied per instance).
+        help: the flag's help text; "(default ...)" is added for a default
+            other than None.
+        group: the help section of the flag.
+        check: `check(name, value)` returns the value (normalised) or raises
+            a one-line `ValueError`; every `TrainConfig` runs it.
+        parse: turns the flag's text into a value (default: the type of the
+            default, else `str`).
+        choices: the values the flag offers.
+        metavar: the flag's value in the usage text.
+        fixed: why a resumed run cannot change it, or None if it can.
+        flag: whether the setting has a command-line flag.
+    """
+    metadata = dict(
+        help=help,
+        group=group,
+        check=check,
+        parse=parse,
+        choices=choices,
+        metavar=metavar,
+        fixed=fixed,
+        flag=flag,
+    )
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as the run's `config.json`.
+
+    The defaults are the embedded digits run: class-conditional 32 x 32
+    digits with the "uvit-digits" preset, which reaches the quality bar
+    (samples classified as their label >= 95% of the time, Frechet distance
+    in the offline classifier's features <= 2x real-vs-real) on 2 CPU cores.
+    Every value is checked on creation (a one-line `ValueError`).
+
+    Args:
+        dataset: a `keras_simple_diffusion.data.load_dataset` source spec
+            ("digits", "shapes", "tfds:NAME[:SPLIT]", a folder, a `.npz`).
+        data_dir: TFDS data directory for "tfds:" sources.
+        image_size: resize the images to this size (default: the source's).
+        channels: 1 or 3 to convert the images (default: the source's).
+        unconditional: ignore the dataset's labels.
+        model: a preset of `keras_simple_diffusion.models.PRESETS`; the
+            default becomes `DEFAULT_TEXT_MODEL` on captioned data.
+        model_options: keyword overrides of the preset (e.g. `widths`).
+        noise_d: reference resolution of the shifted cosine schedule. None
+            picks half the image size, at most 64 (`resolved_noise_d`): a
+            shift towards noise, which the embedded 32 px datasets train
+            better with, and the paper's 64 from 128 px up.
+        noise_d_high: None (a shifted schedule), or the reference
+            resolution at the fine-detail end (t = 0) of an interpolated
+            schedule that keeps `noise_d` at pure noise (t = 1), as in the
+            paper's eq. 6: layout is still learnt at the strong shift while
+            more steps go to the detail. Must exceed the resolved `noise_d`.
+        label_dropout: probability of the null label during training, for
+            classifier-free guidance.
+        loss_weighting: "eps", "v" or "sigmoid" (see
+            `keras_simple_diffusion.losses`). "v" weighs the low-SNR end,
+            where class and layout are decided, far more than the paper's
+            "eps": on the default run the samples follow their labels
+            after a few hundred steps instead of barely at all.
+        steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
+            (2000), or `DEFAULT_TEXT_STEPS` (6000) on captioned data (see
+            `with_default_steps`).
+        batch_size: images per step.
+        learning_rate: peak learning rate of AdamW (linear warm-up over
+            `warmup_steps`, then cosine decay to a tenth).
+        warmup_steps: learning-rate warm-up steps.
+        weight_decay: AdamW weight decay.
+        ema_momentum: momentum of the optimizer's weight EMA. None picks
+            `1 - 10 / steps` (within [0.9, 0.9999]) so that the initial
+            weights weigh e^-10 at the end; Keras' EMA has no warm-up, and
+            the momentum is fixed when the train step is traced.
+        seed: seed of data order, initialisation, noise and grids.
+        jit_compile: passed to `Model.compile` (True or False), or "auto":
+            XLA on TensorFlow (about twice as fast on the CPU), Keras' own
+            "auto" elsewhere (jit on JAX, eager on torch).
+        distribution: None, "data" or "model" (see
+            `keras_simple_diffusion.distribution.configure_distribution`).
+        mesh: the device mesh, "BATCHxMODEL"; `batch_size` is the global
+            batch. Needs `distribution`.
+        precision: "float32", "bfloat16" or "float16" (with loss scaling).
+        sample_every: steps between PNG sample grids (EMA weights).
+        checkpoint_every: steps between `.keras` checkpoints and backups.
+        sample_steps: sampler steps of the grids.
+        guidance: guidance weight of the grids.
+        tensorboard: write TensorBoard logs (loss, learning rate, sample
+            grids, config) to the run's `tensorboard/` folder.
+        verbose: verbosity of `fit` (1 = progress bar).
+
+    Example:
+    >>> config = TrainConfig(steps=1000, learning_rate=1e-3)
+    """
+
+    dataset: str = option(
+        "digits",
+        help="'digits', 'shapes', 'tfds:NAME[:SPLIT]', an image folder (class subfolders "
+        "become labels) or a .npz file",
+        group="data",
+        check=check_text,
+        fixed=FIXED_DATA,
+    )
+    data_dir: str | None = option(
+        help="TFDS data directory (datasets are never downloaded)",
+        group="data",
+        check=optional(check_text),
+    )
+    image_size: int | None = option(
+        help="resize images to this size (default: the data's)",
+        group="data",
+        check=optional(positive_int),
+        parse=int,
+        fixed=FIXED_DATA,
+    )
+    channels: int | None = option(
+        help="convert images to 1 or 3 channels (default: the data's)",
+        group="data",
+        check=optional(choice((1, 3))),
+        parse=int,
+        choices=(1, 3),
+        fixed=FIXED_DATA,
+    )
+    unconditional: bool = option(
+        False,
+        help="ignore the dataset's labels",
+        group="data",
+        check=check_bool,
+        fixed=FIXED_DATA,
+    )
+    model: str = option(
+        DEFAULT_MODEL,
+        help=f"denoiser preset; left out, {DEFAULT_TEXT_MODEL} on captioned data",
+        group="model",
+        check=check_text,
+        fixed=FIXED_MODEL,
+    )
+    model_options: dict = option(
+        {},
+        help="keyword overrides of the preset",
+        group="model",
+        check=check_model_options,
+        fixed=FIXED_MODEL,
+        flag=False,  # one flag per `ARCHITECTURE_OPTIONS` entry instead
+    )
+    noise_d: int | None = option(
+        help="reference resolution of the shifted noise schedule "
+        "(default: half the image size, at most 64)",
+        group="model",
+        check=optional(positive_int),
+        parse=int,
+        fixed=FIXED_SCHEDULE,
+    )
+    noise_d_high: int | None = option(
+        help="interpolate the schedule from --noise-d at pure noise to this reference "
+        "resolution at the fine-detail end (default: no interpolation)",
+        group="model",
+        check=optional(positive_int),
+        parse=int,
+        fixed=FIXED_SCHEDULE,
+    )
+    label_dropout: float = option(
+        0.1,
+        help="null-label probability, for guidance",
+        group="model",
+        check=below_one,
+    )
+    loss_weighting: str = option(
+        "v",
+        help="loss weighting over noise levels",
+        group="model",
+        check=choice(LOSS_WEIGHTINGS),
+        choices=LOSS_WEIGHTINGS,
+    )
+    steps: int | None = option(
+        help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on captioned "
+        "data such as shapes)",
+        group="optimisation",
+        check=optional(positive_int),
+        parse=int,
+        fixed=FIXED_PERIODS,
+    )
+    batch_size: int = option(32, help="images per step", group="optimisation", check=positive_int)
+    learning_rate: float = option(
+        2e-3,
+        help="peak AdamW learning rate, warm-up then cosine decay",
+        group="optimisation",
+        check=positive_number,
+    )
+    warmup_steps: int = option(
+        100,
+        help="learning-rate warm-up steps",
+        group="optimisation",
+        check=functools.partial(checks.check_int, minimum=0),
+    )
+    weight_decay: float = option(
+        1e-4, help="AdamW weight decay", group="optimisation", check=non_negative_number
+    )
+    ema_momentum: float | None = option(
+        help="weight EMA momentum (default: 1 - 10/steps, within [0.9, 0.9999])",
+        group="optimisation",
+        check=optional(below_one),
+        parse=float,
+    )
+    seed: int = option(
+        0,
+        help="seed of data order, initialisation and noise",
+        group="optimisation",
+        check=check_seed,
+    )
+    jit_compile: str | bool = option(
+        "auto",
+        help="Model.compile's jit_compile",
+        group="optimisation",
+        metavar="{auto,true,false}",
+        check=check_jit_compile,
+        parse=parse_jit_compile,
+    )
+    distribution: str | None = option(
+        help="data parallel (JAX keras.distribution, TF MirroredStrategy) or model parallel "
+        "(JAX: 16x16 kernels sharded over the model axis)",
+        group="scale out (see README, Scaling out)",
+        check=optional(choice(DISTRIBUTIONS)),
+        choices=DISTRIBUTIONS,
+    )
+    mesh: str | None = option(
+        help="device mesh, e.g. 8x1 or 4x2, with --distribution "
+        "(default: all devices on the batch axis)",
+        metavar="BATCHxMODEL",
+        group="scale out (see README, Scaling out)",
+        check=optional(check_text),
+    )
+    precision: str = option(
+        "float32",
+        help="compute precision (float16 with loss scaling)",
+        group="scale out (see README, Scaling out)",
+        check=choice(PRECISIONS),
+        choices=PRECISIONS,
+        fixed=FIXED_PRECISION,
+    )
+    sample_every: int = option(
+        500,
+        help="steps between PNG sample grids",
+        group="output",
+        check=positive_int,
+        fixed=FIXED_PERIODS,
+    )
+    checkpoint_every: int = option(
+        500,
+        help="steps between .keras checkpoints and backups",
+        group="output",
+        check=positive_int,
+        fixed=FIXED_PERIODS,
+    )
+    sample_steps: int = option(
+        64, help="sampler steps of the grids", group="output", check=positive_int
+    )
+    guidance: float = option(
+        1.0, help="guidance weight of the grids", group="output", check=non_negative_number
+    )
+    tensorboard: bool = option(
+        True, help="write TensorBoard logs to the run folder", group="output", check=check_bool
+    )
+    verbose: int = option(
+        1,
+        help="verbosity of fit",
+        group="output",
+        check=functools.partial(checks.check_int, minimum=0, maximum=2),
+        flag=False,  # the CLI's --quiet
+    )
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            check = field.metadata["check"]
+            setattr(self, field.name, check(field.name, getattr(self, field.name)))
+        if self.mesh is not None and self.distribution is None:
+            raise ValueError(
+                f"`mesh` ({self.mesh!r}) needs `distribution` ('data' or 'model'): "
+                "a mesh lays out the devices of distributed training."
+            )
+
+    def with_default_steps(self, text):
+        """This config, with `steps` filled in if None: for captioned data
+        (`text=True`) or the rest."""
+        if self.steps is not None:
+            return self
+        return dataclasses.replace(self, steps=DEFAULT_TEXT_STEPS if text else DEFAULT_STEPS)
+
+    @property
+    def resolved_ema_momentum(self):
+        if self.ema_momentum is not None:
+            return self.ema_momentum
+        return min(max(1.0 - 10.0 / self.steps, 0.9), 0.9999)
+
+    def resolved_noise_d(self, image_size):
+        if self.noise_d is not None:
+            return self.noise_d
+        return max(min(image_size // 2, 64), 1)
+
+    def schedule_options(self, image_size):
+        """The `SimpleDiffusion` schedule arguments: `noise_d`, or
+        `noise_d_low` and `noise_d_high` for an interpolated schedule."""
+        from keras_simple_diffusion.schedules import check_interpolation
+
+        noise_d = self.resolved_noise_d(image_size)
+        if self.noise_d_high is None:
+            return {"noise_d": noise_d}
+        check_interpolation(noise_d, self.noise_d_high, low_name="noise_d")
+        return {"noise_d_low": noise_d, "noise_d_high": self.noise_d_high}
+
+    def save(self, path):
+        files.write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path):
+        """The config saved at `path`; a one-line `ValueError` names the file
+        and the first unknown or bad setting."""
+        try:
+            with open(path) as file:
+                values = json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} does not hold a training config (a JSON object).")
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = [key for key in values if key not in names]
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown setting {unknown[0]!r} (not a TrainConfig field; written by "
+                "another version of keras-simple-diffusion?)."
+            )
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
