@@ -7,7 +7,14 @@ the optimizer in a `keras.optimizers.LossScaleOptimizer` (Keras does this
 itself for a model whose policy is mixed_float16, `auto_scale_loss=True`);
 `loss_scale_optimizer()` does it explicitly for custom loops.
 
-What stays in float32 (checked by tests/precision):
+A denoiser can also take the policy alone:
+`build_denoiser(name, dtype="mixed_bfloat16")` passes it to every layer
+(the model's `dtype_policy`, kept by its config) while the global policy,
+and so the `SimpleDiffusion` around it, stays float32. Keras then adds no
+loss scaling: with "mixed_float16" that way, wrap the optimizer with
+`loss_scale_optimizer(optimizer, "float16")`.
+
+What stays in float32 (checked by tests/precision and tests/core):
 - the schedule, t, alpha/sigma, the noise and the noised input: computed
   by `SimpleDiffusion.compute_loss` in float32 (the images are cast to
   float32 and the denoiser's output is cast back to float32 before the loss);
@@ -19,8 +26,9 @@ What stays in float32 (checked by tests/precision):
   `ops.dot_product_attention` path, whose JAX and TF implementations
   compute the logits' softmax in float32; on torch it is
   `scaled_dot_product_attention`, which accumulates in float32;
-- the noise-level embedding's sinusoids (computed in float32, then the
-  MLP in the compute dtype).
+- the noise-level embedding's input and sinusoids (its `input_dtype` is
+  float32, so logSNR is not rounded to half precision; the MLP then runs in
+  the compute dtype).
 """
 
 import keras

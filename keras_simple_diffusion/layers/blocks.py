@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_simple_diffusion.checks import check_positive_int
 from keras_simple_diffusion.layers.dropout import SelectiveDropout
 
 
@@ -40,30 +41,41 @@ class ResidualBlock(keras.layers.Layer):
         self, filters, dropout=0.0, dropout_max_resolution=16, groups=32, seed=None, **kwargs
     ):
         super().__init__(**kwargs)
-        self.filters = filters
+        self.filters = check_positive_int("filters", filters)
         self.dropout = dropout
         self.dropout_max_resolution = dropout_max_resolution
-        self.groups = groups
+        self.groups = check_positive_int("groups", groups)
         self.seed = seed
 
     def build(self, input_shape):
         image_shape, embedding_shape = input_shape
         in_channels = image_shape[-1]
-        self.norm_in = _group_norm(in_channels, self.groups, name="norm_in")
-        self.conv_in = keras.layers.Conv2D(self.filters, 3, padding="same", name="conv_in")
-        self.modulation = keras.layers.Dense(2 * self.filters, name="modulation")
-        self.norm_out = _group_norm(
-            self.filters, self.groups, center=False, scale=False, name="norm_out"
+        # Every sublayer computes in this block's dtype policy; the group
+        # norms upcast half-precision inputs to float32 internally.
+        dtype = self.dtype_policy
+        self.norm_in = _group_norm(in_channels, self.groups, dtype=dtype, name="norm_in")
+        self.conv_in = keras.layers.Conv2D(
+            self.filters, 3, padding="same", dtype=dtype, name="conv_in"
         )
+        self.modulation = keras.layers.Dense(2 * self.filters, dtype=dtype, name="modulation")
+        self.norm_out = _group_norm(
+            self.filters, self.groups, center=False, scale=False, dtype=dtype, name="norm_out"
+        )
+        # The dropout validates `dropout`, `dropout_max_resolution` and `seed`.
         self.dropout_layer = SelectiveDropout(
-            self.dropout, self.dropout_max_resolution, seed=self.seed, name="dropout"
+            self.dropout, self.dropout_max_resolution, seed=self.seed, dtype=dtype, name="dropout"
         )
         self.conv_out = keras.layers.Conv2D(
-            self.filters, 3, padding="same", kernel_initializer="zeros", name="conv_out"
+            self.filters,
+            3,
+            padding="same",
+            kernel_initializer="zeros",
+            dtype=dtype,
+            name="conv_out",
         )
         self.skip = None
         if in_channels != self.filters:
-            self.skip = keras.layers.Conv2D(self.filters, 1, name="skip")
+            self.skip = keras.layers.Conv2D(self.filters, 1, dtype=dtype, name="skip")
             self.skip.build(image_shape)
         # Build the sublayers here so every variable exists before training
         # (JAX needs the full state up front).
@@ -94,6 +106,12 @@ class ResidualBlock(keras.layers.Layer):
             "groups": self.groups,
             "seed": self.seed,
         }
+
+
+def _modulate(norm, x, modulation):
+    """adaLN: `norm(x) * (1 + scale) + shift`, and the sub-block's output gate."""
+    shift, scale, gate = ops.split(modulation, 3, axis=-1)
+    return norm(x) * (1.0 + scale) + shift, gate
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
@@ -134,53 +152,59 @@ class TransformerBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_heads = num_heads
-        self.mlp_ratio = mlp_ratio
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.mlp_ratio = check_positive_int("mlp_ratio", mlp_ratio)
         self.dropout = dropout
         self.dropout_max_resolution = dropout_max_resolution
-        self.resolution = resolution
-        self.cross_attention = cross_attention
+        self.resolution = check_positive_int("resolution", resolution, allow_none=True)
+        self.cross_attention = bool(cross_attention)
         self.seed = seed
 
     def build(self, input_shape):
-        dim = input_shape[0][-1]
+        tokens_shape = tuple(input_shape[0])
+        dim = tokens_shape[-1]
         if dim % self.num_heads:
             raise ValueError(
                 f"TransformerBlock: token width {dim} is not divisible by "
                 f"num_heads={self.num_heads}."
             )
-        resolution = self.resolution or int(round(math.sqrt(input_shape[0][1])))
+        resolution = self.resolution or int(round(math.sqrt(tokens_shape[1])))
         sub_blocks = 3 if self.cross_attention else 2
+        # Every sublayer computes in this block's dtype policy: the layer
+        # norms upcast half-precision inputs to float32 internally, and the
+        # attention softmax runs in float32 (see precision.py).
+        dtype = self.dtype_policy
         self.modulation = keras.layers.Dense(
-            3 * sub_blocks * dim, kernel_initializer="zeros", name="modulation"
+            3 * sub_blocks * dim, kernel_initializer="zeros", dtype=dtype, name="modulation"
         )
-        norm = dict(epsilon=1e-6, center=False, scale=False)
+        norm = dict(epsilon=1e-6, center=False, scale=False, dtype=dtype)
         self.norm_attention = keras.layers.LayerNormalization(name="norm_attention", **norm)
         self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, dim // self.num_heads, name="attention"
+            self.num_heads, dim // self.num_heads, dtype=dtype, name="attention"
         )
         if self.cross_attention:
             self.norm_cross = keras.layers.LayerNormalization(name="norm_cross", **norm)
             self.cross = keras.layers.MultiHeadAttention(
-                self.num_heads, dim // self.num_heads, name="cross_attention"
+                self.num_heads, dim // self.num_heads, dtype=dtype, name="cross_attention"
             )
         self.norm_mlp = keras.layers.LayerNormalization(name="norm_mlp", **norm)
         self.mlp_hidden = keras.layers.Dense(
-            self.mlp_ratio * dim, activation="gelu", name="mlp_hidden"
+            self.mlp_ratio * dim, activation="gelu", dtype=dtype, name="mlp_hidden"
         )
+        # The dropout validates `dropout`, `dropout_max_resolution` and `seed`.
         self.dropout_layer = SelectiveDropout(
             self.dropout,
             self.dropout_max_resolution,
             resolution=resolution,
             seed=self.seed,
+            dtype=dtype,
             name="dropout",
         )
-        self.mlp_output = keras.layers.Dense(dim, name="mlp_output")
-        tokens_shape = tuple(input_shape[0])
+        self.mlp_output = keras.layers.Dense(dim, dtype=dtype, name="mlp_output")
         hidden_shape = tokens_shape[:-1] + (self.mlp_ratio * dim,)
         self.modulation.build(input_shape[1])
-        for norm in (self.norm_attention, self.norm_mlp, self.mlp_hidden):
-            norm.build(tokens_shape)
+        for layer in (self.norm_attention, self.norm_mlp, self.mlp_hidden):
+            layer.build(tokens_shape)
         self.attention.build(tokens_shape, tokens_shape)
         if self.cross_attention:
             self.norm_cross.build(tokens_shape)
@@ -190,27 +214,28 @@ class TransformerBlock(keras.layers.Layer):
 
     def call(self, inputs, training=False):
         x, embedding = inputs[0], inputs[1]
-        sub_blocks = 3 if self.cross_attention else 2
-        modulation = ops.split(
-            self.modulation(ops.silu(embedding))[:, None, :], 3 * sub_blocks, axis=-1
-        )
+        # One (shift, scale, gate) triple per sub-block, in the order
+        # attention, cross-attention (when present), MLP.
+        modulation = self.modulation(ops.silu(embedding))[:, None, :]
+        if self.cross_attention:
+            attention_modulation, cross_modulation, mlp_modulation = ops.split(
+                modulation, 3, axis=-1
+            )
+        else:
+            attention_modulation, mlp_modulation = ops.split(modulation, 2, axis=-1)
 
-        def modulate(norm, index):
-            shift, scale = modulation[3 * index], modulation[3 * index + 1]
-            return norm(x) * (1.0 + scale) + shift
-
-        h = modulate(self.norm_attention, 0)
-        x = x + modulation[2] * self.attention(h, h, training=training)
+        h, gate = _modulate(self.norm_attention, x, attention_modulation)
+        x = x + gate * self.attention(h, h, training=training)
         if self.cross_attention:
             context, context_mask = inputs[2], inputs[3]
             mask = ops.repeat(
                 ops.expand_dims(ops.cast(context_mask, "bool"), 1), ops.shape(x)[1], axis=1
             )
-            h = modulate(self.norm_cross, 1)
-            x = x + modulation[5] * self.cross(h, context, attention_mask=mask, training=training)
-        h = modulate(self.norm_mlp, sub_blocks - 1)
+            h, gate = _modulate(self.norm_cross, x, cross_modulation)
+            x = x + gate * self.cross(h, context, attention_mask=mask, training=training)
+        h, gate = _modulate(self.norm_mlp, x, mlp_modulation)
         h = self.mlp_output(self.dropout_layer(self.mlp_hidden(h), training=training))
-        return x + modulation[3 * sub_blocks - 1] * h
+        return x + gate * h
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])

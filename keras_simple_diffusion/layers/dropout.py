@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_simple_diffusion.checks import check_number, check_positive_int, check_seed
+
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class SelectiveDropout(keras.layers.Layer):
@@ -17,7 +19,8 @@ class SelectiveDropout(keras.layers.Layer):
         max_resolution: the largest resolution (min(H, W)) that gets dropout.
         resolution: the resolution of the input when it is not a rank-4
             image-shaped tensor (e.g. transformer tokens of a 16 x 16 grid).
-        seed: seed of the layer's own `SeedGenerator`.
+        seed: seed of the layer's own `SeedGenerator`, which exists only
+            when `rate > 0` (as in Keras' `Dropout`).
 
     Example:
     >>> layer = SelectiveDropout(0.1, max_resolution=16)
@@ -26,13 +29,12 @@ class SelectiveDropout(keras.layers.Layer):
 
     def __init__(self, rate, max_resolution, resolution=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"`rate` must be in [0, 1). Received: rate={rate}")
-        self.rate = float(rate)
-        self.max_resolution = max_resolution
-        self.resolution = resolution
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.rate = check_number("rate", rate, 0.0, 1.0, inclusive=(True, False))
+        self.max_resolution = check_positive_int("max_resolution", max_resolution)
+        self.resolution = check_positive_int("resolution", resolution, allow_none=True)
+        self.seed = check_seed("seed", seed)
+        if self.rate > 0:
+            self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_simple_diffusion.checks import check_number, check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class NoiseLevelEmbedding(keras.layers.Layer):
@@ -27,13 +29,26 @@ class NoiseLevelEmbedding(keras.layers.Layer):
 
     def __init__(self, embedding_dim, frequency_dim=128, max_period=10000.0, **kwargs):
         super().__init__(**kwargs)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        self.frequency_dim = check_positive_int("frequency_dim", frequency_dim)
         if frequency_dim % 2:
-            raise ValueError(f"`frequency_dim` must be even. Received: {frequency_dim}")
-        self.embedding_dim = embedding_dim
-        self.frequency_dim = frequency_dim
-        self.max_period = max_period
-        self.hidden = keras.layers.Dense(embedding_dim, activation="silu", name="hidden")
-        self.output_dense = keras.layers.Dense(embedding_dim, name="output")
+            raise ValueError(
+                f"`frequency_dim` must be even. Received: frequency_dim={frequency_dim}"
+            )
+        self.max_period = check_number("max_period", max_period, 0.0, inclusive=(False, True))
+        self.hidden = keras.layers.Dense(
+            embedding_dim, activation="silu", dtype=self.dtype_policy, name="hidden"
+        )
+        self.output_dense = keras.layers.Dense(
+            embedding_dim, dtype=self.dtype_policy, name="output"
+        )
+
+    @property
+    def input_dtype(self):
+        # Keras casts float inputs to this dtype. logSNR (about [-20, 20])
+        # stays float32 for the sinusoids, as half precision would round it to
+        # a few significant digits; the MLP computes in the compute dtype.
+        return "float32"
 
     def build(self, input_shape):
         self.hidden.build(tuple(input_shape) + (self.frequency_dim,))

@@ -4,13 +4,8 @@ the wavelet for downsampling immediately at the input."""
 import keras
 from keras import ops
 
+from keras_simple_diffusion.checks import check_positive_int
 from keras_simple_diffusion.layers.shapes import check_image_shape
-
-
-def _check_patch_size(patch_size):
-    if int(patch_size) != patch_size or patch_size < 1:
-        raise ValueError(f"`patch_size` must be a positive integer. Received: {patch_size}")
-    return int(patch_size)
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
@@ -27,7 +22,7 @@ class Patchify(keras.layers.Layer):
 
     def __init__(self, patch_size, **kwargs):
         super().__init__(**kwargs)
-        self.patch_size = _check_patch_size(patch_size)
+        self.patch_size = check_positive_int("patch_size", patch_size)
 
     def build(self, input_shape):
         check_image_shape(self, input_shape, self.patch_size)
@@ -62,7 +57,7 @@ class Unpatchify(keras.layers.Layer):
 
     def __init__(self, patch_size, **kwargs):
         super().__init__(**kwargs)
-        self.patch_size = _check_patch_size(patch_size)
+        self.patch_size = check_positive_int("patch_size", patch_size)
 
     def build(self, input_shape):
         check_image_shape(self, input_shape, 1, channel_multiple=self.patch_size**2)

@@ -20,6 +20,7 @@ update, then the predict, so it is exact up to float rounding.
 import keras
 from keras import ops
 
+from keras_simple_diffusion.checks import check_positive_int
 from keras_simple_diffusion.layers.shapes import check_image_shape
 
 
@@ -74,12 +75,6 @@ def inverse_dwt53_level(bands):
     return _unlift(low_w, high_w)
 
 
-def _check_levels(levels):
-    if int(levels) != levels or levels < 1:
-        raise ValueError(f"`levels` must be a positive integer. Received: levels={levels}")
-    return int(levels)
-
-
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class DWT53(keras.layers.Layer):
     """Multi-level LeGall 5/3 wavelet transform, channels last.
@@ -96,7 +91,7 @@ class DWT53(keras.layers.Layer):
 
     def __init__(self, levels=1, **kwargs):
         super().__init__(**kwargs)
-        self.levels = _check_levels(levels)
+        self.levels = check_positive_int("levels", levels)
 
     def build(self, input_shape):
         check_image_shape(self, input_shape, 2**self.levels)
@@ -131,7 +126,7 @@ class InverseDWT53(keras.layers.Layer):
 
     def __init__(self, levels=1, **kwargs):
         super().__init__(**kwargs)
-        self.levels = _check_levels(levels)
+        self.levels = check_positive_int("levels", levels)
 
     def build(self, input_shape):
         check_image_shape(self, input_shape, 1, channel_multiple=4**self.levels)

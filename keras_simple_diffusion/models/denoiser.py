@@ -107,10 +107,10 @@ def text_context(inputs, text_encoder):
     return text_encoder([inputs["token_ids"], inputs["padding_mask"]])
 
 
-def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None):
+def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None, dtype=None):
     """Noise-level embedding plus a class embedding (with a null class) and,
     for text conditioning, a projection of the pooled text embedding."""
-    embedding = NoiseLevelEmbedding(embedding_dim, name="noise_level_embedding")(
+    embedding = NoiseLevelEmbedding(embedding_dim, dtype=dtype, name="noise_level_embedding")(
         inputs["noise_level"]
     )
     if num_classes:
@@ -121,50 +121,58 @@ def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None)
             num_classes + 1,
             embedding_dim,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+            dtype=dtype,
             name="class_embedding",
         )
-        embedding = layers.Add(name="conditioning")(
+        embedding = layers.Add(dtype=dtype, name="conditioning")(
             [embedding, label_embedding(inputs["class_labels"])]
         )
     if pooled_text is not None:
-        text = layers.Dense(embedding_dim, activation="silu", name="text_pooled_projection")(
-            pooled_text
-        )
-        text = layers.Dense(embedding_dim, name="text_pooled_embedding")(text)
-        embedding = layers.Add(name="text_conditioning")([embedding, text])
+        text = layers.Dense(
+            embedding_dim, activation="silu", dtype=dtype, name="text_pooled_projection"
+        )(pooled_text)
+        text = layers.Dense(embedding_dim, dtype=dtype, name="text_pooled_embedding")(text)
+        embedding = layers.Add(dtype=dtype, name="text_conditioning")([embedding, text])
     return embedding
 
 
-def early_downsample(images, downsample, factor):
+def early_downsample(images, downsample, factor, dtype=None):
     if downsample == "dwt" and factor > 1:
-        return DWT53(int(math.log2(factor)), name="dwt")(images)
+        return DWT53(int(math.log2(factor)), dtype=dtype, name="dwt")(images)
     if downsample == "patch" and factor > 1:
-        return Patchify(factor, name="patchify")(images)
+        return Patchify(factor, dtype=dtype, name="patchify")(images)
     return images
 
 
-def late_upsample(features, downsample, factor):
+def late_upsample(features, downsample, factor, dtype=None):
     if downsample == "dwt" and factor > 1:
-        return InverseDWT53(int(math.log2(factor)), name="inverse_dwt")(features)
+        return InverseDWT53(int(math.log2(factor)), dtype=dtype, name="inverse_dwt")(features)
     if downsample == "patch" and factor > 1:
-        return Unpatchify(factor, name="unpatchify")(features)
+        return Unpatchify(factor, dtype=dtype, name="unpatchify")(features)
     return features
 
 
-def attend(features, embedding, num_heads, block_args, name, context=None):
+def attend(features, embedding, num_heads, block_args, name, context=None, dtype=None):
     """Self-attention over the pixels of a feature map, via TransformerBlock;
     with `context=(tokens, mask)`, also cross-attention to the text tokens."""
     _, height, width, channels = features.shape
-    tokens = layers.Reshape((height * width, channels), name=f"{name}_tokens")(features)
+    tokens = layers.Reshape((height * width, channels), dtype=dtype, name=f"{name}_tokens")(
+        features
+    )
     block = TransformerBlock(
-        num_heads, resolution=height, cross_attention=context is not None, name=name, **block_args
+        num_heads,
+        resolution=height,
+        cross_attention=context is not None,
+        dtype=dtype,
+        name=name,
+        **block_args,
     )
     block_inputs = [tokens, embedding] if context is None else [tokens, embedding, *context]
     tokens = block(block_inputs)
-    return layers.Reshape((height, width, channels), name=f"{name}_map")(tokens)
+    return layers.Reshape((height, width, channels), dtype=dtype, name=f"{name}_map")(tokens)
 
 
-def encoder(h, embedding, widths, num_res_blocks, block_args, attention=None):
+def encoder(h, embedding, widths, num_res_blocks, block_args, attention=None, dtype=None):
     """Residual levels, each followed by a stride-2 downsampling.
 
     Returns the features after the last level's downsampling and the skip
@@ -176,44 +184,56 @@ def encoder(h, embedding, widths, num_res_blocks, block_args, attention=None):
     for level, width in enumerate(widths):
         for block in range(num_res_blocks):
             name = f"down_{level}_{block}"
-            h = ResidualBlock(width, name=name, **block_args)([h, embedding])
+            h = ResidualBlock(width, dtype=dtype, name=name, **block_args)([h, embedding])
             if attention is not None:
                 h = attention(h, embedding, f"{name}_attention")
             skips.append(h)
-        h = layers.Conv2D(width, 3, strides=2, padding="same", name=f"downsample_{level}")(h)
+        h = layers.Conv2D(
+            width, 3, strides=2, padding="same", dtype=dtype, name=f"downsample_{level}"
+        )(h)
         if level < len(widths) - 1:
             skips.append(h)
     return h, skips
 
 
-def decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention=None):
+def decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention=None, dtype=None):
     """Mirror of `encoder`: upsample, then blocks that each take one skip."""
     for level in reversed(range(len(widths))):
         width = widths[level]
-        h = layers.UpSampling2D(2, name=f"upsample_{level}")(h)
-        h = layers.Conv2D(width, 3, padding="same", name=f"upsample_{level}_conv")(h)
+        h = layers.UpSampling2D(2, dtype=dtype, name=f"upsample_{level}")(h)
+        h = layers.Conv2D(width, 3, padding="same", dtype=dtype, name=f"upsample_{level}_conv")(h)
         for block in range(num_res_blocks + 1):
             name = f"up_{level}_{block}"
-            h = layers.Concatenate(name=f"{name}_skip")([h, skips.pop()])
-            h = ResidualBlock(width, name=name, **block_args)([h, embedding])
+            h = layers.Concatenate(dtype=dtype, name=f"{name}_skip")([h, skips.pop()])
+            h = ResidualBlock(width, dtype=dtype, name=name, **block_args)([h, embedding])
             if attention is not None:
                 h = attention(h, embedding, f"{name}_attention")
     return h
 
 
-def output_head(h, out_channels, groups, name="output"):
-    h = layers.GroupNormalization(groups=math.gcd(groups, h.shape[-1]), name=f"{name}_norm")(h)
-    h = layers.Activation("silu", name=f"{name}_silu")(h)
+def output_head(h, out_channels, groups, name="output", dtype=None):
+    h = layers.GroupNormalization(
+        groups=math.gcd(groups, h.shape[-1]), dtype=dtype, name=f"{name}_norm"
+    )(h)
+    h = layers.Activation("silu", dtype=dtype, name=f"{name}_silu")(h)
     return layers.Conv2D(
-        out_channels, 3, padding="same", kernel_initializer="zeros", name=f"{name}_conv"
+        out_channels,
+        3,
+        padding="same",
+        kernel_initializer="zeros",
+        dtype=dtype,
+        name=f"{name}_conv",
     )(h)
 
 
 class Denoiser(keras.Model):
     """Base class of the denoisers: stores the shared configuration.
 
-    Subclasses build their functional graph and call `super().__init__` with
-    the inputs, outputs and the shared arguments.
+    Subclasses build their functional graph, passing `dtype` to every layer
+    they create, and call `super().__init__` with the inputs, outputs and
+    the shared arguments. `dtype` (a Keras dtype policy or its name, e.g.
+    "mixed_bfloat16") becomes the model's `dtype_policy`, as in keras-hub's
+    backbones; None takes the global policy. The inputs stay float32.
     """
 
     def __init__(
@@ -229,9 +249,14 @@ class Denoiser(keras.Model):
         dropout,
         dropout_max_resolution,
         text_encoder=None,
+        dtype=None,
         **kwargs,
     ):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # A functional model ignores a `dtype` keyword: set the policy here.
+        if dtype is not None:
+            self.dtype_policy = dtype
+        self._explicit_dtype = dtype is not None
         self.text_encoder = text_encoder
         self.image_size = image_size
         self.channels = channels
@@ -263,6 +288,11 @@ class Denoiser(keras.Model):
             "embedding_dim": self.embedding_dim,
             "dropout": self.dropout,
             "dropout_max_resolution": self.dropout_max_resolution,
+            # Only a policy given to the constructor: a model built under the
+            # global policy takes the global policy again when loaded.
+            "dtype": (
+                keras.dtype_policies.serialize(self.dtype_policy) if self._explicit_dtype else None
+            ),
         }
         if self.text_encoder is not None:
             config["text_encoder"] = keras.saving.serialize_keras_object(self.text_encoder)

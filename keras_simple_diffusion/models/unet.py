@@ -53,6 +53,8 @@ class UNet(Denoiser):
             inputs; every attention block (those at or below
             `attention_max_resolution`, and the bottom) cross-attends to the
             token embeddings; the pooled embedding joins the noise level's.
+        dtype: dtype policy of every layer (e.g. "mixed_bfloat16"), or None
+            for the global policy.
 
     Example:
     >>> denoiser = UNet(image_size=32, channels=3, widths=(32,), bottom_width=64)
@@ -78,6 +80,7 @@ class UNet(Denoiser):
         dropout_max_resolution=16,
         groups=32,
         text_encoder=None,
+        dtype=None,
         **kwargs,
     ):
         widths = tuple(widths)
@@ -91,24 +94,29 @@ class UNet(Denoiser):
         def attention(h, embedding, name):
             if h.shape[1] > attention_max_resolution:
                 return h
-            return attend(h, embedding, num_heads, attention_args, name, context)
+            return attend(h, embedding, num_heads, attention_args, name, context, dtype)
 
+        # === Functional Model ===
+        # The layers are created where they are wired, by the helpers shared
+        # with UViT; each gets `dtype`.
         text_encoder = resolve_text_encoder(text_encoder)
         inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
         context, pooled_text, context_mask = text_context(inputs, text_encoder)
         context = None if context is None else (context, context_mask)
-        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text)
-        h = early_downsample(inputs["images"], downsample, downsample_factor)
+        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text, dtype)
+        h = early_downsample(inputs["images"], downsample, downsample_factor, dtype)
         out_channels = h.shape[-1]
-        h = layers.Conv2D(widths[0] if widths else bottom_width, 3, padding="same", name="stem")(h)
-        h, skips = encoder(h, embedding, widths, num_res_blocks, block_args, attention)
+        h = layers.Conv2D(
+            widths[0] if widths else bottom_width, 3, padding="same", dtype=dtype, name="stem"
+        )(h)
+        h, skips = encoder(h, embedding, widths, num_res_blocks, block_args, attention, dtype)
         for block in range(bottom_blocks):
             name = f"bottom_{block}"
-            h = ResidualBlock(bottom_width, name=name, **block_args)([h, embedding])
-            h = attend(h, embedding, num_heads, attention_args, f"{name}_attention", context)
-        h = decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention)
-        h = output_head(h, out_channels, groups)
-        outputs = late_upsample(h, downsample, downsample_factor)
+            h = ResidualBlock(bottom_width, dtype=dtype, name=name, **block_args)([h, embedding])
+            h = attend(h, embedding, num_heads, attention_args, f"{name}_attention", context, dtype)
+        h = decoder(h, embedding, skips, widths, num_res_blocks, block_args, attention, dtype)
+        h = output_head(h, out_channels, groups, dtype=dtype)
+        outputs = late_upsample(h, downsample, downsample_factor, dtype)
         super().__init__(
             inputs,
             outputs,
@@ -121,8 +129,11 @@ class UNet(Denoiser):
             dropout=dropout,
             dropout_max_resolution=dropout_max_resolution,
             text_encoder=text_encoder,
+            dtype=dtype,
             **kwargs,
         )
+
+        # === Config ===
         self.widths = widths
         self.bottom_width = bottom_width
         self.num_res_blocks = num_res_blocks

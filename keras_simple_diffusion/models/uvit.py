@@ -51,6 +51,8 @@ class UViT(Denoiser):
             inputs; every transformer block (at the bottom,
             16 x 16 in the paper) cross-attends to the token embeddings; the
             pooled embedding joins the noise level's.
+        dtype: dtype policy of every layer (e.g. "mixed_bfloat16"), or None
+            for the global policy.
 
     Example:
     >>> denoiser = UViT(image_size=32, channels=3, widths=(32,), transformer_width=64,
@@ -77,6 +79,7 @@ class UViT(Denoiser):
         dropout_max_resolution=16,
         groups=32,
         text_encoder=None,
+        dtype=None,
         **kwargs,
     ):
         widths = tuple(widths)
@@ -87,21 +90,26 @@ class UViT(Denoiser):
             dropout=dropout, dropout_max_resolution=dropout_max_resolution, groups=groups
         )
 
+        # === Functional Model ===
+        # The layers are created where they are wired, by the helpers shared
+        # with UNet; each gets `dtype`.
         text_encoder = resolve_text_encoder(text_encoder)
         inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
         context, pooled_text, context_mask = text_context(inputs, text_encoder)
         context = None if context is None else (context, context_mask)
-        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text)
-        h = early_downsample(inputs["images"], downsample, downsample_factor)
+        embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text, dtype)
+        h = early_downsample(inputs["images"], downsample, downsample_factor, dtype)
         out_channels = h.shape[-1]
         h = layers.Conv2D(
-            widths[0] if widths else transformer_width, 3, padding="same", name="stem"
+            widths[0] if widths else transformer_width, 3, padding="same", dtype=dtype, name="stem"
         )(h)
-        h, skips = encoder(h, embedding, widths, num_res_blocks, block_args)
+        h, skips = encoder(h, embedding, widths, num_res_blocks, block_args, dtype=dtype)
         map_channels = h.shape[-1]
-        tokens = layers.Reshape((token_resolution**2, map_channels), name="to_tokens")(h)
-        tokens = layers.Dense(transformer_width, name="token_projection")(tokens)
-        tokens = PositionEmbedding(name="position_embedding")(tokens)
+        tokens = layers.Reshape((token_resolution**2, map_channels), dtype=dtype, name="to_tokens")(
+            h
+        )
+        tokens = layers.Dense(transformer_width, dtype=dtype, name="token_projection")(tokens)
+        tokens = PositionEmbedding(dtype=dtype, name="position_embedding")(tokens)
         for index in range(transformer_depth):
             tokens = TransformerBlock(
                 num_heads,
@@ -110,16 +118,19 @@ class UViT(Denoiser):
                 dropout_max_resolution=dropout_max_resolution,
                 resolution=token_resolution,
                 cross_attention=context is not None,
+                dtype=dtype,
                 name=f"transformer_{index}",
             )([tokens, embedding] if context is None else [tokens, embedding, *context])
-        tokens = layers.LayerNormalization(epsilon=1e-6, name="transformer_norm")(tokens)
-        tokens = layers.Dense(map_channels, name="map_projection")(tokens)
-        h = layers.Reshape((token_resolution, token_resolution, map_channels), name="to_map")(
+        tokens = layers.LayerNormalization(epsilon=1e-6, dtype=dtype, name="transformer_norm")(
             tokens
         )
-        h = decoder(h, embedding, skips, widths, num_res_blocks, block_args)
-        h = output_head(h, out_channels, groups)
-        outputs = late_upsample(h, downsample, downsample_factor)
+        tokens = layers.Dense(map_channels, dtype=dtype, name="map_projection")(tokens)
+        h = layers.Reshape(
+            (token_resolution, token_resolution, map_channels), dtype=dtype, name="to_map"
+        )(tokens)
+        h = decoder(h, embedding, skips, widths, num_res_blocks, block_args, dtype=dtype)
+        h = output_head(h, out_channels, groups, dtype=dtype)
+        outputs = late_upsample(h, downsample, downsample_factor, dtype)
         super().__init__(
             inputs,
             outputs,
@@ -132,8 +143,11 @@ class UViT(Denoiser):
             dropout=dropout,
             dropout_max_resolution=dropout_max_resolution,
             text_encoder=text_encoder,
+            dtype=dtype,
             **kwargs,
         )
+
+        # === Config ===
         self.widths = widths
         self.num_res_blocks = num_res_blocks
         self.transformer_width = transformer_width

@@ -1,8 +1,8 @@
-import keras
 import numpy as np
 import pytest
 import pywt
 from keras import ops
+from layer_test_case import run_layer_test
 
 from keras_simple_diffusion import layers
 
@@ -103,23 +103,104 @@ def test_noise_level_embedding_distinguishes_noise_levels():
     assert np.abs(out[0] - out[2]).max() > 1e-3
 
 
+def test_dwt53_layer():
+    run_layer_test(layers.DWT53, dict(levels=2), random_images((2, 8, 8, 3)), (2, 2, 2, 48))
+
+
+def test_inverse_dwt53_layer():
+    output = run_layer_test(
+        layers.InverseDWT53, dict(levels=2), random_images((2, 2, 2, 48)), (2, 8, 8, 3)
+    )
+    np.testing.assert_allclose(
+        to_np(layers.DWT53(2)(output)), random_images((2, 2, 2, 48)), atol=1e-5
+    )
+
+
+def test_patchify_layer():
+    run_layer_test(layers.Patchify, dict(patch_size=2), random_images((2, 8, 8, 3)), (2, 4, 4, 12))
+
+
+def test_unpatchify_layer():
+    run_layer_test(
+        layers.Unpatchify, dict(patch_size=2), random_images((2, 4, 4, 12)), (2, 8, 8, 3)
+    )
+
+
+def test_selective_dropout_layer():
+    run_layer_test(
+        layers.SelectiveDropout,
+        dict(rate=0.5, max_resolution=8, seed=1),
+        random_images((2, 8, 8, 4)),
+        (2, 8, 8, 4),
+    )
+
+
+def test_residual_block_layer():
+    run_layer_test(
+        layers.ResidualBlock,
+        dict(filters=8, dropout=0.1, dropout_max_resolution=4, groups=4, seed=2),
+        [random_images((2, 4, 4, 6)), random_images((2, 16), seed=1)],
+        (2, 4, 4, 8),
+    )
+
+
+@pytest.mark.parametrize("cross_attention", [False, True])
+def test_transformer_block_layer(cross_attention):
+    inputs = [random_images((2, 16, 8)), random_images((2, 16), seed=1)]
+    if cross_attention:
+        inputs += [random_images((2, 5, 12), seed=2), np.array([[1, 1, 0, 0, 0]] * 2, "int32")]
+    run_layer_test(
+        layers.TransformerBlock,
+        dict(num_heads=2, mlp_ratio=2, dropout=0.1, cross_attention=cross_attention, seed=3),
+        inputs,
+        (2, 16, 8),
+    )
+
+
+def test_noise_level_embedding_layer():
+    logsnr = np.array([-10.0, -1.0, 0.0, 10.0], "float32")
+    run_layer_test(
+        layers.NoiseLevelEmbedding, dict(embedding_dim=16, frequency_dim=8), logsnr, (4, 16)
+    )
+
+
+def test_noise_level_embedding_takes_logsnr_in_float32_under_half_precision():
+    # 5.0 and 5.01 are one bfloat16 number (its spacing at 5 is 1/32), so a
+    # half-precision input could not tell them apart.
+    embedding = layers.NoiseLevelEmbedding(16, dtype="mixed_bfloat16")
+    out = to_np(ops.cast(embedding(np.array([5.0, 5.01], "float32")), "float32"))
+    assert np.abs(out[0] - out[1]).max() > 0
+
+
+def test_position_embedding_layer():
+    run_layer_test(layers.PositionEmbedding, {}, random_images((2, 16, 8)), (2, 16, 8))
+
+
+def test_selective_dropout_has_a_seed_generator_only_when_it_drops():
+    idle = layers.SelectiveDropout(0.0, max_resolution=16)
+    idle.build((2, 8, 8, 4))
+    assert not hasattr(idle, "seed_generator") and not idle.non_trainable_variables
+    dropping = layers.SelectiveDropout(0.1, max_resolution=16, seed=5)
+    assert dropping.seed_generator is not None
+
+
 @pytest.mark.parametrize(
-    "layer",
+    "make,message",
     [
-        layers.DWT53(2),
-        layers.InverseDWT53(2),
-        layers.Patchify(4),
-        layers.Unpatchify(4),
-        layers.SelectiveDropout(0.1, 16, seed=3),
-        layers.ResidualBlock(8, dropout=0.1, groups=4),
-        layers.TransformerBlock(2, mlp_ratio=2, resolution=8, cross_attention=True),
-        layers.NoiseLevelEmbedding(16, frequency_dim=8),
-        layers.PositionEmbedding(),
+        (lambda: layers.SelectiveDropout(1.0, 16), r"`rate` must be in \[0.0, 1.0\)"),
+        (lambda: layers.SelectiveDropout(0.1, 0), "`max_resolution` must be at least 1"),
+        (lambda: layers.SelectiveDropout(0.1, 16, resolution=8.5), "`resolution` must be an"),
+        (lambda: layers.SelectiveDropout(0.1, 16, seed=-1), "`seed` must be at least 0"),
+        (lambda: layers.ResidualBlock(0), "`filters` must be at least 1"),
+        (lambda: layers.ResidualBlock(8, groups=None), "`groups` must be an integer"),
+        (lambda: layers.TransformerBlock(2.5), "`num_heads` must be an integer"),
+        (lambda: layers.TransformerBlock(2, mlp_ratio=0), "`mlp_ratio` must be at least 1"),
+        (lambda: layers.NoiseLevelEmbedding(16, frequency_dim=7), "`frequency_dim` must be even"),
+        (lambda: layers.NoiseLevelEmbedding(16, max_period=0), "`max_period` must be in"),
+        (lambda: layers.Patchify(0), "`patch_size` must be at least 1"),
+        (lambda: layers.InverseDWT53(1.5), "`levels` must be an integer"),
     ],
 )
-def test_layer_config_round_trip(layer):
-    config = layer.get_config()
-    restored = layer.__class__.from_config(config)
-    assert restored.get_config() == config
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+def test_layer_constructors_name_the_bad_argument(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

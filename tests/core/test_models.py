@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from layer_test_case import HALF_PRECISION_TOLERANCE, assert_policy_everywhere, to_numpy
 
 from keras_simple_diffusion import models
 from keras_simple_diffusion.layers import TransformerBlock
@@ -66,11 +67,36 @@ def test_keras_round_trip_gives_identical_outputs(name, tmp_path):
     np.testing.assert_array_equal(ops.convert_to_numpy(restored(inputs)), expected)
 
 
+@pytest.mark.parametrize("name", ["unet-tiny", "uvit-tiny"])
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_denoiser_dtype_reaches_every_layer(name, policy):
+    denoiser = models.build_denoiser(name, num_classes=10, dtype=policy)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is untouched
+    assert denoiser.dtype_policy.name == policy
+    assert_policy_everywhere(denoiser, policy)
+    half = keras.dtype_policies.get(policy).compute_dtype
+    inputs = inputs_for(denoiser)
+    out = denoiser(inputs)
+    assert keras.backend.standardize_dtype(out.dtype) == half
+    # The same weights in float32 give the same output up to the half type's rounding.
+    reference = models.build_denoiser(name, num_classes=10)
+    perturb(reference)
+    denoiser.set_weights(reference.get_weights())
+    expected = to_numpy(reference(inputs))
+    error = np.abs(to_numpy(denoiser(inputs)) - expected).max() / np.abs(expected).max()
+    assert error < HALF_PRECISION_TOLERANCE[policy], error
+    restored = denoiser.__class__.from_config(denoiser.get_config())
+    assert restored.dtype_policy.name == policy
+    assert_policy_everywhere(restored, policy)
+    # Without `dtype`, the config leaves the policy to the global one at load time.
+    assert reference.get_config()["dtype"] is None
+
+
 def test_uvit_puts_the_transformer_at_the_bottom_resolution():
     denoiser = models.build_denoiser("uvit-digits", num_classes=10)
     assert denoiser.get_layer("to_tokens").output.shape[1] == 8 * 8
     blocks = [layer for layer in denoiser.layers if isinstance(layer, TransformerBlock)]
-    assert len(blocks) == 4
+    assert len(blocks) == models.preset_config("uvit-digits")[1]["transformer_depth"]
 
 
 def test_selective_dropout_is_wired_by_resolution():

@@ -1,4 +1,4 @@
-"""Mixed precision (issue 4): bfloat16 and float16 fits on the active backend.
+"""Mixed precision: bfloat16 and float16 fits on the active backend.
 
 KERAS_BACKEND=jax|tensorflow|torch pytest tests/precision
 """
@@ -114,3 +114,20 @@ def test_mixed_precision_fit_is_finite_and_decreasing(name, restore_policy):
     assert np.all(np.isfinite(losses)), losses
     first, last = losses[:8].mean(), losses[-8:].mean()
     assert last < first, (first, last, losses)
+
+
+def test_denoiser_dtype_trains_under_the_float32_global_policy(restore_policy):
+    # The policy given to the denoiser alone: the diffusion model around it
+    # (schedule, noise, loss) and the global policy stay float32.
+    denoiser = ksd.build_denoiser("uvit-tiny", dtype="mixed_bfloat16")
+    model = ksd.SimpleDiffusion(denoiser, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    assert keras.config.dtype_policy().name == "float32"
+    assert denoiser.get_layer("transformer_0").compute_dtype == "bfloat16"
+    x = blobs(2 * BATCH)
+    before = [keras.ops.convert_to_numpy(w) for w in denoiser.trainable_weights]
+    losses = model.fit(x, batch_size=BATCH, epochs=1, shuffle=False, verbose=0).history["loss"]
+    assert np.isfinite(losses[0]), losses
+    assert all(v.dtype == "float32" for v in model.trainable_weights)
+    after = [keras.ops.convert_to_numpy(w) for w in denoiser.trainable_weights]
+    assert any(not np.array_equal(b, a) for b, a in zip(before, after))
