@@ -10,6 +10,7 @@ A failed write removes the temporary file and leaves any earlier file intact.
 import contextlib
 import json
 import os
+import shutil
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -34,7 +35,7 @@ def atomic_path(path):
         yield temporary
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
+        if os.path.lexists(temporary):  # lexists: the temporary may be a symlink
             os.remove(temporary)
 
 
@@ -50,3 +51,20 @@ def write_text(path, text):
 def write_json(path, value):
     """Writes `value` as indented JSON to `path` atomically."""
     write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def copy_file(source, path):
+    """Copies `source` to `path` atomically."""
+    with atomic_path(path) as temporary:
+        shutil.copyfile(source, temporary)
+
+
+def remove_partial_files(folder):
+    """Removes the unfinished writes a killed process left in `folder`.
+
+    Call it only where no other process writes at the same time.
+    """
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if is_partial(name):
+                os.remove(os.path.join(folder, name))

@@ -88,6 +88,8 @@ def evaluate_checkpoint(
     batch_size=None,
     inception_weights=None,
     classifier_cache=None,
+    report_path=None,
+    progress=None,
 ):
     """Generates samples from `model` and measures them against real data.
 
@@ -109,6 +111,10 @@ def evaluate_checkpoint(
         steps, sampler, guidance, seed, batch_size: passed to `generate`.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
+        report_path: where to write a one-page PNG of samples next to real
+            images and the metrics (`plots.save_report`), or None.
+        progress: called with the name of each phase as it begins (e.g.
+            `keras_simple_diffusion.progress.Progress.begin`), or None.
 
     A text-conditioned model is scored by `evaluate_prompt_adherence`
     instead (the captioned shapes: `dataset`, `max_real` and the Inception
@@ -122,8 +128,10 @@ def evaluate_checkpoint(
     """
     if model.text_encoder is not None:
         return evaluate_prompt_adherence(
-            model, num_samples, steps, sampler, guidance, seed, batch_size
+            model, num_samples, steps, sampler, guidance, seed, batch_size, report_path=report_path
         )
+    begin = progress or (lambda phase: None)
+    begin("real images")
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
@@ -138,6 +146,7 @@ def evaluate_checkpoint(
                 f"{info.num_classes}."
             )
         sample_labels = np.arange(num_samples) % model.num_classes
+    begin("sampling")
     samples = model.generate(
         labels=sample_labels,
         num_images=num_samples,
@@ -149,6 +158,7 @@ def evaluate_checkpoint(
     )
     metrics = {}
     if real_labels is not None:
+        begin("classifier features and distances")
         classifier = evaluation.train_classifier(
             real_images,
             real_labels,
@@ -163,6 +173,7 @@ def evaluate_checkpoint(
     if inception_weights:
         if not os.path.isfile(inception_weights):
             raise FileNotFoundError(f"--inception-weights {inception_weights!r} does not exist.")
+        begin("Inception features")
         sample_features = evaluation.inception_features(samples, inception_weights)
         real_features = evaluation.inception_features(real_images, inception_weights)
         metrics["fid"] = evaluation.frechet_distance(sample_features, real_features)
@@ -172,10 +183,27 @@ def evaluate_checkpoint(
     else:
         metrics["fid"] = FID_SKIPPED
     report = evaluation.format_report(metrics)
+    if report_path:
+        columns = min(model.num_classes, 10) if model.num_classes else None
+        _save_report(report_path, samples, report, checkpoint, real_images, columns)
     metrics.update(
         checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed)
     )
     return metrics, report
+
+
+# Images per grid of the report: enough to judge, small enough to see each.
+REPORT_IMAGES = 100
+
+
+def _save_report(path, samples, report, title, real_images=None, columns=None):
+    """`plots.save_report` with as many real images as samples (at most
+    `REPORT_IMAGES`), `columns` a row (one column per class)."""
+    from keras_simple_diffusion.training.plots import save_report
+
+    count = min(len(samples), REPORT_IMAGES)
+    real = None if real_images is None else real_images[:count]
+    save_report(path, samples[:count], report, real_images=real, title=title, columns=columns)
 
 
 def _settings(steps, sampler, guidance, seed):
@@ -194,6 +222,7 @@ def evaluate_prompt_adherence(
     seed=0,
     batch_size=None,
     cache_dir=None,
+    report_path=None,
 ):
     """Prompt adherence of a text-to-image model trained on the captioned shapes.
 
@@ -203,7 +232,8 @@ def evaluate_prompt_adherence(
     on real images is the ceiling.
 
     Returns:
-        `(metrics, report)`, as `evaluate_checkpoint`.
+        `(metrics, report)`, as `evaluate_checkpoint`, which describes
+        `report_path`.
     """
     from keras_simple_diffusion.evaluation import adherence
 
@@ -225,11 +255,15 @@ def evaluate_prompt_adherence(
         )
         result = adherence.prompt_adherence(readers, samples, prompts)
         key = "prompt_adherence" if weight == guidance else "prompt_adherence_unguided"
+        if weight == guidance:
+            guided_samples = samples
         metrics[key] = result["all"]
         for attribute in adherence.SCORED_ATTRIBUTES:
             metrics[f"{key}_{attribute}"] = result[attribute]
     real = adherence.real_image_adherence(readers, image_size=model.image_size)
     metrics["real_image_adherence"] = real["all"]
     report = evaluation.format_report(metrics)
+    if report_path:
+        _save_report(report_path, guided_samples, report, f"{num_samples} random shape prompts")
     metrics.update(num_samples=num_samples, **_settings(steps, sampler, guidance, seed))
     return metrics, report

@@ -1,10 +1,15 @@
-"""Writing samples to disk: PNG grids, folders of PNGs and `.npz` arrays."""
+"""Writing samples to disk: PNG grids, folders of PNGs and `.npz` arrays.
+
+Every file is written atomically (`keras_simple_diffusion.files`).
+"""
 
 import math
 import os
 
 import numpy as np
 from PIL import Image
+
+from keras_simple_diffusion import files
 
 
 def to_uint8(images):
@@ -27,6 +32,11 @@ def to_uint8(images):
 def _pil_image(pixels):
     """A PIL image from uint8 pixels `(H, W, C)` with C in {1, 3}."""
     return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
+def _save_png(pixels, path):
+    with files.atomic_path(path) as temporary:
+        _pil_image(pixels).save(temporary)
 
 
 def image_grid(images, columns=None, padding=2):
@@ -65,8 +75,7 @@ def save_image_grid(images, path, columns=None):
     Example:
     >>> save_image_grid(samples, "grid.png", columns=10)  # doctest: +SKIP
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _pil_image(image_grid(images, columns)).save(path)
+    _save_png(image_grid(images, columns), path)
 
 
 def save_samples(images, out, labels=None, columns=None):
@@ -95,14 +104,14 @@ def save_samples(images, out, labels=None, columns=None):
     if lower.endswith(".png"):
         save_image_grid(images, out, columns)
     elif lower.endswith(".npz"):
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         arrays = {"images": images}
         if labels is not None:
             arrays["labels"] = np.asarray(labels, "int32")
-        np.savez(out, **arrays)
+        with files.atomic_path(out) as temporary, open(temporary, "wb") as file:
+            np.savez(file, **arrays)
     else:
         os.makedirs(out, exist_ok=True)
         for index, pixels in enumerate(to_uint8(images)):
             suffix = "" if labels is None else f"_label{int(labels[index])}"
-            _pil_image(pixels).save(os.path.join(out, f"{index:05d}{suffix}.png"))
+            _save_png(pixels, os.path.join(out, f"{index:05d}{suffix}.png"))
     return out
