@@ -73,23 +73,15 @@ def flag_type(flag, parse, check=None):
         try:
             value = parse(text)
         except ValueError as error:
-            message = f"expected {PARSE_NAMES[parse]}; got {text!r}"
-            raise argparse.ArgumentTypeError(
-                message if parse in PARSE_NAMES else str(error)
-            ) from None
+            expected = PARSE_NAMES.get(parse)
+            message = f"expected {expected}; got {text!r}" if expected else str(error)
+            raise argparse.ArgumentTypeError(message) from None
         try:
             return value if check is None else check(flag, value)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
-
-
-def _int_list(text):
-    try:
-        return list(parse_int_list(text))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _option_flag(name):
@@ -273,7 +265,9 @@ def add_sample_parser(subparsers, parents=()):
     )
     conditioning = parser.add_mutually_exclusive_group()
     conditioning.add_argument(
-        "--labels", type=_int_list, help="class labels, one image each, e.g. 0,1,2,3"
+        "--labels",
+        type=flag_type("--labels", parse_int_list),
+        help="class labels, one image each, e.g. 0,1,2,3",
     )
     conditioning.add_argument(
         "--prompt",

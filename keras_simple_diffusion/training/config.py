@@ -42,7 +42,7 @@ def parse_int_list(text):
     try:
         return tuple(int(item) for item in text.split(",") if item.strip())
     except ValueError:
-        raise ValueError(f"expected comma-separated integers, e.g. 64,128; got {text!r}") from None
+        raise ValueError(f"expected comma-separated integers; got {text!r}") from None
 
 
 def parse_jit_compile(text):

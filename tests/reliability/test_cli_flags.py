@@ -111,6 +111,9 @@ def test_config_refuses_non_finite_numbers(field):
         (["--guidance", "-3"], "`--guidance` must be in [0.0, inf]"),
         (["--steps", "0"], "`--steps` must be at least 1"),
         (["--widths", "32,0"], "`--widths` must be at least 1"),
+        (["--widths", "32,x"], "argument --widths: expected comma-separated integers"),
+        (["--jit-compile", "maybe"], "argument --jit-compile: expected auto, true or false"),
+        (["--batch-size", "x"], "argument --batch-size: expected an integer; got 'x'"),
     ],
 )
 def test_bad_values_are_refused_before_the_run_folder(argv, message, tmp_path, capsys):
