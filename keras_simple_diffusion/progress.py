@@ -75,22 +75,22 @@ class Progress:
 
     def text(self):
         """The progress as one line of text."""
-        elapsed = time.monotonic() - self._start
-        parts = [f"{self.description}:"]
-        if self.total:
-            fraction = min(self.count / self.total, 1.0)
-            if self._terminal:
-                filled = round(fraction * BAR_WIDTH)
-                parts.append("[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]")
-            parts.append(f"{self.count}/{self.total} {self.unit} ({fraction:.0%})")
-        else:
-            parts.append(f"{self.count} {self.unit}")
-        if self.count and elapsed > 0:
-            parts.append(f"{self.count / elapsed:.2f} {self.unit}/s,")
-        parts.append(f"{elapsed:.0f} s")
+        elapsed = f"{time.monotonic() - self._start:.0f} s"
         if self.phase is not None:
-            parts.append(f"- {self.phase}")
-        return " ".join(parts)
+            of_total = f" of {self.total}" if self.total else ""
+            return f"{self.description}: {self.phase} (phase {self.count + 1}{of_total}), {elapsed}"
+        if not self.total:
+            return f"{self.description}: {self.count} {self.unit} done, {elapsed}"
+        fraction = min(self.count / self.total, 1.0)
+        bar = ""
+        if self._terminal:
+            filled = round(fraction * BAR_WIDTH)
+            bar = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "] "
+        rate = self.count / max(time.monotonic() - self._start, 1e-9)
+        return (
+            f"{self.description}: {bar}{self.count}/{self.total} {self.unit} ({fraction:.0%}), "
+            f"{rate:.2f} {self.unit}/s, {elapsed}"
+        )
 
     def _show(self, always=False):
         if self.quiet:

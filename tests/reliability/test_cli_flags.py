@@ -239,6 +239,18 @@ def test_progress_bar_on_a_terminal():
     assert "4/4 images (100%)" in text and "images/s" in text
 
 
+def test_progress_of_phases():
+    stream = io.StringIO()
+    with Progress(None, "evaluate", unit="phases", stream=stream) as phases:
+        phases.begin("real images")
+        phases.begin("sampling")
+    assert [line.split(",")[0] for line in stream.getvalue().splitlines()] == [
+        "evaluate: real images (phase 1)",
+        "evaluate: sampling (phase 2)",
+    ]
+    assert phases.count == 2
+
+
 def test_progress_lines_every_tenth():
     stream = io.StringIO()
     with Progress(100, "sample", unit="images", stream=stream) as progress:
