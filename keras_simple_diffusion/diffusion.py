@@ -1,13 +1,20 @@
 """`SimpleDiffusion`: the Keras model that trains a denoiser with `fit` and
 samples with `generate`, on JAX, TensorFlow and PyTorch alike."""
 
+import contextlib
 import functools
+import os
+import types
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_simple_diffusion.backend import compile_inference, scale_loss_for_replicas
+from keras_simple_diffusion.checks import check_number, check_positive_int, check_seed
+from keras_simple_diffusion.conditioning import for_denoiser
+from keras_simple_diffusion.data.checks import check_images
+from keras_simple_diffusion.files import atomic_path
 from keras_simple_diffusion.losses import (
     check_weighting,
     default_sigmoid_bias,
@@ -103,11 +110,11 @@ class SimpleDiffusion(keras.Model):
                 f"image_size={image_size} does not match the denoiser's image_size="
                 f"{denoiser.image_size}."
             )
-        if noise_d is not None and noise_d <= 0:
-            raise ValueError(f"`noise_d` must be positive. Received: noise_d={noise_d}")
-        if not 0.0 <= label_dropout < 1.0:
-            raise ValueError(f"`label_dropout` must be in [0, 1). Received: {label_dropout}")
+        label_dropout = check_number(
+            "label_dropout", label_dropout, minimum=0.0, maximum=1.0, inclusive=(True, False)
+        )
         self.denoiser = denoiser
+        self._conditioning = for_denoiser(denoiser)
         self.image_size = denoiser.image_size
         if isinstance(schedule, dict):
             schedule = keras.saving.deserialize_keras_object(schedule)
@@ -117,13 +124,15 @@ class SimpleDiffusion(keras.Model):
         self.prediction = check_prediction(prediction)
         self.loss_weighting = check_weighting(loss_weighting)
         self.sigmoid_bias = (
-            default_sigmoid_bias(self.image_size) if sigmoid_bias is None else float(sigmoid_bias)
+            default_sigmoid_bias(self.image_size)
+            if sigmoid_bias is None
+            else check_number("sigmoid_bias", sigmoid_bias)
         )
         self.multiscale = (
             self.image_size > multiscale_min_size if multiscale is None else bool(multiscale)
         )
         self.multiscale_min_size = multiscale_min_size
-        self.label_dropout = float(label_dropout)
+        self.label_dropout = label_dropout
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed_generator")
         self.sampling_seed_generator = keras.random.SeedGenerator(
@@ -137,23 +146,28 @@ class SimpleDiffusion(keras.Model):
         return self.denoiser.num_classes
 
     @property
+    def conditioning(self):
+        """What the denoiser is conditioned on: an `Unconditional`,
+        `ClassLabels` or `TextPrompts` from `keras_simple_diffusion.conditioning`."""
+        return self._conditioning
+
+    @property
     def text_encoder(self):
         """The denoiser's `TextEncoder`, or None (not text-conditioned)."""
         return getattr(self.denoiser, "text_encoder", None)
 
-    def tokenize(self, prompts):
-        """Tokenises prompts on the host: NumPy `{"token_ids", "padding_mask"}`."""
+    def _text_preprocessor(self):
         if self.text_encoder is None:
             raise ValueError("The denoiser is not text-conditioned (no `text_encoder`).")
-        return self.text_encoder.tokenize(prompts)
+        return self.text_encoder.preprocessor
+
+    def tokenize(self, prompts):
+        """Tokenises prompts on the host: NumPy `{"token_ids", "padding_mask"}`."""
+        return self._text_preprocessor().tokenize(prompts)
 
     def tokenize_dataset(self, dataset):
         """Maps a `tf.data` dataset of `(images, captions)` to `(images, tokens)`."""
-        from keras_simple_diffusion.text import tokenize_dataset  # noqa: PLC0415
-
-        if self.text_encoder is None:
-            raise ValueError("The denoiser is not text-conditioned (no `text_encoder`).")
-        return tokenize_dataset(dataset, self.text_encoder)
+        return self._text_preprocessor().tokenize_dataset(dataset)
 
     @property
     def image_shape(self):
@@ -169,7 +183,9 @@ class SimpleDiffusion(keras.Model):
     def call(self, inputs, training=False):
         return inputs
 
-    def _check_images(self, images):
+    def _check_image_spec(self, images):
+        """Checks the static shape and dtype of a batch of images (a tensor,
+        an array or a `tf.TensorSpec`); graph-safe."""
         shape = tuple(images.shape)
         if len(shape) != 4 or any(
             got is not None and got != want for got, want in zip(shape[1:], self.image_shape)
@@ -179,42 +195,25 @@ class SimpleDiffusion(keras.Model):
                 f"{self.image_size}, {self.denoiser.channels}) in [-1, 1]. Received "
                 f"shape {shape}. Resize the data or build the denoiser for this shape."
             )
+        dtype = keras.backend.standardize_dtype(images.dtype)
+        if not (keras.backend.is_float_dtype(dtype) or keras.backend.is_int_dtype(dtype)):
+            raise ValueError(f"Images must be numbers in [-1, 1]. Received dtype {dtype}.")
+
+    def _check_images(self, images):
+        """Checked images as float32 (graph-safe)."""
+        self._check_image_spec(images)
         return ops.cast(images, "float32")
 
-    def _denoiser_inputs(self, z, logsnr, labels):
-        """`labels`: int class labels, or for text conditioning a
-        `(token_ids, padding_mask)` pair."""
-        inputs = {"images": z, "noise_level": logsnr}
-        if self.text_encoder is not None:
-            inputs["token_ids"], inputs["padding_mask"] = labels
-        elif self.num_classes:
-            inputs["class_labels"] = labels
-        return inputs
+    def _denoiser_inputs(self, z, logsnr, condition):
+        return {"images": z, "noise_level": logsnr, **self.conditioning.denoiser_inputs(condition)}
 
-    def _text_condition(self, y, batch, training):
-        """Token ids and mask from the dataset's targets, with captions
-        dropped to the empty prompt (all padding) with prob. `label_dropout`."""
-        if isinstance(y, dict) and "token_ids" in y:
-            token_ids, padding_mask = y["token_ids"], y.get("padding_mask")
-        elif isinstance(y, (tuple, list)) and len(y) == 2:
-            token_ids, padding_mask = y
-        else:
-            raise ValueError(
-                "The denoiser is text-conditioned; the dataset must yield (images, "
-                '{"token_ids", "padding_mask"}). Map a dataset of (images, captions) '
-                f"with `model.tokenize_dataset(dataset)`. Received targets: {y!r}"
-            )
-        token_ids = ops.cast(token_ids, "int32")
-        pad_id = self.text_encoder.pad_id
-        if padding_mask is None:
-            padding_mask = ops.not_equal(token_ids, pad_id)
-        padding_mask = ops.cast(padding_mask, "int32")
-        if training and self.label_dropout > 0:
-            drop = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
-            drop = ops.expand_dims(drop, 1)
-            token_ids = ops.where(drop, ops.full_like(token_ids, pad_id), token_ids)
-            padding_mask = ops.where(drop, ops.zeros_like(padding_mask), padding_mask)
-        return token_ids, padding_mask
+    def _training_condition(self, y, training):
+        """The condition from the dataset's targets, dropped to the null
+        condition with probability `label_dropout` while training."""
+        condition = self.conditioning.from_targets(y)
+        if training:
+            condition = self.conditioning.drop(condition, self.label_dropout, self.seed_generator)
+        return condition
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         images = self._check_images(x)
@@ -224,20 +223,8 @@ class SimpleDiffusion(keras.Model):
         alpha, sigma = (broadcast_like(v, images) for v in alpha_sigma(logsnr))
         eps = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         z = diffuse(images, eps, alpha, sigma)
-        labels = None
-        if self.text_encoder is not None:
-            labels = self._text_condition(y, batch, training)
-        elif self.num_classes:
-            if y is None:
-                raise ValueError(
-                    "The denoiser is class-conditional (num_classes="
-                    f"{self.num_classes}); the dataset must yield (images, labels)."
-                )
-            labels = ops.cast(y, "int32")
-            if training and self.label_dropout > 0:
-                drop = keras.random.uniform((batch,), seed=self.seed_generator) < self.label_dropout
-                labels = ops.where(drop, self.denoiser.null_class, labels)
-        output = self.denoiser(self._denoiser_inputs(z, logsnr, labels), training=training)
+        condition = self._training_condition(y, training)
+        output = self.denoiser(self._denoiser_inputs(z, logsnr, condition), training=training)
         error = epsilon_error(
             self.prediction, ops.cast(output, "float32"), images, eps, alpha, sigma
         )
@@ -250,6 +237,126 @@ class SimpleDiffusion(keras.Model):
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return scale_loss_for_replicas(loss)
+
+    # Training and saving.
+
+    def _check_batch(self, images, targets, source):
+        """Checks one batch of host data: shapes, dtypes and values."""
+        self._check_image_spec(images)
+        check_images(images, source)
+        self.conditioning.check_targets(targets, source)
+
+    def _check_fit_data(self, x, y, source):
+        """Checks what `fit` will read before Keras traces a step: the
+        element spec and first batch of a `tf.data` dataset, the first batch
+        of a generator, `PyDataset` or other iterable, or whole arrays.
+        Returns `x`, re-chained when it is a generator (its first batch had
+        to be read)."""
+        unpack = keras.utils.unpack_x_y_sample_weight
+        if x is None:
+            return x
+        if hasattr(x, "element_spec"):  # tf.data
+            images, targets, _ = unpack(x.element_spec)
+            self._check_image_spec(images)
+            self.conditioning.check_spec(targets)
+            if not hasattr(x, "take"):  # a distributed dataset: the spec only
+                return x
+            batch = next(iter(x.take(1)), None)
+        elif isinstance(x, types.GeneratorType):
+            batch = next(x, None)
+            if batch is not None:
+                x = _chain(batch, x)
+        elif isinstance(x, keras.utils.PyDataset):
+            batch = x[0]
+        elif hasattr(x, "shape"):
+            batch = (x, y)
+        elif hasattr(x, "__iter__"):  # a torch DataLoader, a grain dataset, ...
+            batch = next(iter(x), None)
+        else:
+            return x
+        if batch is None:
+            return x
+        images, targets, _ = unpack(batch)
+        self._check_batch(np.asarray(images), _to_numpy(targets), source)
+        return x
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, after checking the data (see `compute_loss`).
+
+        Images must be finite numbers in [-1, 1] of the denoiser's shape and
+        labels integers in [0, num_classes) (or tokens of the right length):
+        the first batch (all of it for arrays) and the dataset's element spec
+        are checked before Keras traces a step, so bad data raises a
+        one-line `ValueError` instead of training on nonsense. A `fit` that
+        fails anyway leaves the model usable (weights, `generate`, `save`,
+        and a later `fit`).
+        """
+        x = self._check_fit_data(x, y, "the training data")
+        validation_data = kwargs.get("validation_data")
+        if isinstance(validation_data, (tuple, list)):
+            validation_x, validation_y, _ = keras.utils.unpack_x_y_sample_weight(
+                tuple(validation_data)
+            )
+            self._check_fit_data(validation_x, validation_y, "the validation data")
+        elif validation_data is not None:
+            kwargs["validation_data"] = self._check_fit_data(
+                validation_data, None, "the validation data"
+            )
+        if self.optimizer is not None and not self.optimizer.built:
+            # Built here rather than inside Keras' first step (in the
+            # strategy's scope under `tf.distribute`, as Keras does), so that
+            # the optimizer's variables are among those restored on failure.
+            strategy = getattr(self, "distribute_strategy", None)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                self.optimizer.build(self.trainable_variables)
+        return self._usable_after_failure(super().fit, x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, after the checks of `fit`."""
+        if not kwargs.get("_use_cached_eval_dataset"):  # `fit`'s, already checked
+            x = self._check_fit_data(x, y, "the evaluation data")
+        return self._usable_after_failure(super().evaluate, x, y, *args, **kwargs)
+
+    def _state_variables(self):
+        optimizer_variables = list(self.optimizer.variables) if self.optimizer else []
+        return list(self.variables) + optimizer_variables + list(self.metrics_variables)
+
+    def _usable_after_failure(self, method, *args, **kwargs):
+        """Runs Keras' `fit` or `evaluate`; if it fails, undoes what a step
+        that failed while Keras traced it leaves behind.
+
+        Keras' JAX trainer moves the variables' values into the step's state
+        (`variable._value = None`) and puts them back only after a step
+        finished, and its TensorFlow trainer keeps a `tf.function` that may
+        not create variables on a second trace: restore the values and drop
+        the compiled steps, so that they are traced afresh next time.
+        """
+        variables = self._state_variables()
+        values = {id(variable): variable._value for variable in variables}
+        try:
+            return method(*args, **kwargs)
+        except BaseException:
+            for variable in self._state_variables():
+                if variable._value is None:
+                    value = values.get(id(variable))
+                    if value is None:  # a metric built by the failed call
+                        value = ops.zeros(variable.shape, variable.dtype)
+                    variable.assign(value)
+            self.train_function = self.test_function = None
+            raise
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """`keras.Model.save` through a temporary file moved into place, so
+        that a save that fails never leaves a partial or empty file."""
+        in_place = (
+            not isinstance(filepath, (str, os.PathLike))
+            or kwargs.get("zipped") is False  # a folder, not a file
+            or (not overwrite and os.path.exists(filepath))  # Keras asks first
+        )
+        if in_place:
+            return super().save(filepath, overwrite=overwrite, **kwargs)
+        with atomic_path(filepath) as temporary:
+            super().save(temporary, overwrite=True, **kwargs)
 
     # Sampling.
 
@@ -265,34 +372,21 @@ class SimpleDiffusion(keras.Model):
             noise = keras.random.normal(shape, seed=generator)
             return noise, scope.get_current_value(generator.state)
 
-    def _null_condition(self, labels):
-        """The guidance null condition: the null class, or the empty prompt."""
-        if self.text_encoder is not None:
-            token_ids, padding_mask = labels
-            return (
-                ops.full_like(token_ids, self.text_encoder.pad_id),
-                ops.zeros_like(padding_mask),
-            )
-        return ops.full_like(labels, self.denoiser.null_class)
-
-    def _generate_batch(self, labels, seed_state, guidance, steps, sampler, guided, clip_denoised):
-        """`labels`: class labels, or a `(token_ids, padding_mask)` pair."""
-        batch = (labels[0] if isinstance(labels, (tuple, list)) else labels).shape[0]
+    def _generate_batch(
+        self, condition, seed_state, guidance, batch, steps, sampler, guided, clip_denoised
+    ):
         shape = (batch,) + self.image_shape
         z, seed_state = self._draw_normal(shape, seed_state)
+        conditioning = self.conditioning
 
         def denoise(z, logsnr):
-            z_in, labels_in, copies = z, labels, 1
+            z_in, condition_in, copies = z, condition, 1
             if guided:
-                null = self._null_condition(labels)
-                if isinstance(labels, (tuple, list)):
-                    labels_in = tuple(ops.concatenate([c, n]) for c, n in zip(labels, null))
-                else:
-                    labels_in = ops.concatenate([labels, null])
+                condition_in = conditioning.concatenate(condition, conditioning.null(condition))
                 z_in, copies = ops.concatenate([z, z]), 2
             logsnr_in = ops.full((copies * batch,), logsnr)
             output = self.denoiser(
-                self._denoiser_inputs(z_in, logsnr_in, labels_in), training=False
+                self._denoiser_inputs(z_in, logsnr_in, condition_in), training=False
             )
             output = ops.cast(output, "float32")
             if guided:
@@ -311,6 +405,7 @@ class SimpleDiffusion(keras.Model):
         if key not in self._generate_functions:
             step = functools.partial(
                 self._generate_batch,
+                batch=batch,
                 steps=steps,
                 sampler=sampler,
                 guided=guided,
@@ -319,51 +414,24 @@ class SimpleDiffusion(keras.Model):
             self._generate_functions[key] = compile_inference(self, step)
         return self._generate_functions[key]
 
-    def _check_prompts(self, prompts, labels, num_images):
-        """Prompts -> NumPy (token_ids, padding_mask); no prompts -> empty prompts."""
-        if labels is not None:
-            raise ValueError(
-                "The denoiser is text-conditioned: pass `prompts=[...]`, not `labels`."
-            )
-        if prompts is None:
-            if num_images is None:
-                raise ValueError("Pass `prompts` (text-conditioned model) or `num_images`.")
-            # Unconditional samples: the empty prompt.
-            tokens = self.text_encoder.null_tokens(int(num_images))
-        else:
-            if isinstance(prompts, str):
-                prompts = [prompts]
-            prompts = list(prompts)
-            if not all(isinstance(p, str) for p in prompts):
-                raise ValueError(f"`prompts` must be a list of strings. Received: {prompts!r}")
-            if num_images is not None and num_images != len(prompts):
-                raise ValueError(f"num_images={num_images} does not match {len(prompts)} prompts.")
-            tokens = self.text_encoder.tokenize(prompts)
-        return tokens["token_ids"].astype("int32"), tokens["padding_mask"].astype("int32")
-
-    def _check_labels(self, labels, num_images, guidance):
-        if labels is None and num_images is None:
-            raise ValueError("Pass `labels` (class-conditional) or `num_images`.")
-        if labels is None:
-            if guidance:
-                raise ValueError("Classifier-free guidance needs `labels`.")
-            # Unconditional samples: the null class of a conditional model.
-            return np.full((int(num_images),), self.denoiser.null_class or 0, "int32")
-        if not self.num_classes:
-            raise ValueError(
-                "`labels` were given but the denoiser is unconditional (num_classes=None)."
-            )
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"`labels` must be a 1-D list of integers. Received: {labels!r}")
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(
-                f"Labels must be in [0, {self.num_classes}). Received labels from "
-                f"{labels.min()} to {labels.max()}."
-            )
-        if num_images is not None and num_images != labels.size:
-            raise ValueError(f"num_images={num_images} does not match {labels.size} labels.")
-        return labels.astype("int32")
+    def _check_finite(self, images):
+        """Raises if sampling produced NaN or inf, naming the likely cause."""
+        bad = images.size - np.count_nonzero(np.isfinite(images))
+        if not bad:
+            return
+        broken = [
+            weight.path
+            for weight in self.denoiser.weights
+            if keras.backend.is_float_dtype(weight.dtype)
+            and not np.isfinite(ops.convert_to_numpy(weight)).all()
+        ]
+        cause = (
+            f"{len(broken)} of the denoiser's weights hold NaN or inf (e.g. {broken[0]}): "
+            "the training run that produced them diverged"
+            if broken
+            else "the denoiser's output overflowed"
+        )
+        raise ValueError(f"generate produced {bad} non-finite pixel value(s): {cause}.")
 
     def generate(
         self,
@@ -398,46 +466,34 @@ class SimpleDiffusion(keras.Model):
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
-            `labels` / `prompts`.
+            `labels` / `prompts`; (0, H, W, C) for no labels or prompts.
+
+        Raises:
+            ValueError: for a bad argument, or if the samples are not finite
+                (NaN or inf weights, say).
         """
         check_sampler(sampler)
-        if int(steps) != steps or steps < 1:
-            raise ValueError(f"`steps` must be a positive integer. Received: steps={steps}")
-        if guidance < 0:
-            raise ValueError(f"`guidance` must be >= 0. Received: guidance={guidance}")
-        text = self.text_encoder is not None
-        if text:
-            if guidance and prompts is None:
-                raise ValueError("Classifier-free guidance needs `prompts`.")
-            labels = self._check_prompts(prompts, labels, num_images)
-            count = len(labels[0])
-        else:
-            if prompts is not None:
-                raise ValueError("`prompts` were given but the denoiser is not text-conditioned.")
-            labels = self._check_labels(labels, num_images, guidance)
-            count = len(labels)
-        seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
-        batch_size = int(batch_size or max(count, 1))
-        guided = bool(guidance) and (bool(self.num_classes) or text)
+        steps = check_positive_int("steps", steps)
+        batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
+        seed = check_seed("seed", seed)
+        condition, count = self.conditioning.from_user(labels, prompts, num_images, guidance)
+        guidance = float(guidance)
+        if seed is None:
+            seed = int(np.random.randint(2**31 - 1))
+        batch_size = batch_size or max(count, 1)
         images = []
         for index, start in enumerate(range(0, count, batch_size)):
-            if text:
-                chunk = tuple(
-                    ops.convert_to_tensor(a[start : start + batch_size], "int32") for a in labels
-                )
-            else:
-                chunk = ops.convert_to_tensor(labels[start : start + batch_size], "int32")
+            chunk = self.conditioning.take(condition, start, start + batch_size)
             size = min(batch_size, count - start)
-            function = self._generate_function(size, int(steps), sampler, guided, clip_denoised)
+            function = self._generate_function(size, steps, sampler, guidance > 0, clip_denoised)
             seed_state = ops.convert_to_tensor(
                 [seed, index], dtype=self.sampling_seed_generator.state.dtype
             )
-            out = function(
-                chunk,
-                seed_state,
-                ops.convert_to_tensor(guidance, "float32"),
+            out = ops.convert_to_numpy(
+                function(chunk, seed_state, ops.convert_to_tensor(guidance, "float32"))
             )
-            images.append(ops.convert_to_numpy(out))
+            self._check_finite(out)
+            images.append(out)
         if not images:
             return np.zeros((0,) + self.image_shape, "float32")
         return np.concatenate(images).astype("float32")
@@ -462,3 +518,18 @@ class SimpleDiffusion(keras.Model):
         config = dict(config)
         config["denoiser"] = keras.saving.deserialize_keras_object(config["denoiser"])
         return cls(**config)
+
+
+def _to_numpy(targets):
+    """Targets (None, an array or list, a dict or tuple of arrays) as NumPy."""
+    if targets is None:
+        return None
+    if isinstance(targets, (dict, tuple)):
+        return keras.tree.map_structure(np.asarray, targets)
+    return np.asarray(targets)
+
+
+def _chain(first, rest):
+    """A generator of `first`, then the rest of the generator `rest`."""
+    yield first
+    yield from rest

@@ -15,15 +15,14 @@ DDIM (deterministic): ``z_s = alpha_s * x_hat + sigma_s * eps_hat``.
 
 from keras import ops
 
+from keras_simple_diffusion.checks import check_choice
 from keras_simple_diffusion.schedules import alpha_sigma
 
 SAMPLERS = ("ancestral", "ddim")
 
 
 def check_sampler(sampler):
-    if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}. Expected one of {SAMPLERS}.")
-    return sampler
+    return check_choice("sampler", sampler, SAMPLERS)
 
 
 def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):

@@ -1,14 +1,16 @@
-"""Text conditioning: a keras-hub text backbone and its tokenizer as one layer.
+"""Text conditioning: a keras-hub text backbone and its tokenizer.
 
 `TextEncoder` wraps any keras-hub text backbone (T5, CLIP text encoder,
-BERT-like) and its tokenizer. It lives inside the denoiser's graph, so a
-`.keras` file of a text-conditioned `SimpleDiffusion` holds the encoder's
-weights and the tokenizer (with its vocabulary assets) too.
+BERT-like); its `TextPreprocessor` holds the matching tokenizer. The encoder
+lives inside the denoiser's graph, so a `.keras` file of a text-conditioned
+`SimpleDiffusion` holds the encoder's weights and the tokenizer (with its
+vocabulary assets) too.
 
 Strings cannot be tensors on JAX or PyTorch, so tokenisation happens outside
-the model: in the `tf.data` pipeline (`tokenize_dataset`) during training and
-on the host in `SimpleDiffusion.generate(prompts=...)`. Both produce the same
-fixed-length `{"token_ids": int32 (batch, L), "padding_mask": int32 (batch, L)}`.
+the model, in the preprocessor: in the `tf.data` pipeline
+(`tokenize_dataset`) during training and on the host in
+`SimpleDiffusion.generate(prompts=...)`. Both produce the same fixed-length
+`{"token_ids": int32 (batch, L), "padding_mask": int32 (batch, L)}`.
 
 The null condition of classifier-free guidance is the empty prompt: all
 padding ids with an all-zero mask. The encoder always lets the first position
@@ -21,13 +23,15 @@ imported lazily: only code on the text path pays for it.
 
 Example:
 >>> encoder = build_text_encoder()                 # tiny T5 over bytes, no download
->>> tokens = encoder.tokenize(["a red circle at the top left", ""])
+>>> tokens = encoder.preprocessor.tokenize(["a red circle at the top left", ""])
 >>> context, pooled, mask = encoder([tokens["token_ids"], tokens["padding_mask"]])
 """
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_simple_diffusion.checks import check_positive_int
 
 DEFAULT_SEQUENCE_LENGTH = 48
 
@@ -105,57 +109,28 @@ def _freeze_unused_decoder(backbone):
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
-class TextEncoder(keras.layers.Layer):
-    """A keras-hub text backbone plus tokenizer, giving token and pooled embeddings.
+class TextPreprocessor:
+    """A keras-hub tokenizer giving fixed-length `{"token_ids", "padding_mask"}`.
 
-    Inputs `[token_ids, padding_mask]`, both (batch, sequence_length) ints;
-    outputs `[context, pooled, context_mask]`: the backbone's token
-    embeddings (batch, L, hidden), their masked mean (batch, hidden) and the
-    mask used (the padding mask with position 0 always on).
+    The host side of text conditioning, kept apart from the network as
+    keras-hub keeps a `Preprocessor` apart from its `Backbone`: it runs in
+    TensorFlow (`tokenize_tf`, usable inside `tf.data`) or on the host
+    (`tokenize`, NumPy out), never inside the model, because strings cannot
+    be tensors on JAX or PyTorch.
 
     Args:
-        backbone: a keras-hub text backbone (e.g. `T5Backbone`,
-            `CLIPTextEncoder`, `BertBackbone`), or its serialised config.
-        tokenizer: the matching keras-hub tokenizer, or its serialised config.
+        tokenizer: a keras-hub tokenizer, or its serialised config.
         sequence_length: fixed token length; longer prompts are truncated.
-        trainable: False freezes the backbone (e.g. a pretrained T5 / CLIP
-            encoder loaded with `from_preset`). The unused decoder of an
-            encoder-decoder backbone (T5) is always frozen.
-
-    Use `build_text_encoder()` for the default (a small byte-level T5
-    trained jointly, no download) or `build_text_encoder(preset=local_dir)`.
     """
 
-    def __init__(self, backbone, tokenizer, sequence_length=DEFAULT_SEQUENCE_LENGTH, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(backbone, dict):
-            _keras_hub()  # registers the keras-hub classes
-            backbone = keras.saving.deserialize_keras_object(backbone)
+    def __init__(self, tokenizer, sequence_length=DEFAULT_SEQUENCE_LENGTH):
         if isinstance(tokenizer, dict):
-            _keras_hub()
+            _keras_hub()  # registers the keras-hub classes
             tokenizer = keras.saving.deserialize_keras_object(tokenizer)
-        self.backbone = backbone
         self.tokenizer = tokenizer
-        self.sequence_length = int(sequence_length)
-        self.kind = _backbone_kind(backbone)
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
         self.pad_id = int(getattr(tokenizer, "pad_token_id", None) or 0)
-        self.hidden_dim = int(self._sequence_output_dim())
         self._tf_tokenize = None
-        # Layer.__init__ set `trainable` before the backbone existed: apply it
-        # to the backbone now. (Not `self.trainable = self.trainable`: on
-        # TensorFlow, Keras' tracking skips assigning an attribute its own
-        # value, so the setter would never run and the backbone stay trainable.)
-        self.backbone.trainable = self.trainable
-        if self.kind == "encoder_decoder":
-            _freeze_unused_decoder(self.backbone)
-
-    def _sequence_output_dim(self):
-        output = self.backbone.output
-        if isinstance(output, dict):
-            output = output.get("encoder_sequence_output", output.get("sequence_output"))
-        return output.shape[-1]
-
-    # Tokenisation (TensorFlow, outside the model).
 
     def tokenize_tf(self, strings):
         """Tokenises a 1-D string tensor with TF ops (usable inside `tf.data`)."""
@@ -188,8 +163,7 @@ class TextEncoder(keras.layers.Layer):
             strings = [strings]
         strings = [str(s) for s in strings]
         if not strings:
-            empty = np.zeros((0, self.sequence_length), "int32")
-            return {"token_ids": empty, "padding_mask": empty.copy()}
+            return self.null_tokens(0)
         if self._tf_tokenize is None:
             self._tf_tokenize = tf.function(
                 self.tokenize_tf, input_signature=[tf.TensorSpec([None], tf.string)]
@@ -203,6 +177,88 @@ class TextEncoder(keras.layers.Layer):
             "token_ids": np.full((batch, self.sequence_length), self.pad_id, "int32"),
             "padding_mask": np.zeros((batch, self.sequence_length), "int32"),
         }
+
+    def tokenize_dataset(self, dataset):
+        """Maps a `tf.data` dataset of `(images, captions)` to `(images, tokens)`,
+        batched or unbatched."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        def tokenize(images, captions):
+            captions = tf.convert_to_tensor(captions)
+            if captions.shape.rank == 0:
+                tokens = self.tokenize_tf(captions[None])
+                return images, {key: value[0] for key, value in tokens.items()}
+            return images, self.tokenize_tf(captions)
+
+        return dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def get_config(self):
+        return {
+            "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
+            "sequence_length": self.sequence_length,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_simple_diffusion")
+class TextEncoder(keras.layers.Layer):
+    """A keras-hub text backbone, giving token and pooled embeddings, with the
+    `TextPreprocessor` that tokenises its prompts.
+
+    Inputs `[token_ids, padding_mask]`, both (batch, sequence_length) ints;
+    outputs `[context, pooled, context_mask]`: the backbone's token
+    embeddings (batch, L, hidden), their masked mean (batch, hidden) and the
+    mask used (the padding mask with position 0 always on).
+
+    Args:
+        backbone: a keras-hub text backbone (e.g. `T5Backbone`,
+            `CLIPTextEncoder`, `BertBackbone`), or its serialised config.
+        tokenizer: the matching keras-hub tokenizer, or its serialised
+            config; `preprocessor` tokenises with it on the host.
+        sequence_length: fixed token length; longer prompts are truncated.
+        trainable: False freezes the backbone (e.g. a pretrained T5 / CLIP
+            encoder loaded with `from_preset`). The unused decoder of an
+            encoder-decoder backbone (T5) is always frozen.
+
+    Use `build_text_encoder()` for the default (a small byte-level T5
+    trained jointly, no download) or `build_text_encoder(preset=local_dir)`.
+    """
+
+    def __init__(self, backbone, tokenizer, sequence_length=DEFAULT_SEQUENCE_LENGTH, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(backbone, dict):
+            _keras_hub()  # registers the keras-hub classes
+            backbone = keras.saving.deserialize_keras_object(backbone)
+        self.backbone = backbone
+        self.preprocessor = TextPreprocessor(tokenizer, sequence_length)
+        self.kind = _backbone_kind(backbone)
+        self.hidden_dim = int(self._sequence_output_dim())
+        # Layer.__init__ set `trainable` before the backbone existed: apply it
+        # to the backbone now. (Not `self.trainable = self.trainable`: on
+        # TensorFlow, Keras' tracking skips assigning an attribute its own
+        # value, so the setter would never run and the backbone stay trainable.)
+        self.backbone.trainable = self.trainable
+        if self.kind == "encoder_decoder":
+            _freeze_unused_decoder(self.backbone)
+
+    @property
+    def tokenizer(self):
+        """The preprocessor's tokenizer. Keras' saving walks this attribute,
+        so the tokenizer's assets (a vocabulary) are saved with the model."""
+        return self.preprocessor.tokenizer
+
+    @property
+    def sequence_length(self):
+        return self.preprocessor.sequence_length
+
+    def _sequence_output_dim(self):
+        output = self.backbone.output
+        if isinstance(output, dict):
+            output = output.get("encoder_sequence_output", output.get("sequence_output"))
+        return output.shape[-1]
 
     # The network.
 
@@ -306,22 +362,11 @@ def build_text_encoder(
 def tokenize_dataset(dataset, text_encoder):
     """Maps a `tf.data` dataset of `(images, captions)` to `(images, tokens)`.
 
-    `tokens` is `{"token_ids", "padding_mask"}` from `text_encoder` (or a
-    text-conditioned denoiser / `SimpleDiffusion`, whose encoder is used).
+    `tokens` is `{"token_ids", "padding_mask"}` from the preprocessor of
+    `text_encoder` (or of a text-conditioned denoiser / `SimpleDiffusion`).
     Works batched or unbatched.
     """
-    import tensorflow as tf  # noqa: PLC0415
-
-    encoder = _find_text_encoder(text_encoder)
-
-    def tokenize(images, captions):
-        captions = tf.convert_to_tensor(captions)
-        if captions.shape.rank == 0:
-            tokens = encoder.tokenize_tf(captions[None])
-            return images, {key: value[0] for key, value in tokens.items()}
-        return images, encoder.tokenize_tf(captions)
-
-    return dataset.map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+    return _find_text_encoder(text_encoder).preprocessor.tokenize_dataset(dataset)
 
 
 def _find_text_encoder(obj):

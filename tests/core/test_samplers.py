@@ -57,5 +57,5 @@ def test_sampler_with_an_oracle_denoiser_lands_on_the_data_point(sampler):
 
 def test_time_grid_and_unknown_sampler():
     np.testing.assert_allclose(to_np(samplers.time_grid(4)), [1.0, 0.75, 0.5, 0.25, 0.0])
-    with pytest.raises(ValueError, match="Unknown sampler"):
+    with pytest.raises(ValueError, match=r"`sampler` must be one of .*Received: sampler=.euler."):
         samplers.check_sampler("euler")

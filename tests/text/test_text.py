@@ -49,7 +49,7 @@ def trained():
 
 
 def test_tokenize_fixed_length_and_mask(encoder):
-    tokens = encoder.tokenize([CAPTION, "", "x" * 100])
+    tokens = encoder.preprocessor.tokenize([CAPTION, "", "x" * 100])
     ids, mask = tokens["token_ids"], tokens["padding_mask"]
     assert ids.shape == mask.shape == (3, 48)
     assert ids.dtype == mask.dtype == np.int32
@@ -61,9 +61,10 @@ def test_tokenize_fixed_length_and_mask(encoder):
 
 
 def test_tokenize_all_empty_batch(encoder):
-    tokens = encoder.tokenize(["", ""])
-    np.testing.assert_array_equal(tokens["token_ids"], encoder.null_tokens(2)["token_ids"])
-    np.testing.assert_array_equal(tokens["padding_mask"], encoder.null_tokens(2)["padding_mask"])
+    tokens = encoder.preprocessor.tokenize(["", ""])
+    null = encoder.preprocessor.null_tokens(2)
+    np.testing.assert_array_equal(tokens["token_ids"], null["token_ids"])
+    np.testing.assert_array_equal(tokens["padding_mask"], null["padding_mask"])
 
 
 def test_tokenize_dataset_matches_host(encoder):
@@ -71,7 +72,7 @@ def test_tokenize_dataset_matches_host(encoder):
 
     images, captions, _ = make_shapes(6, 32, seed=0)
     captions[2] = ""
-    host = encoder.tokenize(captions)
+    host = encoder.preprocessor.tokenize(captions)
     batched = tf.data.Dataset.from_tensor_slices((images, captions)).batch(3)
     out = list(tokenize_dataset(batched, encoder).as_numpy_iterator())
     np.testing.assert_array_equal(
@@ -90,7 +91,7 @@ def test_tokenize_dataset_matches_host(encoder):
 
 
 def test_encoder_outputs(encoder):
-    tokens = encoder.tokenize([CAPTION, ""])
+    tokens = encoder.preprocessor.tokenize([CAPTION, ""])
     context, pooled, mask = encoder([tokens["token_ids"], tokens["padding_mask"]])
     assert tuple(context.shape) == (2, 48, 16)
     assert tuple(pooled.shape) == (2, 16)
@@ -109,7 +110,7 @@ def test_default_encoder_tells_captions_apart_at_init():
     keras.utils.set_random_seed(0)
     encoder = build_text_encoder()
     _, captions, _ = make_shapes(64, 32, seed=5)
-    tokens = encoder.tokenize(captions)
+    tokens = encoder.preprocessor.tokenize(captions)
     context = _np(encoder([tokens["token_ids"], tokens["padding_mask"]])[0])[:, :30]
     norm = np.linalg.norm(context, axis=-1).mean()
     spread = np.sqrt(((context - context.mean(0)) ** 2).sum(-1).mean())
@@ -125,7 +126,7 @@ def test_denoiser_wiring(preset):
     assert blocks and all(block.cross_attention for block in blocks)
     names = [layer.name for layer in denoiser.layers]
     assert "text_pooled_embedding" in names and "text_encoder" in names
-    tokens = denoiser.text_encoder.tokenize([CAPTION, ""])
+    tokens = denoiser.text_encoder.preprocessor.tokenize([CAPTION, ""])
     out = denoiser(
         {
             "images": np.zeros((2, 32, 32, 3), "float32"),
@@ -208,10 +209,10 @@ def test_caption_dropout_is_seeded_and_empties_tokens(trained):
     tokens = model.tokenize([CAPTION] * 64)
     model.label_dropout = 0.5
     try:
-        ids, mask = model._text_condition(tokens, 64, training=True)
+        condition = model._training_condition(tokens, training=True)
     finally:
         model.label_dropout = 0.1
-    ids, mask = _np(ids), _np(mask)
+    ids, mask = _np(condition["token_ids"]), _np(condition["padding_mask"])
     dropped = mask.sum(axis=1) == 0
     assert 0 < dropped.sum() < 64
     assert (ids[dropped] == 0).all()
@@ -266,7 +267,7 @@ def test_local_preset_frozen(tmp_path):
 
     encoder = build_text_encoder(preset=preset, trainable=False, sequence_length=12)
     assert not encoder.trainable_weights
-    tokens = encoder.tokenize([CAPTION, ""])
+    tokens = encoder.preprocessor.tokenize([CAPTION, ""])
     assert (
         tokens["padding_mask"][0].sum() == len(CAPTION.split())
         and tokens["padding_mask"][1].sum() == 0
@@ -283,6 +284,14 @@ def test_local_preset_frozen(tmp_path):
     for a, b in zip(before, encoder.backbone.weights):
         np.testing.assert_array_equal(a, _np(b))  # frozen
     assert model.generate(prompts=[CAPTION], steps=2, seed=0).shape == (1, 32, 32, 3)
+    # The vocabulary is an asset of the tokenizer (not in its config): it is
+    # saved with the model and tokenises the same after loading.
+    path = str(tmp_path / "wordpiece.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(
+        loaded.tokenize([CAPTION])["token_ids"], model.tokenize([CAPTION])["token_ids"]
+    )
     # Also by path, through the denoiser argument.
     by_path = ksd.build_denoiser(
         "unet-text-tiny", text_encoder=dict(preset=preset, sequence_length=12)
@@ -301,6 +310,6 @@ def test_clip_text_encoder_backbone():
         max_sequence_length=48,
     )
     encoder = TextEncoder(backbone, keras_hub.tokenizers.ByteTokenizer(sequence_length=48))
-    tokens = encoder.tokenize([CAPTION])
+    tokens = encoder.preprocessor.tokenize([CAPTION])
     context, pooled, _ = encoder([tokens["token_ids"], tokens["padding_mask"]])
     assert tuple(context.shape) == (1, 48, 16) and tuple(pooled.shape) == (1, 16)
