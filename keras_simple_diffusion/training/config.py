@@ -64,7 +64,6 @@ def optional(check):
 positive_int = checks.check_positive_int
 positive_number = functools.partial(checks.check_number, minimum=0.0, inclusive=(False, True))
 non_negative_number = functools.partial(checks.check_number, minimum=0.0)
-probability = functools.partial(checks.check_number, minimum=0.0, maximum=1.0)
 below_one = functools.partial(
     checks.check_number, minimum=0.0, maximum=1.0, inclusive=(True, False)
 )
