@@ -17,9 +17,9 @@ runs/20250101-120000/
 
 Every file is written atomically (`keras_simple_diffusion.files`): a killed
 run leaves complete files, or dot-prefixed partial ones that readers skip.
-`runs/latest` is a symlink to the newest run that has a model to sample
-(a checkpoint), or, where symlinks are not available, a text file holding
-its folder name.
+`runs/latest` points at the run that last wrote a checkpoint (never at a run
+with nothing to sample yet): a symlink, or, where symlinks are not
+available, a text file holding the run's folder name.
 """
 
 import csv
@@ -138,8 +138,6 @@ def _read_model(path):
     """Loads one `.keras` file; a ValueError says why it cannot be read."""
     import keras
 
-    import keras_simple_diffusion  # noqa: F401  (registers the classes)
-
     if not zipfile.is_zipfile(path):
         raise ValueError("not a complete .keras archive (truncated or corrupt)")
     try:
@@ -170,7 +168,7 @@ def load_checkpoint(path):
     Example:
     >>> model, checkpoint = load_checkpoint("runs/latest")  # doctest: +SKIP
     """
-    from keras_simple_diffusion.diffusion import SimpleDiffusion
+    from keras_simple_diffusion import SimpleDiffusion  # loads the package: registers the classes
 
     failures = []
     for checkpoint in _checkpoint_files(path):
