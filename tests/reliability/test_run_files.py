@@ -279,9 +279,9 @@ def test_latest_pointer_waits_for_a_checkpoint(tmp_path, checkpoint):
 @pytest.mark.slow
 def test_latest_points_at_a_run_only_once_it_has_a_checkpoint(tmp_path):
     root = tmp_path / "runs"
-    # No grids, TensorBoard or XLA: only the checkpoints matter here.
+    # No grids or TensorBoard: only the checkpoints matter here.
     tiny = dataclasses.replace(
-        TINY, steps=2, checkpoint_every=2, sample_every=100, tensorboard=False, jit_compile=False
+        TINY, steps=2, checkpoint_every=2, sample_every=100, tensorboard=False
     )
     _, good_run = train(tiny, runs_root=str(root))
     assert os.path.realpath(root / "latest") == os.path.realpath(good_run)
