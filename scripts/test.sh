@@ -1,11 +1,46 @@
 #!/usr/bin/env bash
 # Runs the test suite once per Keras backend; fails if any backend fails.
+#
+# The backends run side by side (PARALLEL=0 runs them in turn): most of a
+# test's time is single-threaded tracing and Python, so two cores serve three
+# suites better than one at a time. Each backend's output is shown whole
+# when it ends. Tests marked `slow` run on SLOW_BACKENDS only (default:
+# torch, the fastest here; see tests/conftest.py). Extra arguments go to
+# pytest.
 set -uo pipefail
-status=0
-for backend in ${BACKENDS:-jax tensorflow torch}; do
-    echo "=== KERAS_BACKEND=$backend ==="
+export SLOW_BACKENDS=${SLOW_BACKENDS:-torch}
+backends=${BACKENDS:-jax tensorflow torch}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+run_backend() {
+    local backend=$1 start
     start=$(date +%s)
-    KERAS_BACKEND=$backend python -m pytest -q -p no:cacheprovider "$@" || status=1
-    echo "=== $backend: $(( $(date +%s) - start )) s ==="
-done
+    KERAS_BACKEND=$backend python -m pytest -q -p no:cacheprovider "${@:2}" > "$logs/$backend.log" 2>&1
+    local status=$?
+    echo "=== $backend: $(( $(date +%s) - start )) s, exit $status ===" >> "$logs/$backend.log"
+    return $status
+}
+
+status=0
+if [ "${PARALLEL:-1}" = "1" ]; then
+    pids=()
+    for backend in $backends; do
+        run_backend "$backend" "$@" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || status=1
+    done
+    for backend in $backends; do
+        echo "=== KERAS_BACKEND=$backend ==="
+        cat "$logs/$backend.log"
+    done
+else
+    for backend in $backends; do
+        echo "=== KERAS_BACKEND=$backend ==="
+        run_backend "$backend" "$@" || status=1
+        cat "$logs/$backend.log"
+    done
+fi
 exit $status

@@ -1,11 +1,42 @@
-"""Shared test set-up: the backend comes from KERAS_BACKEND, as for users."""
+"""Shared test set-up: the backend comes from KERAS_BACKEND, as for users.
+
+`SLOW_BACKENDS` (comma-separated; `scripts/test.sh` sets "torch") limits the
+tests marked `slow` (whole runs, killed runs, studies) to those backends,
+so that the fast suite covers all three backends and each slow end-to-end
+path runs once. Slow tests that are written for one backend (a `skipif` on
+the backend) keep to their own. Unset, every test runs.
+"""
+
+import os
 
 import keras
 import pytest
 
 
 def pytest_report_header(config):
-    return f"keras {keras.__version__}, backend: {keras.config.backend()}"
+    slow = os.environ.get("SLOW_BACKENDS", "all")
+    return f"keras {keras.__version__}, backend: {keras.config.backend()}, slow tests on: {slow}"
+
+
+def pytest_collection_modifyitems(config, items):
+    slow_backends = os.environ.get("SLOW_BACKENDS")
+    backend = keras.config.backend()
+    if not slow_backends or backend in slow_backends.split(","):
+        return
+    skip = pytest.mark.skip(reason=f"slow: runs on SLOW_BACKENDS={slow_backends} only")
+    for item in items:
+        backend_specific = any(True for _ in item.iter_markers("skipif"))
+        if item.get_closest_marker("slow") and not backend_specific:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path_factory, monkeypatch):
+    """Keeps cached classifiers out of the user's home, one folder per
+    pytest process (the backends' suites may run side by side)."""
+    path = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("KSD_CACHE_DIR", str(path))
+    return path
 
 
 @pytest.fixture(autouse=True)

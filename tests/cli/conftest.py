@@ -30,14 +30,6 @@ TINY_TRAIN = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path_factory, monkeypatch):
-    """Keeps cached classifiers out of the user's home."""
-    path = tmp_path_factory.getbasetemp() / "cache"
-    monkeypatch.setenv("KSD_CACHE_DIR", str(path))
-    return path
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """Path of a finished tiny run folder (its `runs/latest`)."""
