@@ -86,11 +86,13 @@ def resolve_text_encoder(text_encoder):
     )
 
 
-def denoiser_inputs(image_size, channels, num_classes, text_encoder=None):
+def denoiser_inputs(image_size, channels, num_classes, text_encoder=None, guidance_input=False):
     inputs = {
         "images": keras.Input((image_size, image_size, channels), name="images"),
         "noise_level": keras.Input((), name="noise_level"),
     }
+    if guidance_input:
+        inputs["guidance"] = keras.Input((), name="guidance")
     if num_classes:
         inputs["class_labels"] = keras.Input((), dtype="int32", name="class_labels")
     if text_encoder is not None:
@@ -109,10 +111,21 @@ def text_context(inputs, text_encoder):
 
 def conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text=None, dtype=None):
     """Noise-level embedding plus a class embedding (with a null class) and,
-    for text conditioning, a projection of the pooled text embedding."""
+    for text conditioning, a projection of the pooled text embedding; with a
+    "guidance" input, an embedding of the guidance weight too."""
     embedding = NoiseLevelEmbedding(embedding_dim, dtype=dtype, name="noise_level_embedding")(
         inputs["noise_level"]
     )
+    if "guidance" in inputs:
+        # Embedded like the noise level; the projection starts at zero, so a
+        # student given this input starts as its teacher (guided distillation).
+        guidance = NoiseLevelEmbedding(embedding_dim, dtype=dtype, name="guidance_embedding")(
+            inputs["guidance"]
+        )
+        guidance = layers.Dense(
+            embedding_dim, kernel_initializer="zeros", dtype=dtype, name="guidance_projection"
+        )(guidance)
+        embedding = layers.Add(dtype=dtype, name="guidance_conditioning")([embedding, guidance])
     if num_classes:
         # Unit-scale rows, like the noise-level embedding they join: Keras'
         # default U(-0.05, 0.05) leaves the classes indistinguishable to the
@@ -250,6 +263,7 @@ class Denoiser(keras.Model):
         dropout_max_resolution,
         text_encoder=None,
         dtype=None,
+        guidance_input=False,
         **kwargs,
     ):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -266,6 +280,7 @@ class Denoiser(keras.Model):
         self.embedding_dim = embedding_dim
         self.dropout = dropout
         self.dropout_max_resolution = dropout_max_resolution
+        self.guidance_input = bool(guidance_input)
 
     @property
     def null_class(self):
@@ -296,6 +311,8 @@ class Denoiser(keras.Model):
         }
         if self.text_encoder is not None:
             config["text_encoder"] = keras.saving.serialize_keras_object(self.text_encoder)
+        if self.guidance_input:
+            config["guidance_input"] = True
         return config
 
     @classmethod

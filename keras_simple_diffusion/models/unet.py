@@ -55,6 +55,9 @@ class UNet(Denoiser):
             token embeddings; the pooled embedding joins the noise level's.
         dtype: dtype policy of every layer (e.g. "mixed_bfloat16"), or None
             for the global policy.
+        guidance_input: add a "guidance" input, the classifier-free
+            guidance weight, embedded like the noise level into the
+            conditioning (a guided-distillation student serves any weight).
 
     Example:
     >>> denoiser = UNet(image_size=32, channels=3, widths=(32,), bottom_width=64)
@@ -81,6 +84,7 @@ class UNet(Denoiser):
         groups=32,
         text_encoder=None,
         dtype=None,
+        guidance_input=False,
         **kwargs,
     ):
         widths = tuple(widths)
@@ -100,7 +104,7 @@ class UNet(Denoiser):
         # The layers are created where they are wired, by the helpers shared
         # with UViT; each gets `dtype`.
         text_encoder = resolve_text_encoder(text_encoder)
-        inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder)
+        inputs = denoiser_inputs(image_size, channels, num_classes, text_encoder, guidance_input)
         context, pooled_text, context_mask = text_context(inputs, text_encoder)
         context = None if context is None else (context, context_mask)
         embedding = conditioning_embedding(inputs, embedding_dim, num_classes, pooled_text, dtype)
@@ -130,6 +134,7 @@ class UNet(Denoiser):
             dropout_max_resolution=dropout_max_resolution,
             text_encoder=text_encoder,
             dtype=dtype,
+            guidance_input=guidance_input,
             **kwargs,
         )
 
