@@ -31,6 +31,9 @@ from keras_simple_diffusion.parametrization import (
 from keras_simple_diffusion.samplers import check_sampler, guide, sample_loop
 from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
 
+# Sampler steps of `generate` for a model without its own `sampling_steps`.
+DEFAULT_SAMPLING_STEPS = 128
+
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class SimpleDiffusion(keras.Model):
@@ -70,6 +73,11 @@ class SimpleDiffusion(keras.Model):
         label_dropout: probability of replacing a label with the null class
             (or a caption with the empty prompt, for text conditioning)
             during training, for classifier-free guidance.
+        sampling_steps: the steps `generate` takes by default; None for
+            `DEFAULT_SAMPLING_STEPS` (128). A distilled model (see
+            `ProgressiveDistillation`) has its distilled count here.
+        sampler: the sampler `generate` uses by default, "ancestral" or
+            "ddim" (the one a distilled model was distilled for).
         seed: seed of the model's `SeedGenerator`s.
 
     Example:
@@ -101,6 +109,8 @@ class SimpleDiffusion(keras.Model):
         multiscale=None,
         multiscale_min_size=32,
         label_dropout=0.1,
+        sampling_steps=None,
+        sampler="ancestral",
         seed=None,
         **kwargs,
     ):
@@ -133,6 +143,8 @@ class SimpleDiffusion(keras.Model):
         )
         self.multiscale_min_size = multiscale_min_size
         self.label_dropout = label_dropout
+        self.sampling_steps = check_positive_int("sampling_steps", sampling_steps, allow_none=True)
+        self.sampler = check_sampler(sampler)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed_generator")
         self.sampling_seed_generator = keras.random.SeedGenerator(
@@ -150,6 +162,12 @@ class SimpleDiffusion(keras.Model):
         """What the denoiser is conditioned on: an `Unconditional`,
         `ClassLabels` or `TextPrompts` from `keras_simple_diffusion.conditioning`."""
         return self._conditioning
+
+    @property
+    def guidance_input(self):
+        """Whether the denoiser takes the guidance weight as an input (a
+        student of guided distillation): guided sampling is then one call."""
+        return bool(getattr(self.denoiser, "guidance_input", False))
 
     @property
     def text_encoder(self):
@@ -215,14 +233,29 @@ class SimpleDiffusion(keras.Model):
             condition = self.conditioning.drop(condition, self.label_dropout, self.seed_generator)
         return condition
 
+    def _noised(self, images, t):
+        """`(z, eps, logsnr, alpha, sigma)`: `images` noised at times `t`
+        (per example) with noise from the training seed generator."""
+        logsnr = self.schedule(t)
+        alpha, sigma = (broadcast_like(v, images) for v in alpha_sigma(logsnr))
+        eps = keras.random.normal(ops.shape(images), seed=self.seed_generator)
+        return diffuse(images, eps, alpha, sigma), eps, logsnr, alpha, sigma
+
+    def _batch_loss(self, per_example, sample_weight):
+        """The loss `compute_loss` returns: the (sample-weighted) mean of the
+        per-example losses plus the layers' losses, scaled for replicas."""
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+        loss = ops.mean(per_example)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return scale_loss_for_replicas(loss)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         images = self._check_images(x)
         batch = ops.shape(images)[0]
         t = keras.random.uniform((batch,), seed=self.seed_generator)
-        logsnr = self.schedule(t)
-        alpha, sigma = (broadcast_like(v, images) for v in alpha_sigma(logsnr))
-        eps = keras.random.normal(ops.shape(images), seed=self.seed_generator)
-        z = diffuse(images, eps, alpha, sigma)
+        z, eps, logsnr, alpha, sigma = self._noised(images, t)
         condition = self._training_condition(y, training)
         output = self.denoiser(self._denoiser_inputs(z, logsnr, condition), training=training)
         error = epsilon_error(
@@ -231,12 +264,7 @@ class SimpleDiffusion(keras.Model):
         per_example = diffusion_loss(
             error, logsnr, self.loss_weighting, self.sigmoid_bias, self.loss_sizes
         )
-        if sample_weight is not None:
-            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
-        loss = ops.mean(per_example)
-        if self.losses:
-            loss = loss + ops.sum(self.losses)
-        return scale_loss_for_replicas(loss)
+        return self._batch_loss(per_example, sample_weight)
 
     # Training and saving.
 
@@ -385,9 +413,10 @@ class SimpleDiffusion(keras.Model):
                 condition_in = conditioning.concatenate(condition, conditioning.null(condition))
                 z_in, copies = ops.concatenate([z, z]), 2
             logsnr_in = ops.full((copies * batch,), logsnr)
-            output = self.denoiser(
-                self._denoiser_inputs(z_in, logsnr_in, condition_in), training=False
-            )
+            inputs = self._denoiser_inputs(z_in, logsnr_in, condition_in)
+            if self.guidance_input:
+                inputs["guidance"] = ops.full((batch,), guidance)
+            output = self.denoiser(inputs, training=False)
             output = ops.cast(output, "float32")
             if guided:
                 conditional, unconditional = ops.split(output, 2)
@@ -437,8 +466,8 @@ class SimpleDiffusion(keras.Model):
         self,
         labels=None,
         num_images=None,
-        steps=128,
-        sampler="ancestral",
+        steps=None,
+        sampler=None,
         guidance=0.0,
         seed=None,
         clip_denoised=True,
@@ -452,8 +481,9 @@ class SimpleDiffusion(keras.Model):
             num_images: number of images; for a conditional model without
                 `labels` (or `prompts`) they are unconditional samples (the
                 null class, or the empty prompt).
-            steps: sampler steps from t = 1 to t = 0.
-            sampler: "ancestral" or "ddim".
+            steps: sampler steps from t = 1 to t = 0; None for the model's
+                `sampling_steps` (128 unless distilled).
+            sampler: "ancestral" or "ddim"; None for the model's `sampler`.
             guidance: classifier-free guidance weight w (0 = none).
             seed: integer seed; the same seed gives the same images on one
                 backend. None draws a random seed.
@@ -472,7 +502,8 @@ class SimpleDiffusion(keras.Model):
             ValueError: for a bad argument, or if the samples are not finite
                 (NaN or inf weights, say).
         """
-        check_sampler(sampler)
+        steps = (self.sampling_steps or DEFAULT_SAMPLING_STEPS) if steps is None else steps
+        sampler = check_sampler(self.sampler if sampler is None else sampler)
         steps = check_positive_int("steps", steps)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
         seed = check_seed("seed", seed)
@@ -485,7 +516,8 @@ class SimpleDiffusion(keras.Model):
         for index, start in enumerate(range(0, count, batch_size)):
             chunk = self.conditioning.take(condition, start, start + batch_size)
             size = min(batch_size, count - start)
-            function = self._generate_function(size, steps, sampler, guidance > 0, clip_denoised)
+            guided = guidance > 0 and not self.guidance_input
+            function = self._generate_function(size, steps, sampler, guided, clip_denoised)
             seed_state = ops.convert_to_tensor(
                 [seed, index], dtype=self.sampling_seed_generator.state.dtype
             )
@@ -510,6 +542,8 @@ class SimpleDiffusion(keras.Model):
             "multiscale": self.multiscale,
             "multiscale_min_size": self.multiscale_min_size,
             "label_dropout": self.label_dropout,
+            "sampling_steps": self.sampling_steps,
+            "sampler": self.sampler,
             "seed": self.seed,
         }
 
