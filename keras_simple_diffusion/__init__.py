@@ -16,11 +16,13 @@ __version__ = "0.1.0"
 _SUBMODULES = ("layers", "losses", "models", "parametrization", "samplers", "schedules")
 _NAMES = {
     "LogSNRSchedule": "schedules",
+    "ProgressiveDistillation": "distillation",
     "SimpleDiffusion": "diffusion",
     "UNet": "models",
     "UViT": "models",
     "alpha_sigma": "schedules",
     "build_denoiser": "models",
+    "distill": "distillation",
     "logsnr_cosine": "schedules",
     "logsnr_interpolated": "schedules",
     "logsnr_shifted": "schedules",

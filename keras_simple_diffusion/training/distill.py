@@ -1,0 +1,507 @@
+"""`simple-diffusion distill`: progressive distillation of a trained model
+into a few-step sampler, as a run folder.
+
+```
+simple-diffusion distill --checkpoint runs/latest --steps 8
+```
+
+halves the teacher's sampling steps (128 for an undistilled model) round
+after round down to 8, each round a `ProgressiveDistillation` trained with
+`fit`. The run folder:
+
+```
+runs/20250101-130000/
+  distill.json             the DistillConfig, to resume or inspect the run
+  teacher.keras            the model distilled (a copy, so the run stands alone)
+  model.keras              the student of the last finished round (EMA weights)
+  round_1_64_steps/        one folder per round, like a training run's:
+    log.csv, loss.png      per-period loss
+    checkpoints/           step_XXXXXX.keras (EMA; the whole distillation state)
+    samples/               step_XXXXXX.png grids of the student (DDIM, its steps)
+    backup/                the training state to resume from
+    model.keras            the round's student, a plain SimpleDiffusion
+  round_2_32_steps/ ...
+```
+
+`model.keras` is an ordinary `SimpleDiffusion` whose `generate()` defaults
+to its distilled step count and DDIM, so `sample` and `evaluate` work on
+it; `runs/latest` points at the run once the first round has finished.
+
+Options are `DistillConfig` fields, as `train`'s are `TrainConfig`'s. This
+module imports no backend until a command runs.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from keras_simple_diffusion import files
+from keras_simple_diffusion.training.config import (
+    TrainConfig,
+    check_text,
+    choice,
+    non_negative_number,
+    option,
+    optional,
+    positive_int,
+    positive_number,
+)
+
+DISTILL_CONFIG_FILE = "distill.json"
+TEACHER_FILE = "teacher.keras"
+# `distillation.DISTILLATION_WEIGHTINGS`, here without importing Keras.
+WEIGHTINGS = ("truncated_snr", "snr_plus_one")
+
+
+def _train_option(name, default=dataclasses.MISSING, **changes):
+    """The option of the `TrainConfig` field `name`, for a setting that
+    distillation shares with training (its help, check and parser)."""
+    field = {field.name: field for field in dataclasses.fields(TrainConfig)}[name]
+    default = field.default if default is dataclasses.MISSING else default
+    return option(default, **{**field.metadata, **changes})
+
+
+@dataclasses.dataclass
+class DistillConfig:
+    """Everything that defines a distillation run; saved as its `distill.json`.
+
+    Args:
+        checkpoint: the teacher: a run folder, `runs/latest` or a `.keras` file.
+        steps: the distilled model's sampling steps: the teacher's count
+            divided by a power of two.
+        teacher_steps: the teacher's sampling steps; default its own (128
+            for an undistilled model).
+        guidance_range: `(low, high)` guidance weights of guided
+            distillation (`ProgressiveDistillation`), or None.
+        dataset: the training images (a `load_dataset` spec); default the
+            teacher run's dataset, else "digits".
+        data_dir: TFDS data directory.
+        steps_per_round: optimizer steps of each halving round.
+        batch_size: images per step.
+        learning_rate: Adam's learning rate, annealed linearly to zero over
+            each round.
+        ema_momentum: momentum of the weight EMA; None picks
+            `1 - 10 / steps_per_round` (within [0.9, 0.9999]).
+        weighting: "truncated_snr" (max(SNR, 1)) or "snr_plus_one".
+        seed: seed of data order, noise and grids.
+        jit_compile: `Model.compile`'s jit_compile, or "auto".
+        sample_every: steps between sample grids in a round.
+        checkpoint_every: steps between checkpoints and backups in a round.
+        guidance: guidance weight of the grids; None gives 1 for a
+            conditional teacher and 0 otherwise.
+        verbose: verbosity of `fit`.
+    """
+
+    checkpoint: str | None = option(
+        help="the teacher: a run folder (e.g. runs/latest) or a .keras file",
+        group="teacher",
+        check=optional(check_text),
+    )
+    steps: int | None = option(
+        help="sampling steps of the distilled model: the teacher's divided by a power of two",
+        group="teacher",
+        check=optional(positive_int),
+        parse=int,
+    )
+    teacher_steps: int | None = option(
+        help="the teacher's sampling steps (default: its own, 128 for an undistilled model)",
+        group="teacher",
+        check=optional(positive_int),
+        parse=int,
+    )
+    guidance_range: tuple | None = option(
+        help="guided distillation: the student takes the guidance weight as an input, "
+        "trained on weights from LOW to HIGH (default: unguided)",
+        group="teacher",
+        check=optional(lambda name, value: tuple(float(weight) for weight in value)),
+        parse=lambda text: [float(weight) for weight in text.split(",")],
+        metavar="LOW,HIGH",
+    )
+    dataset: str | None = option(
+        help="training images, as for train (default: the teacher run's dataset, else digits)",
+        group="data",
+        check=optional(check_text),
+    )
+    data_dir: str | None = _train_option("data_dir")
+    steps_per_round: int = option(
+        500, help="optimizer steps of each halving round", group="optimisation", check=positive_int
+    )
+    batch_size: int = _train_option("batch_size")
+    learning_rate: float = option(
+        1e-4,
+        help="Adam learning rate, annealed linearly to zero over each round",
+        group="optimisation",
+        check=positive_number,
+    )
+    ema_momentum: float | None = _train_option(
+        "ema_momentum",
+        help="weight EMA momentum (default: 1 - 10/steps-per-round, within [0.9, 0.9999])",
+    )
+    weighting: str = option(
+        "truncated_snr",
+        help="weighting of the x error: max(SNR, 1) or SNR + 1",
+        group="optimisation",
+        check=choice(WEIGHTINGS),
+        choices=WEIGHTINGS,
+    )
+    seed: int = _train_option("seed", help="seed of data order, noise and grids")
+    jit_compile: str | bool = _train_option("jit_compile")
+    sample_every: int = _train_option("sample_every", 250)
+    checkpoint_every: int = _train_option("checkpoint_every", 250)
+    guidance: float | None = option(
+        help="guidance weight of the grids (default 1 for a conditional teacher)",
+        group="output",
+        check=optional(non_negative_number),
+        parse=float,
+    )
+    verbose: int = _train_option("verbose")
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            check = field.metadata["check"]
+            setattr(self, field.name, check(field.name, getattr(self, field.name)))
+
+    @property
+    def resolved_ema_momentum(self):
+        if self.ema_momentum is not None:
+            return self.ema_momentum
+        return min(max(1.0 - 10.0 / self.steps_per_round, 0.9), 0.9999)
+
+    def save(self, path):
+        files.write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path):
+        """The config saved at `path`; a one-line `ValueError` names the file."""
+        try:
+            with open(path) as file:
+                values = json.load(file)
+            return cls(**values)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} does not hold a distillation config: {error}") from None
+
+
+def round_dir(run_dir, index, plan):
+    """The folder of round `index` (from 1) of a `distillation_plan`."""
+    teacher_steps, halve = plan[index - 1]
+    student_steps = teacher_steps // 2 if halve else teacher_steps
+    return os.path.join(run_dir, f"round_{index}_{student_steps}_steps")
+
+
+def _teacher_dataset(checkpoint):
+    """`(dataset, data_dir)` the teacher was trained on: its run's
+    `config.json`, or the `distill.json` of a distillation run; else Nones."""
+    from keras_simple_diffusion.training.assessment import run_dataset
+
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    for candidate in (folder, os.path.dirname(folder)):
+        path = os.path.join(candidate, DISTILL_CONFIG_FILE)
+        if os.path.isfile(path):
+            config = DistillConfig.load(path)
+            return config.dataset, config.data_dir
+    return run_dataset(checkpoint)
+
+
+def _training_data(config, teacher):
+    """The repeating, shuffled `tf.data` batches of the teacher's kind:
+    images with labels, tokens, or alone. Loaded as `train` loads them."""
+    from keras_simple_diffusion.training.trainer import load_training_data
+
+    conditional = teacher.conditioning.conditional
+    info, _ = load_training_data(
+        TrainConfig(
+            dataset=config.dataset,
+            data_dir=config.data_dir,
+            image_size=teacher.image_size,
+            channels=teacher.denoiser.channels,
+            unconditional=not conditional,
+            batch_size=config.batch_size,
+            seed=config.seed,
+        )
+    )
+    dataset = info.dataset
+    if teacher.text_encoder is not None:
+        if info.captions is None:
+            raise ValueError(
+                f"The teacher is text-conditioned but dataset {config.dataset!r} has no captions."
+            )
+        dataset = teacher.tokenize_dataset(dataset)
+    return dataset, info
+
+
+def _grid_conditions(teacher, info):
+    """`(labels, prompts)` of the sample grids, as `train` draws them."""
+    from keras_simple_diffusion.training.trainer import GRID_COLUMNS
+
+    if teacher.num_classes:
+        columns = min(teacher.num_classes, GRID_COLUMNS)
+        return [index % teacher.num_classes for index in range(2 * columns)], None
+    if teacher.text_encoder is not None:
+        return None, [str(caption) for caption in info.captions[: 2 * GRID_COLUMNS]]
+    return None, None
+
+
+def _start(config, runs_root):
+    """A new run: the teacher, its step counts and the folder, checked first."""
+    from keras_simple_diffusion.distillation import (
+        ProgressiveDistillation,
+        check_guidance_range,
+        teacher_step_count,
+    )
+    from keras_simple_diffusion.training import runs
+
+    if config.checkpoint is None or config.steps is None:
+        raise ValueError("distill needs --checkpoint (the teacher) and --steps (the target).")
+    teacher, checkpoint = runs.load_checkpoint(config.checkpoint)
+    if isinstance(teacher, ProgressiveDistillation):
+        teacher = teacher.distilled_model()
+    if config.guidance and not teacher.conditioning.conditional:
+        raise ValueError(
+            f"--guidance {config.guidance:g} needs a conditional teacher; this one is "
+            "unconditional."
+        )
+    if config.guidance_range is not None:
+        check_guidance_range(config.guidance_range)
+        if not teacher.conditioning.conditional:
+            raise ValueError(
+                "--guidance-range needs a conditional teacher; this one is unconditional."
+            )
+    source, data_dir = (config.dataset, config.data_dir)
+    if source is None:
+        source, data_dir = _teacher_dataset(checkpoint)
+    config = dataclasses.replace(
+        config,
+        checkpoint=checkpoint,
+        teacher_steps=config.teacher_steps or teacher_step_count(teacher),
+        dataset=source or "digits",
+        data_dir=data_dir,
+    )
+    return config, teacher
+
+
+def distill_run(config, run_dir=None, runs_root="runs"):
+    """Runs (or resumes) a distillation run; see the module docstring.
+
+    Args:
+        config: a `DistillConfig`; when resuming, only its `verbose` is
+            used (the run's `distill.json` holds the rest).
+        run_dir: a run folder to resume; None starts a new one under `runs_root`.
+        runs_root: parent of new run folders, where `latest` points.
+
+    Returns:
+        `(model, run_dir)`: the distilled `SimpleDiffusion` and its folder.
+
+    Raises:
+        TrainingDiverged: when a round's loss diverged; `--resume` continues
+            from the last good state.
+    """
+    import keras
+
+    from keras_simple_diffusion.backend import default_jit_compile
+    from keras_simple_diffusion.distillation import (
+        DistillationStopped,
+        default_optimizer,
+        distill,
+        distillation_plan,
+    )
+    from keras_simple_diffusion.training import runs
+    from keras_simple_diffusion.training.callbacks import (
+        EMACheckpoint,
+        LossPlot,
+        NaNSafeBackupAndRestore,
+        RunLog,
+        SampleGrid,
+        epoch_length,
+    )
+    from keras_simple_diffusion.training.trainer import GRID_COLUMNS, TrainingDiverged
+
+    if run_dir is None:
+        config, teacher = _start(config, runs_root)
+    else:
+        verbose = config.verbose
+        config = DistillConfig.load(os.path.join(run_dir, DISTILL_CONFIG_FILE))
+        config = dataclasses.replace(config, verbose=verbose)
+        teacher, _ = runs.load_checkpoint(os.path.join(run_dir, TEACHER_FILE))
+    plan = distillation_plan(
+        teacher,
+        config.steps,
+        teacher_steps=config.teacher_steps,
+        guidance_range=config.guidance_range,
+    )
+    dataset, info = _training_data(config, teacher)
+    if run_dir is None:
+        run_dir = runs.new_run_dir(runs_root)
+        config.save(os.path.join(run_dir, DISTILL_CONFIG_FILE))
+        teacher.save(os.path.join(run_dir, TEACHER_FILE))
+    # Finished rounds are skipped: the last one's student is the teacher.
+    first_round = 1
+    for index in range(1, len(plan) + 1):
+        student_path = os.path.join(round_dir(run_dir, index, plan), runs.MODEL_FILE)
+        if not os.path.isfile(student_path):
+            break
+        teacher, _ = runs.load_checkpoint(student_path)
+        first_round = index + 1
+    if first_round > len(plan):
+        return teacher, run_dir
+
+    labels, prompts = _grid_conditions(teacher, info)
+    guidance = config.guidance
+    if guidance is None:
+        guidance = 1.0 if teacher.conditioning.conditional else 0.0
+    period = epoch_length(config.steps_per_round, config.sample_every, config.checkpoint_every)
+    run_logs = {}
+
+    def folder_of(distiller):
+        return round_dir(run_dir, plan.index((distiller.teacher_steps, distiller.halve)) + 1, plan)
+
+    def callbacks(distiller):
+        folder = folder_of(distiller)
+        run_logs[folder] = RunLog(os.path.join(folder, runs.LOG_FILE))
+        return [
+            keras.callbacks.TerminateOnNaN(),
+            run_logs[folder],
+            EMACheckpoint(os.path.join(folder, runs.CHECKPOINTS_DIR), config.checkpoint_every),
+            SampleGrid(
+                os.path.join(folder, runs.SAMPLES_DIR),
+                config.sample_every,
+                labels=labels,
+                prompts=prompts,
+                num_images=2 * GRID_COLUMNS,
+                columns=GRID_COLUMNS,
+                steps=distiller.student_steps,
+                guidance=guidance,
+                seed=config.seed,
+            ),
+            LossPlot(
+                os.path.join(folder, runs.LOG_FILE),
+                os.path.join(folder, runs.LOSS_PLOT),
+                config.checkpoint_every,
+            ),
+            NaNSafeBackupAndRestore(os.path.join(folder, runs.BACKUP_DIR)),
+        ]
+
+    def save_student(distiller, student):
+        student.save(os.path.join(folder_of(distiller), runs.MODEL_FILE))
+        student.save(os.path.join(run_dir, runs.MODEL_FILE))
+        runs.point_latest(run_dir)
+
+    jit_compile = default_jit_compile() if config.jit_compile == "auto" else config.jit_compile
+    try:
+        student = distill(
+            teacher,
+            dataset,
+            target_steps=config.steps,
+            teacher_steps=plan[first_round - 1][0],
+            steps_per_round=config.steps_per_round,
+            steps_per_epoch=period,
+            weighting=config.weighting,
+            guidance_range=config.guidance_range,
+            optimizer=lambda _: default_optimizer(
+                config.steps_per_round,
+                config.learning_rate,
+                use_ema=True,
+                ema_momentum=config.resolved_ema_momentum,
+            ),
+            callbacks=callbacks,
+            on_round_end=save_student,
+            jit_compile=jit_compile,
+            seed=config.seed,
+            shuffle=False,  # the dataset is shuffled
+            verbose=config.verbose,
+        )
+    except DistillationStopped as error:
+        diverged = [log.divergence for log in run_logs.values() if log.divergence]
+        raise TrainingDiverged(
+            f"{error} Training diverged: {diverged[-1] if diverged else 'the loss became nan'}. "
+            f"Resume with --resume {run_dir} (the backup holds the last good state)."
+        ) from None
+    return student, run_dir
+
+
+def add_distill_parser(subparsers, parents=()):
+    """Adds the `distill` command; returns its parser."""
+    from keras_simple_diffusion.cli import _add_config_option
+
+    parser = subparsers.add_parser(
+        "distill",
+        parents=list(parents),
+        help="distil a model into a few-step sampler; writes runs/<timestamp>/",
+        description=(
+            "Progressive distillation (Salimans & Ho 2022): halve the teacher's sampling "
+            "steps round after round, each student trained to match two DDIM steps of its "
+            "teacher with one. Writes runs/<timestamp>/ (model.keras, one folder per round "
+            "with checkpoints, sample grids and log) and points runs/latest at it. The "
+            "result samples with `sample` and `evaluate` at its own step count."
+        ),
+    )
+    groups = {}
+    for field in dataclasses.fields(DistillConfig):
+        spec = field.metadata
+        if spec["group"] not in groups:
+            groups[spec["group"]] = parser.add_argument_group(spec["group"])
+        if spec["flag"]:
+            _add_config_option(groups[spec["group"]], field.name, field.default, spec)
+    output = groups["output"]
+    output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
+    output.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue an interrupted distillation run (a run folder or runs/latest) with "
+        "its saved distill.json",
+    )
+    parser.set_defaults(command_function=run_distill)
+    return parser
+
+
+def run_distill(args):
+    """The `distill` command: checks the options, then `distill_run`."""
+    from keras_simple_diffusion.cli import (
+        CommandFailed,
+        UsageError,
+        _check_writable_folder,
+        _fit_verbosity,
+        start_backend,
+    )
+
+    given = vars(args)
+    settings = {
+        field.name: given[field.name]
+        for field in dataclasses.fields(DistillConfig)
+        if field.metadata["flag"] and field.name in given
+    }
+    run_dir = None
+    if args.resume:
+        from keras_simple_diffusion.training import runs
+
+        if settings:
+            raise UsageError(
+                f"--resume takes no other distillation options; the run's {DISTILL_CONFIG_FILE} "
+                f"holds them (given: {', '.join('--' + n.replace('_', '-') for n in settings)})."
+            )
+        run_dir = runs.resolve_run_dir(args.resume)
+        if not os.path.isfile(os.path.join(run_dir, DISTILL_CONFIG_FILE)):
+            raise UsageError(
+                f"--resume {args.resume!r}: no {DISTILL_CONFIG_FILE} there; not a "
+                "distillation run folder."
+            )
+    else:
+        _check_writable_folder("--runs-dir", args.runs_dir)
+    config = DistillConfig(**settings, verbose=_fit_verbosity(args))
+    start_backend(args)
+    import keras
+
+    from keras_simple_diffusion.training import TrainingDiverged, runs
+
+    print(f"Backend: {keras.config.backend()}", flush=True)
+    start = time.monotonic()
+    try:
+        model, run_dir = distill_run(config, run_dir=run_dir, runs_root=args.runs_dir)
+    except TrainingDiverged as error:
+        raise CommandFailed(str(error)) from None
+    minutes = (time.monotonic() - start) / 60
+    print(
+        f"Saved {os.path.join(run_dir, runs.MODEL_FILE)} ({model.sampling_steps} DDIM steps) "
+        f"after {minutes:.1f} min of distillation"
+    )
+    return 0
