@@ -118,8 +118,11 @@ def test_bad_input_names_the_problem(teacher_path, tmp_path):
     with pytest.raises(ValueError, match="is not a simple-diffusion model"):
         distill_command(base + ["--checkpoint", not_diffusion])
     unconditional = save_teacher(tmp_path / "unconditional.keras", num_classes=None)
-    with pytest.raises(ValueError, match="needs a conditional teacher"):
-        distill_command(base + ["--checkpoint", unconditional, "--guidance", "2"])
+    for guidance in (["--guidance", "2"], ["--guidance-range", "0,4"]):
+        with pytest.raises(ValueError, match="needs a conditional teacher"):
+            distill_command(base + ["--checkpoint", unconditional, *guidance])
+    with pytest.raises(ValueError, match="guidance_range"):
+        distill_command(base + ["--checkpoint", teacher_path, "--guidance-range", "4,1"])
     with pytest.raises(ValueError, match="distill needs --checkpoint"):
         distill_command(base)
     with pytest.raises(ValueError, match="takes no other distillation options"):
