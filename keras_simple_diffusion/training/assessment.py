@@ -2,6 +2,7 @@
 
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -199,7 +200,11 @@ REPORT_IMAGES = 100
 def _save_report(path, samples, report, title, real_images=None, columns=None):
     """`plots.save_report` with as many real images as samples (at most
     `REPORT_IMAGES`), `columns` a row (one column per class)."""
-    from keras_simple_diffusion.training.plots import save_report
+    try:
+        from keras_simple_diffusion.training.plots import save_report
+    except ImportError as error:  # matplotlib is optional: keep the metrics
+        warnings.warn(f"No {path}: {error}", stacklevel=2)
+        return
 
     count = min(len(samples), REPORT_IMAGES)
     real = None if real_images is None else real_images[:count]
