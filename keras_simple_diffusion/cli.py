@@ -38,6 +38,7 @@ from keras_simple_diffusion.training.config import (
     TrainConfig,
     parse_int_list,
 )
+from keras_simple_diffusion.training.distill import add_distill_parser
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -308,11 +309,12 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     parser.add_argument(
         "--steps",
         type=flag_type("--steps", int, checks.check_positive_int),
-        default=128,
-        help="sampler steps (default %(default)s)",
+        help="sampler steps (default: the model's, 128 unless distilled)",
     )
     parser.add_argument(
-        "--sampler", choices=("ancestral", "ddim"), default="ancestral", help="default %(default)s"
+        "--sampler",
+        choices=("ancestral", "ddim"),
+        help="default: the model's (ancestral unless distilled, then ddim)",
     )
     parser.add_argument(
         "--guidance",
@@ -563,13 +565,16 @@ def build_parser():
     """The `simple-diffusion` argument parser with all its commands."""
     parser = argparse.ArgumentParser(
         prog="simple-diffusion",
-        description="simple diffusion (Hoogeboom et al. 2023) on Keras 3: train, sample, evaluate.",
+        description=(
+            "simple diffusion (Hoogeboom et al. 2023) on Keras 3: train, sample, evaluate, distill."
+        ),
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = [_common_options()]
     add_train_parser(subparsers, common)
     add_sample_parser(subparsers, common)
     add_evaluate_parser(subparsers, common)
+    add_distill_parser(subparsers, common)
     return parser
 
 

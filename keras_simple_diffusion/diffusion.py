@@ -462,6 +462,12 @@ class SimpleDiffusion(keras.Model):
         )
         raise ValueError(f"generate produced {bad} non-finite pixel value(s): {cause}.")
 
+    def sampling_defaults(self, steps=None, sampler=None):
+        """`(steps, sampler)`, each None replaced by the model's own: its
+        `sampling_steps` (128 unless distilled) and `sampler`."""
+        steps = (self.sampling_steps or DEFAULT_SAMPLING_STEPS) if steps is None else steps
+        return steps, (self.sampler if sampler is None else sampler)
+
     def generate(
         self,
         labels=None,
@@ -502,8 +508,8 @@ class SimpleDiffusion(keras.Model):
             ValueError: for a bad argument, or if the samples are not finite
                 (NaN or inf weights, say).
         """
-        steps = (self.sampling_steps or DEFAULT_SAMPLING_STEPS) if steps is None else steps
-        sampler = check_sampler(self.sampler if sampler is None else sampler)
+        steps, sampler = self.sampling_defaults(steps, sampler)
+        sampler = check_sampler(sampler)
         steps = check_positive_int("steps", steps)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
         seed = check_seed("seed", seed)

@@ -82,8 +82,8 @@ def evaluate_checkpoint(
     data_dir=None,
     num_samples=1000,
     max_real=10000,
-    steps=128,
-    sampler="ancestral",
+    steps=None,
+    sampler=None,
     guidance=1.0,
     seed=0,
     batch_size=None,
@@ -109,7 +109,8 @@ def evaluate_checkpoint(
         data_dir: TFDS data directory.
         num_samples: samples to generate, labels cycling through the classes.
         max_real: real images to read at most.
-        steps, sampler, guidance, seed, batch_size: passed to `generate`.
+        steps, sampler, guidance, seed, batch_size: passed to `generate`;
+            None steps or sampler take the model's own (`sampling_defaults`).
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -127,6 +128,7 @@ def evaluate_checkpoint(
     Example:
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
+    steps, sampler = model.sampling_defaults(steps, sampler)
     if model.text_encoder is not None:
         return evaluate_prompt_adherence(
             model, num_samples, steps, sampler, guidance, seed, batch_size, report_path=report_path
@@ -221,8 +223,8 @@ def _settings(steps, sampler, guidance, seed):
 def evaluate_prompt_adherence(
     model,
     num_samples=1000,
-    steps=128,
-    sampler="ancestral",
+    steps=None,
+    sampler=None,
     guidance=1.0,
     seed=0,
     batch_size=None,
@@ -242,6 +244,7 @@ def evaluate_prompt_adherence(
     """
     from keras_simple_diffusion.evaluation import adherence
 
+    steps, sampler = model.sampling_defaults(steps, sampler)
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,
         cache_dir=cache_dir or shape_readers_dir(model.image_size),
