@@ -212,6 +212,9 @@ class TrainConfig:
             where class and layout are decided, far more than the paper's
             "eps": on the default run the samples follow their labels
             after a few hundred steps instead of barely at all.
+        multiscale: the multiscale loss on (True) or off (False); None
+            leaves it to `SimpleDiffusion` (on above 32 px). No command-line
+            flag: the section-5.1 study sets it.
         steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
             (2000), or `DEFAULT_TEXT_STEPS` (6000) on captioned data (see
             `with_default_steps`).
@@ -323,6 +326,13 @@ class TrainConfig:
         group="model",
         check=choice(LOSS_WEIGHTINGS),
         choices=LOSS_WEIGHTINGS,
+    )
+    multiscale: bool | None = option(
+        help="the multiscale loss (None: on above 32 px)",
+        group="model",
+        check=optional(check_bool),
+        fixed=FIXED_SCHEDULE,
+        flag=False,
     )
     steps: int | None = option(
         help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on captioned "

@@ -95,6 +95,7 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
         **config.schedule_options(image_size),
         label_dropout=config.label_dropout,
         loss_weighting=config.loss_weighting,
+        multiscale=config.multiscale,
         seed=config.seed,
     )
     decay_steps = max(config.steps - config.warmup_steps, 1)

@@ -12,6 +12,7 @@ from PIL import Image
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
+from keras_simple_diffusion.training.trainer import build_model
 
 
 def test_train_writes_a_run_folder(tiny_run):
@@ -164,3 +165,11 @@ def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, othe
     assert result.returncode == 0, result.stderr[-2000:]
     images = np.load(out)["images"]
     assert images.shape == (2, 16, 16, 1) and np.isfinite(images).all()
+
+
+def test_multiscale_reaches_the_model_and_is_checked():
+    for multiscale in (True, False):
+        config = TrainConfig(model="uvit-tiny", image_size=16, steps=4, multiscale=multiscale)
+        assert build_model(config, 16, 1, 10).multiscale is multiscale
+    with pytest.raises(ValueError, match="`multiscale` must be True or False"):
+        TrainConfig(multiscale="yes")
