@@ -42,8 +42,8 @@ DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "effects")
 STUDIES = {
     "tiny": dict(dataset="digits", image_size=16, model="uvit-tiny", batch_size=16),
     "digits32": dict(dataset="digits", image_size=32, model="uvit-digits", batch_size=32),
-    "digits64": dict(dataset="digits", image_size=64, model="uvit-digits", batch_size=32),
-    "digits128": dict(dataset="digits", image_size=128, model="uvit-digits", batch_size=16),
+    "digits64": dict(dataset="digits", image_size=64, model="uvit-digits-64", batch_size=32),
+    "digits128": dict(dataset="digits", image_size=128, model="uvit-digits-128", batch_size=16),
 }
 
 

@@ -70,6 +70,25 @@ PRESETS = {
             downsample_factor=2,
         ),
     ),
+    # A U-Net of about the default run's size (0.75M parameters to its
+    # 0.66M), for the section-5.1 study's U-Net against U-ViT: residual
+    # blocks with attention at 8 x 8 in place of the transformer.
+    "unet-digits": (
+        UNet,
+        dict(
+            image_size=32,
+            channels=1,
+            widths=(32,),
+            bottom_width=64,
+            num_res_blocks=1,
+            bottom_blocks=3,
+            num_heads=4,
+            embedding_dim=96,
+            groups=16,
+            downsample="dwt",
+            downsample_factor=2,
+        ),
+    ),
     # Text-conditioned: a keras-hub text encoder inside the denoiser,
     # cross-attention in the bottom blocks. Tiny ones for the test suite.
     "unet-text-tiny": (
@@ -242,6 +261,48 @@ PRESETS = {
         ),
     ),
 }
+
+
+def _at_image_size(name, image_size):
+    """Preset `name` for larger images: a deeper wavelet brings them to the
+    same resolution as before, so the levels and transformer see the same
+    grids (16 x 16 and 8 x 8 for the default runs) at about the same cost."""
+    cls, config = PRESETS[name]
+    factor = config["downsample_factor"] * image_size // config["image_size"]
+    return cls, {**config, "image_size": image_size, "downsample_factor": factor}
+
+
+# The default runs (and their U-Net) at 64, 128 and 256 px, sized for a
+# 2-core CPU like the 32 px ones: "uvit-digits-128" takes the wavelet down 8x to 16 x 16.
+for _name in ("uvit-digits", "unet-digits", "uvit-shapes-text"):
+    for _size in (64, 128, 256):
+        PRESETS[f"{_name}-{_size}"] = _at_image_size(_name, _size)
+
+
+def preset_for_image_size(name, image_size, adapt=False):
+    """The preset to train on `image_size` px images, for preset `name`.
+
+    A preset fits images no larger than its own; on larger ones its levels
+    would run at a higher resolution than it was sized for (quadratically
+    slower attention). With `adapt` (the default model), the preset of the
+    same family at that size is taken (`uvit-digits` -> `uvit-digits-128`);
+    otherwise a one-line `ValueError` names the presets that fit.
+    """
+    _, config = preset_config(name)
+    if image_size <= config["image_size"]:
+        return name
+    family = name.rsplit("-", 1)[0] if name.rsplit("-", 1)[-1].isdigit() else name
+    sized = f"{family}-{image_size}"
+    if adapt and sized in PRESETS:
+        return sized
+    fitting = [other for other, (_, kw) in PRESETS.items() if kw["image_size"] == image_size]
+    if sized in PRESETS:
+        fitting = [sized]
+    suggestion = f"use {' or '.join(sorted(fitting))}, or" if fitting else "no preset is; please"
+    raise ValueError(
+        f"Preset {name!r} is sized for {config['image_size']} px images, not {image_size} px: "
+        f"{suggestion} resize the images to {config['image_size']} px."
+    )
 
 
 def preset_config(name, **overrides):

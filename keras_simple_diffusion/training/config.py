@@ -193,8 +193,9 @@ class TrainConfig:
         image_size: resize the images to this size (default: the source's).
         channels: 1 or 3 to convert the images (default: the source's).
         unconditional: ignore the dataset's labels.
-        model: a preset of `keras_simple_diffusion.models.PRESETS`; the
-            default becomes `DEFAULT_TEXT_MODEL` on captioned data.
+        model: a preset of `keras_simple_diffusion.models.PRESETS`. None
+            picks `DEFAULT_MODEL`, or `DEFAULT_TEXT_MODEL` on captioned data,
+            in its version for the image size (`uvit-digits-128` at 128 px).
         model_options: keyword overrides of the preset (e.g. `widths`).
         noise_d: reference resolution of the shifted cosine schedule. None
             picks half the image size, at most 64 (`resolved_noise_d`): a
@@ -283,11 +284,11 @@ class TrainConfig:
         check=check_bool,
         fixed=FIXED_DATA,
     )
-    model: str = option(
-        DEFAULT_MODEL,
-        help=f"denoiser preset; left out, {DEFAULT_TEXT_MODEL} on captioned data",
+    model: str | None = option(
+        help=f"denoiser preset (default: {DEFAULT_MODEL}, {DEFAULT_TEXT_MODEL} on captioned "
+        "data, sized to the images, e.g. uvit-digits-128 at 128 px)",
         group="model",
-        check=check_text,
+        check=optional(check_text),
         fixed=FIXED_MODEL,
     )
     model_options: dict = option(

@@ -10,7 +10,7 @@ from keras_simple_diffusion.backend import default_jit_compile
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
 from keras_simple_diffusion.distribution import configure_distribution, initialize
-from keras_simple_diffusion.models import build_denoiser, preset_config
+from keras_simple_diffusion.models import build_denoiser, preset_config, preset_for_image_size
 from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.callbacks import (
@@ -34,13 +34,17 @@ GRID_COLUMNS = 10
 MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 
 
-def model_spec(config, text=False):
+def model_spec(config, image_size, text=False):
     """The preset and keyword options the run builds its denoiser from.
 
-    The default preset becomes `DEFAULT_TEXT_MODEL` for captions; any other
-    preset gains the default text encoder when trained on captions.
+    The default preset (`config.model` None) is `DEFAULT_MODEL`, or
+    `DEFAULT_TEXT_MODEL` for captions, sized to the images (`uvit-digits-128`
+    at 128 px); a preset the images are too large for is refused
+    (`preset_for_image_size`). Any other preset gains the default text
+    encoder when trained on captions.
     """
-    name = DEFAULT_TEXT_MODEL if text and config.model == DEFAULT_MODEL else config.model
+    name = config.model or (DEFAULT_TEXT_MODEL if text else DEFAULT_MODEL)
+    name = preset_for_image_size(name, image_size, adapt=config.model is None)
     options = dict(config.model_options)
     if text and not preset_config(name, **options)[1].get("text_encoder"):
         options["text_encoder"] = "default"
@@ -84,7 +88,7 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
     `jit_compile` overrides the config's (a distribution may rule XLA out);
     `text` builds a text-conditioned denoiser (see `model_spec`)."""
     config = config.with_default_steps(text)
-    name, options = model_spec(config, text)
+    name, options = model_spec(config, image_size, text)
     options.update(image_size=image_size, channels=channels, num_classes=num_classes)
     try:
         denoiser = build_denoiser(name, **options)
@@ -156,7 +160,7 @@ def train(config=None, run_dir=None, runs_root="runs"):
     info, num_classes = load_training_data(config)
     text = is_text_conditioned(config, info)
     config = config.with_default_steps(text)
-    name, options = model_spec(config, text)
+    name, options = model_spec(config, info.image_size, text)
     widths = options.get("widths") or preset_config(name)[1].get("widths")
     context = configure_distribution(config.distribution, config.mesh, widths=widths)
     context.check_batch_size(config.batch_size)

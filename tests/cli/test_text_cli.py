@@ -56,10 +56,10 @@ def test_default_model_on_captions_is_the_text_preset():
     from keras_simple_diffusion.training import TrainConfig
     from keras_simple_diffusion.training.trainer import DEFAULT_TEXT_MODEL, model_spec
 
-    name, options = model_spec(TrainConfig(dataset="shapes"), text=True)
+    name, options = model_spec(TrainConfig(dataset="shapes"), 32, text=True)
     assert name == DEFAULT_TEXT_MODEL and options == {}
     # Another preset gains the default text encoder.
-    name, options = model_spec(TrainConfig(model="uvit-tiny"), text=True)
+    name, options = model_spec(TrainConfig(model="uvit-tiny"), 32, text=True)
     assert name == "uvit-tiny" and options["text_encoder"] == "default"
 
 

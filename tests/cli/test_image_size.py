@@ -1,0 +1,119 @@
+"""`train --image-size N`: the default model takes the size of the images,
+and a preset too small for them is refused, naming one that fits."""
+
+import keras
+import pytest
+
+from keras_simple_diffusion.cli import main
+from keras_simple_diffusion.models import PRESETS, preset_for_image_size
+from keras_simple_diffusion.training import TrainConfig
+from keras_simple_diffusion.training.trainer import model_spec
+
+# One optimizer step, one grid of one sampler step.
+ONE_STEP = [
+    "--batch-size",
+    "4",
+    "--steps",
+    "1",
+    "--sample-every",
+    "1",
+    "--checkpoint-every",
+    "1",
+    "--sample-steps",
+    "1",
+    "--quiet",
+]
+
+
+@pytest.mark.parametrize(
+    "dataset,text,image_size,expected",
+    [
+        ("digits", False, 32, "uvit-digits"),
+        ("digits", False, 16, "uvit-digits"),
+        ("digits", False, 64, "uvit-digits-64"),
+        ("digits", False, 128, "uvit-digits-128"),
+        ("shapes", True, 128, "uvit-shapes-text-128"),
+        ("shapes", True, 256, "uvit-shapes-text-256"),
+    ],
+)
+def test_default_model_takes_the_image_size(dataset, text, image_size, expected):
+    name, _ = model_spec(TrainConfig(dataset=dataset), image_size, text=text)
+    assert name == expected
+
+
+@pytest.mark.parametrize("base", ["uvit-digits", "uvit-shapes-text"])
+def test_sized_presets_keep_the_grid_the_levels_see(base):
+    _, config = PRESETS[base]
+    resolution = config["image_size"] // config["downsample_factor"]
+    for size in (64, 128, 256):
+        _, sized = PRESETS[f"{base}-{size}"]
+        assert sized["image_size"] // sized["downsample_factor"] == resolution == 16
+        assert {
+            key: value
+            for key, value in sized.items()
+            if key not in ("image_size", "downsample_factor")
+        } == {
+            key: value
+            for key, value in config.items()
+            if key not in ("image_size", "downsample_factor")
+        }
+
+
+@pytest.mark.parametrize(
+    "name,image_size,message",
+    [
+        (
+            "uvit-digits",
+            128,
+            "'uvit-digits' is sized for 32 px images, not 128 px: use uvit-digits-128",
+        ),
+        ("uvit-tiny", 64, "use unet-digits-64 or uvit-64 or uvit-digits-64 or uvit-shapes-text-64"),
+        ("uvit-512", 1024, "not 1024 px: no preset is; please resize the images to 512 px"),
+    ],
+)
+def test_a_preset_too_small_for_the_images_names_one_that_fits(name, image_size, message):
+    with pytest.raises(ValueError, match=message):
+        preset_for_image_size(name, image_size)
+
+
+def test_train_refuses_a_preset_too_small_before_making_a_run(tmp_path, capsys):
+    args = ["train", "--model", "uvit-digits", "--image-size", "64", *ONE_STEP]
+    assert main([*args, "--runs-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "use uvit-digits-64" in error, error
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "dataset,preset,downsample_factor",
+    [("digits", "uvit-digits-128", 8), ("shapes:8", "uvit-shapes-text-128", 8)],
+)
+def test_train_at_128_px_runs_end_to_end(tmp_path, dataset, preset, downsample_factor):
+    runs_dir = tmp_path / "runs"
+    args = ["train", "--dataset", dataset, "--image-size", "128", *ONE_STEP]
+    assert main([*args, "--runs-dir", str(runs_dir)]) == 0
+    model = keras.saving.load_model(runs_dir / "latest" / "model.keras", compile=False)
+    assert model.image_size == 128
+    assert model.denoiser.downsample_factor == downsample_factor
+    assert (runs_dir / "latest" / "samples" / "step_000001.png").is_file()
+    out = tmp_path / "grid.png"
+    sample_args = (
+        ["--prompt", "a red circle"] if dataset.startswith("shapes") else ["--labels", "3"]
+    )
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(runs_dir / "latest"),
+                *sample_args,
+                "--steps",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert out.is_file()
