@@ -119,6 +119,28 @@ def _add_config_option(group, name, default, spec):
     )
 
 
+def add_config_options(parser, config_class, expanded=None):
+    """Adds a flag for each field of the dataclass `config_class` (a
+    `TrainConfig`-like one, whose fields carry `option` metadata), in
+    argument groups named by the fields; returns the groups by name.
+
+    `expanded` maps a field to the options that stand for it, each a flag
+    of its own (`model_options` becomes one flag per architecture option).
+    """
+    groups = {}
+    for field in dataclasses.fields(config_class):
+        spec = field.metadata
+        if spec["group"] not in groups:
+            groups[spec["group"]] = parser.add_argument_group(spec["group"])
+        group = groups[spec["group"]]
+        if field.name in (expanded or {}):
+            for name, option in expanded[field.name].items():
+                _add_config_option(group, name, None, option)
+        elif spec["flag"]:
+            _add_config_option(group, field.name, field.default, spec)
+    return groups
+
+
 def add_train_parser(subparsers, parents=()):
     """Adds the `train` command; returns its parser (to add more options)."""
     parser = subparsers.add_parser(
@@ -132,17 +154,9 @@ def add_train_parser(subparsers, parents=()):
             "config.json) and points runs/latest at it."
         ),
     )
-    groups = {}
-    for field in dataclasses.fields(TrainConfig):
-        spec = field.metadata
-        if spec["group"] not in groups:
-            groups[spec["group"]] = parser.add_argument_group(spec["group"])
-        group = groups[spec["group"]]
-        if field.name == "model_options":
-            for name, option in ARCHITECTURE_OPTIONS.items():
-                _add_config_option(group, name, None, option)
-        elif spec["flag"]:
-            _add_config_option(group, field.name, field.default, spec)
+    groups = add_config_options(
+        parser, TrainConfig, expanded={"model_options": ARCHITECTURE_OPTIONS}
+    )
     output = groups["output"]
     output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
     output.add_argument(

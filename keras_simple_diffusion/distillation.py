@@ -308,6 +308,9 @@ class ProgressiveDistillation(SimpleDiffusion):
         sampled by default with DDIM in `student_steps` steps."""
         config = self.teacher.get_config()
         config.update(
+            # Trainable, unlike the frozen teacher whose config this is: it
+            # may be fine-tuned, or teach the next round.
+            trainable=True,
             denoiser=clone_denoiser(self.denoiser),
             sampling_steps=self.student_steps,
             sampler="ddim",

@@ -23,15 +23,21 @@ def default_cache_dir():
 
 
 def run_dataset(checkpoint):
-    """The dataset the checkpoint's run trained on (from its config.json), or None."""
+    """`(dataset, data_dir)` the checkpoint's run trained on: its training
+    run's `config.json`, or its distillation run's `distill.json`; else Nones."""
+    from keras_simple_diffusion.training.distill import DISTILL_CONFIG_FILE, DistillConfig
+    from keras_simple_diffusion.training.trainer import TrainConfig
+
     folder = os.path.dirname(os.path.abspath(checkpoint))
     for candidate in (folder, os.path.dirname(folder)):
-        config_path = os.path.join(candidate, runs.CONFIG_FILE)
-        if os.path.isfile(config_path):
-            from keras_simple_diffusion.training.trainer import TrainConfig
-
-            config = TrainConfig.load(config_path)
-            return config.dataset, config.data_dir
+        for name, config_class in (
+            (runs.CONFIG_FILE, TrainConfig),
+            (DISTILL_CONFIG_FILE, DistillConfig),
+        ):
+            path = os.path.join(candidate, name)
+            if os.path.isfile(path):
+                config = config_class.load(path)
+                return config.dataset, config.data_dir
     return None, None
 
 

@@ -189,20 +189,6 @@ def round_dir(run_dir, index, plan):
     return os.path.join(run_dir, f"round_{index}_{student_steps}_steps")
 
 
-def _teacher_dataset(checkpoint):
-    """`(dataset, data_dir)` the teacher was trained on: its run's
-    `config.json`, or the `distill.json` of a distillation run; else Nones."""
-    from keras_simple_diffusion.training.assessment import run_dataset
-
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    for candidate in (folder, os.path.dirname(folder)):
-        path = os.path.join(candidate, DISTILL_CONFIG_FILE)
-        if os.path.isfile(path):
-            config = DistillConfig.load(path)
-            return config.dataset, config.data_dir
-    return run_dataset(checkpoint)
-
-
 def _training_data(config, teacher):
     """The repeating, shuffled `tf.data` batches of the teacher's kind:
     images with labels, tokens, or alone. Loaded as `train` loads them."""
@@ -250,6 +236,7 @@ def _start(config, runs_root):
         teacher_step_count,
     )
     from keras_simple_diffusion.training import runs
+    from keras_simple_diffusion.training.assessment import run_dataset
 
     if config.checkpoint is None or config.steps is None:
         raise ValueError("distill needs --checkpoint (the teacher) and --steps (the target).")
@@ -269,7 +256,7 @@ def _start(config, runs_root):
             )
     source, data_dir = (config.dataset, config.data_dir)
     if source is None:
-        source, data_dir = _teacher_dataset(checkpoint)
+        source, data_dir = run_dataset(checkpoint)
     config = dataclasses.replace(
         config,
         checkpoint=checkpoint,
@@ -421,7 +408,7 @@ def distill_run(config, run_dir=None, runs_root="runs"):
 
 def add_distill_parser(subparsers, parents=()):
     """Adds the `distill` command; returns its parser."""
-    from keras_simple_diffusion.cli import _add_config_option
+    from keras_simple_diffusion.cli import add_config_options
 
     parser = subparsers.add_parser(
         "distill",
@@ -435,13 +422,7 @@ def add_distill_parser(subparsers, parents=()):
             "result samples with `sample` and `evaluate` at its own step count."
         ),
     )
-    groups = {}
-    for field in dataclasses.fields(DistillConfig):
-        spec = field.metadata
-        if spec["group"] not in groups:
-            groups[spec["group"]] = parser.add_argument_group(spec["group"])
-        if spec["flag"]:
-            _add_config_option(groups[spec["group"]], field.name, field.default, spec)
+    groups = add_config_options(parser, DistillConfig)
     output = groups["output"]
     output.add_argument("--runs-dir", default="runs", help="parent of run folders (default runs)")
     output.add_argument(

@@ -128,3 +128,22 @@ def test_bad_input_names_the_problem(teacher_path, tmp_path):
     with pytest.raises(ValueError, match="takes no other distillation options"):
         distill_command(["distill", "--resume", runs_dir, "--steps", "4"])
     assert not os.path.exists(runs_dir)
+
+
+@pytest.mark.slow
+def test_evaluate_finds_the_dataset_of_a_distillation_run(distill_run_dir, tmp_path):
+    from keras_simple_diffusion.training.assessment import run_dataset
+
+    config_path = os.path.join(distill_run_dir, DISTILL_CONFIG_FILE)
+    saved = open(config_path).read()
+    with open(config_path, "w") as file:
+        file.write(saved.replace('"dataset": "digits"', '"dataset": "shapes:64"'))
+    try:
+        for checkpoint in (
+            os.path.join(distill_run_dir, runs.MODEL_FILE),
+            os.path.join(round_dir(distill_run_dir, 1, PLAN), runs.MODEL_FILE),
+        ):
+            assert run_dataset(checkpoint) == ("shapes:64", None)
+    finally:
+        with open(config_path, "w") as file:
+            file.write(saved)

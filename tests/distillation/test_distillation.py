@@ -104,6 +104,22 @@ def test_untrained_student_misses_two_teacher_steps_and_training_closes_the_gap(
     assert after < 0.6 * before, (before, after)
 
 
+def test_the_student_trains_and_only_it(distilled):
+    distiller, _, _ = distilled
+    student_variables = {id(v) for v in distiller.denoiser.trainable_variables}
+    assert {id(v) for v in distiller.trainable_variables} == student_variables
+    # The distilled model is trainable (not frozen like the teacher it came
+    # from), and as the next round's teacher it is frozen, without its
+    # weights joining that round's trainable ones.
+    student = distiller.distilled_model()
+    assert student.trainable and len(student.trainable_variables) == len(student_variables)
+    next_round = ProgressiveDistillation(student, teacher_steps=TEACHER_STEPS // 2)
+    assert not student.trainable_variables
+    assert {id(v) for v in next_round.trainable_variables} == {
+        id(v) for v in next_round.denoiser.trainable_variables
+    }
+
+
 @pytest.mark.slow
 def test_distilled_model_samples_its_steps_and_round_trips(distilled, tmp_path):
     distiller, _, _ = distilled
