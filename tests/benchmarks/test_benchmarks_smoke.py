@@ -20,6 +20,7 @@ def _positive(value):
     return isinstance(value, (int, float)) and value > 0
 
 
+@pytest.mark.slow
 def test_files_written(micro_run):
     out, _, paths = micro_run
     for name in ("cpu_micro.json", "cpu_micro.md", "cpu_micro_train.png", "cpu_micro_sampling.png"):
@@ -43,6 +44,7 @@ def test_files_written(micro_run):
     assert "Training throughput" in md and "Sampling throughput" in md and "Load average" in md
 
 
+@pytest.mark.slow
 def test_training_records(micro_run):
     _, results, _ = micro_run
     backend = keras.config.backend()
@@ -60,6 +62,7 @@ def test_training_records(micro_run):
             assert _positive(r["flops_counter_per_step"])
 
 
+@pytest.mark.slow
 def test_sampling_records(micro_run):
     _, results, _ = micro_run
     samples = [s for s in results["sample"] if "error" not in s]
@@ -69,6 +72,7 @@ def test_sampling_records(micro_run):
         assert _positive(s["speedup_vs_eager_loop"])
 
 
+@pytest.mark.slow
 def test_peer_records(micro_run):
     pytest.importorskip("torch")
     pytest.importorskip("diffusers")
@@ -79,6 +83,7 @@ def test_peer_records(micro_run):
         assert _positive(p["images_per_s"]) and _positive(p["flops_counter_per_step"])
 
 
+@pytest.mark.slow
 def test_targets_are_evaluated(micro_run):
     _, results, _ = micro_run
     for t in results["targets"]:

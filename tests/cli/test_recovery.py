@@ -130,6 +130,7 @@ def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
     assert int(keras.ops.convert_to_numpy(resumed.optimizer.iterations)) == 2
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     status = main(

@@ -42,6 +42,7 @@ def text_run(tmp_path_factory):
     return runs_dir / "latest"
 
 
+@pytest.mark.slow
 def test_train_on_captions_builds_a_text_model(text_run):
     import keras
 
@@ -63,6 +64,7 @@ def test_default_model_on_captions_is_the_text_preset():
     assert name == "uvit-tiny" and options["text_encoder"] == "default"
 
 
+@pytest.mark.slow
 def test_sample_from_prompts(text_run, tmp_path):
     out = tmp_path / "shapes.npz"
     prompt = "a large red circle at the top left"
@@ -106,6 +108,7 @@ def test_sample_from_prompts(text_run, tmp_path):
     assert np.load(out)["images"].shape == (3, 16, 16, 3)
 
 
+@pytest.mark.slow
 def test_prompt_errors_are_one_line(text_run, tiny_run, capsys):
     assert main(["sample", "--checkpoint", str(tiny_run), "--prompt", "a red circle"]) == 2
     assert "not text-conditioned" in capsys.readouterr().err
@@ -128,6 +131,7 @@ def test_prompt_errors_are_one_line(text_run, tiny_run, capsys):
     assert "exactly one --prompt" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_reports_prompt_adherence(text_run, tmp_path, capsys, cache_dir):
     from keras_simple_diffusion.evaluation import adherence
     from keras_simple_diffusion.training.assessment import shape_readers_dir

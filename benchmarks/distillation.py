@@ -1,0 +1,148 @@
+"""Few-step sampling: a distilled model against its teacher.
+
+Scores the teacher at its own step counts (ancestral) and the students of a
+`simple-diffusion distill` run at theirs (DDIM), each with the package's
+own evaluation at one fixed setting (class accuracy, Frechet distance ratio
+in the classifier's features and in pooled pixels), and times sampling
+(images a second, after a warm-up call). The teacher at the students' step
+counts with DDIM is the baseline that distillation has to beat. Writes JSON
+and a Markdown table, with the machine and its load.
+
+    python -m benchmarks.distillation --teacher runs/TRAIN --distilled runs/DISTILL
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import time
+
+from benchmarks import common
+
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "distillation")
+
+
+def rows(teacher_checkpoint, distill_dir, teacher_steps, baseline_steps):
+    """`(name, checkpoint, steps, sampler)` of every row: the teacher at
+    each of `teacher_steps` (ancestral) and `baseline_steps` (DDIM), and
+    each round's student at its own steps (DDIM)."""
+    table = [(f"teacher, {s} steps", teacher_checkpoint, s, "ancestral") for s in teacher_steps]
+    table += [(f"teacher, {s} DDIM steps", teacher_checkpoint, s, "ddim") for s in baseline_steps]
+    for folder in sorted(glob.glob(os.path.join(distill_dir, "round_*_steps"))):
+        steps = int(re.search(r"round_\d+_(\d+)_steps", folder).group(1))
+        if steps in baseline_steps:
+            table.append(
+                (f"student, {steps} steps", os.path.join(folder, "model.keras"), steps, "ddim")
+            )
+    return table
+
+
+def images_per_second(model, steps, sampler, num_images, guidance):
+    """Sampling throughput of one `generate` call, after a warm-up call."""
+    labels = (
+        [index % model.num_classes for index in range(num_images)] if model.num_classes else None
+    )
+    kwargs = dict(steps=steps, sampler=sampler, guidance=guidance, seed=0)
+    model.generate(labels=labels, num_images=num_images, **kwargs)  # traces and compiles
+    start = time.perf_counter()
+    model.generate(labels=labels, num_images=num_images, **kwargs)
+    return num_images / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--teacher", required=True, help="the teacher's run folder or .keras file")
+    parser.add_argument("--distilled", required=True, help="the distill run folder")
+    parser.add_argument("--teacher-steps", default="128,256", help="the teacher's step counts")
+    parser.add_argument("--student-steps", default="8,4", help="the students' step counts")
+    parser.add_argument("--num-samples", type=int, default=500)
+    parser.add_argument("--guidance", type=float, default=0.0)
+    parser.add_argument("--timing-images", type=int, default=50)
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    from keras_simple_diffusion import files
+    from keras_simple_diffusion.training import runs
+    from keras_simple_diffusion.training.assessment import evaluate_checkpoint
+
+    os.makedirs(args.out, exist_ok=True)
+    teacher_steps = [int(s) for s in args.teacher_steps.split(",")]
+    student_steps = [int(s) for s in args.student_steps.split(",")]
+    _, teacher_checkpoint = runs.load_checkpoint(args.teacher)
+    distill_dir = runs.resolve_run_dir(args.distilled)
+    results_path = os.path.join(args.out, "distillation.json")
+    results = {"rows": []}
+    if os.path.isfile(results_path):  # a rerun skips the rows done
+        with open(results_path) as file:
+            results = json.load(file)
+    done = {row["name"] for row in results["rows"]}
+    for name, checkpoint, steps, sampler in rows(
+        teacher_checkpoint, distill_dir, teacher_steps, student_steps
+    ):
+        if name in done:
+            continue
+        model, _ = runs.load_checkpoint(checkpoint)
+        load_start = os.getloadavg()[0]
+        speed = images_per_second(model, steps, sampler, args.timing_images, args.guidance)
+        metrics, _ = evaluate_checkpoint(
+            model,
+            checkpoint,
+            num_samples=args.num_samples,
+            steps=steps,
+            sampler=sampler,
+            guidance=args.guidance,
+        )
+        results["rows"].append(
+            dict(
+                name=name,
+                checkpoint=checkpoint,
+                steps=steps,
+                sampler=sampler,
+                images_per_second=speed,
+                accuracy=metrics["class_accuracy"],
+                fd_ratio=metrics["fd_ratio"],
+                pixel_fd_ratio=metrics["pixel_fd_ratio"],
+                load=[load_start, os.getloadavg()[0]],
+            )
+        )
+        results.update(
+            machine=common.machine_info(),
+            settings=dict(num_samples=args.num_samples, guidance=args.guidance),
+        )
+        files.write_json(results_path, results)
+        print(
+            name,
+            {
+                key: results["rows"][-1][key]
+                for key in ("accuracy", "fd_ratio", "images_per_second")
+            },
+        )
+    write_table(results, os.path.join(args.out, "distillation.md"))
+
+
+def write_table(results, path):
+    machine = results["machine"]
+    first = results["rows"][0]
+    lines = [
+        f"Machine: {machine['cpu_model']}, {machine['usable_cores']} cores; "
+        f"{results['settings']['num_samples']} samples, guidance "
+        f"{results['settings']['guidance']}.",
+        "",
+        "| sampler | accuracy | FD ratio (classifier) | FD ratio (pooled pixels) | images/s | "
+        "speed-up | 1-min load |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        lines.append(
+            f"| {row['name']} | {row['accuracy']:.1%} | {row['fd_ratio']:.2f} | "
+            f"{row['pixel_fd_ratio']:.2f} | {row['images_per_second']:.2f} | "
+            f"{row['images_per_second'] / first['images_per_second']:.1f}x | "
+            f"{row['load'][0]:.1f}-{row['load'][1]:.1f} |"
+        )
+    with open(path, "w") as file:
+        file.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
