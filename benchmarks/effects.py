@@ -98,7 +98,19 @@ def _variants():
             "loss weighting", f"{weighting} loss weighting", dict(loss_weighting=weighting)
         )
     variants["unet"] = Variant("architecture", "the U-Net of the same size", dict(model="unet"))
+    for kind, description in PEER_DESCRIPTIONS.items():
+        variants[f"peer-{kind}"] = Variant("peers", description, dict(peer=kind))
     return variants
+
+
+# What users would run instead (`benchmarks.peer_training`), on the same
+# data, batch size, seed, budget and judge; PyTorch programs, whatever the
+# study's backend.
+PEER_DESCRIPTIONS = {
+    "diffusers": "diffusers UNet2DModel + DDPMScheduler, its training example's recipe, "
+    "class-conditional",
+    "lucidrains": "lucidrains' simple_diffusion UViT + GaussianDiffusion (unconditional)",
+}
 
 
 VARIANTS = _variants()
@@ -135,6 +147,11 @@ def resolve_config(study, variant, seed):
         config["model"] = base["model"].replace("uvit", "unet")
     config["model_options"] = dict(spec.model_options)
     return config
+
+
+def peer_of(variant):
+    """The peer kind of a peer variant ("diffusers", "lucidrains"), else None."""
+    return VARIANTS[variant].config.get("peer")
 
 
 def check_budget(budget_min, every_min):
@@ -181,7 +198,40 @@ def _peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def _train_peer_worker(args):
+    from benchmarks.peer_training import train_peer
+
+    folder = run_folder(args.out, args.study, args.variant, args.seed)
+    config = resolve_config(args.study, args.variant, args.seed)
+    load_start = os.getloadavg()
+    run = train_peer(
+        peer_of(args.variant),
+        config,
+        budget_s=60 * args.budget_min,
+        every_s=60 * args.every_min,
+        folder=folder,
+        calibration_steps=args.calibration_steps,
+    )
+    write_json(
+        os.path.join(folder, "state.json"),
+        dict(
+            trained=True,
+            study=args.study,
+            variant=args.variant,
+            seed=args.seed,
+            backend="torch (the peer's own PyTorch code)",
+            config=config,
+            **run,
+            load_start=list(load_start),
+            load_end=list(os.getloadavg()),
+            machine=common.machine_info(),
+        ),
+    )
+
+
 def _train_worker(args):
+    if peer_of(args.variant):
+        return _train_peer_worker(args)
     import keras
     import numpy as np
 
@@ -275,6 +325,26 @@ def _train_worker(args):
     )
 
 
+def _score_peer(args, path):
+    """The metrics of a peer's checkpoint: its samples (ancestral, the
+    study's step count, classes balanced) judged as this package's are."""
+    import numpy as np
+
+    from benchmarks.peer_training import sample_peer
+    from keras_simple_diffusion.training.assessment import real_data, score_samples
+
+    base = STUDIES[args.study]
+    real_images, real_labels, info = real_data(
+        base["dataset"], base["image_size"], None, None, max_real=10_000
+    )
+    kind = peer_of(args.variant)
+    labels = None
+    if kind == "diffusers" and info.num_classes:
+        labels = np.arange(args.eval_samples) % info.num_classes
+    samples = sample_peer(kind, path, labels, args.eval_samples, seed=0, steps=args.eval_steps)
+    return score_samples(samples, labels, base["dataset"], real_images, real_labels, info)
+
+
 def _score_worker(args):
     import keras
 
@@ -289,18 +359,21 @@ def _score_worker(args):
         name = os.path.basename(entry["path"])
         if name in scores:
             continue
-        model = keras.saving.load_model(entry["path"], compile=False)
         start = time.perf_counter()
-        metrics, _ = evaluate_checkpoint(
-            model,
-            entry["path"],
-            dataset=STUDIES[args.study]["dataset"],
-            num_samples=args.eval_samples,
-            steps=args.eval_steps,
-            sampler="ancestral",
-            guidance=0.0,
-            seed=0,
-        )
+        if peer_of(args.variant):
+            metrics = _score_peer(args, entry["path"])
+        else:
+            model = keras.saving.load_model(entry["path"], compile=False)
+            metrics, _ = evaluate_checkpoint(
+                model,
+                entry["path"],
+                dataset=STUDIES[args.study]["dataset"],
+                num_samples=args.eval_samples,
+                steps=args.eval_steps,
+                sampler="ancestral",
+                guidance=0.0,
+                seed=0,
+            )
         metrics.update(entry, scoring_seconds=time.perf_counter() - start)
         scores[name] = metrics
         write_json(scores_path, scores)  # after every checkpoint: a kill loses at most one
@@ -337,7 +410,9 @@ def _run_worker(phase, args, variant, seed):
         "--out",
         args.out,
     ]
-    env = dict(os.environ, KERAS_BACKEND=args.backend, PYTHONPATH=ROOT)
+    # The peers are PyTorch programs, whatever the study's backend.
+    backend = "torch" if peer_of(variant) else args.backend
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT)
     print(f"[effects] {phase} {variant} seed {seed} ({args.backend})", flush=True)
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:

@@ -81,6 +81,25 @@ def shape_readers_dir(image_size):
     return os.path.join(default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{image_size}px")
 
 
+def score_samples(
+    samples, sample_labels, source, real_images, real_labels, info, classifier_cache=None
+):
+    """The classifier's metrics of `samples` (`evaluation.evaluate_samples`)
+    against the real images of `real_data`, whatever made the samples: this
+    package's models, or another program's (the benchmarks' peers).
+    `sample_labels` None scores unconditional samples (no accuracy)."""
+    if real_labels is None:
+        return {"classifier_metrics": f"skipped: dataset {source!r} has no labels"}
+    image_size, channels = real_images.shape[1], real_images.shape[-1]
+    classifier = evaluation.train_classifier(
+        real_images,
+        real_labels,
+        cache_path=classifier_cache or _cache_path(source, image_size, channels),
+        num_classes=info.num_classes,
+    )
+    return evaluation.evaluate_samples(samples, sample_labels, real_images, classifier=classifier)
+
+
 def evaluate_checkpoint(
     model,
     checkpoint,
@@ -165,20 +184,10 @@ def evaluate_checkpoint(
         seed=seed,
         batch_size=batch_size,
     )
-    metrics = {}
-    if real_labels is not None:
-        begin("classifier features and distances")
-        classifier = evaluation.train_classifier(
-            real_images,
-            real_labels,
-            cache_path=classifier_cache or _cache_path(source, image_size, channels),
-            num_classes=info.num_classes,
-        )
-        metrics.update(
-            evaluation.evaluate_samples(samples, sample_labels, real_images, classifier=classifier)
-        )
-    else:
-        metrics["classifier_metrics"] = f"skipped: dataset {source!r} has no labels"
+    begin("classifier features and distances")
+    metrics = score_samples(
+        samples, sample_labels, source, real_images, real_labels, info, classifier_cache
+    )
     if inception_weights:
         if not os.path.isfile(inception_weights):
             raise FileNotFoundError(f"--inception-weights {inception_weights!r} does not exist.")

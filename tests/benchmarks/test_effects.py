@@ -28,6 +28,13 @@ def test_a_variant_resolves_to_train_config_fields():
         effects.resolve_config("cifar", "base", seed=0)
 
 
+def test_the_peers_are_variants_with_the_study_data():
+    assert effects.select_variants(["peers"]) == ["peer-diffusers", "peer-lucidrains"]
+    config = effects.resolve_config("digits64", "peer-lucidrains", seed=2)
+    assert (config["dataset"], config["image_size"], config["seed"]) == ("digits", 64, 2)
+    assert effects.peer_of("peer-diffusers") == "diffusers" and effects.peer_of("base") is None
+
+
 def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
     assert effects.main(["--budget-min", "1", "--every-min", "2"]) == 2
     error = capsys.readouterr().err.strip()
@@ -103,12 +110,20 @@ def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
 @pytest.mark.skipif(keras.config.backend() != "torch", reason="one backend is enough")
 def test_a_tiny_study_trains_scores_and_reports(tmp_path):
     out = str(tmp_path)
-    argv = ["--study", "tiny", "--variants", "base,no-shift", "--budget-min", "0.25"]
+    argv = ["--study", "tiny", "--variants", "base,no-shift,peers", "--budget-min", "0.25"]
     argv += ["--every-min", "0.1", "--eval-samples", "16", "--eval-steps", "2", "--out", out]
     assert effects.main(argv + ["--backend", "torch"]) == 0
     records = json.load(open(os.path.join(out, "tiny.json")))["records"]
-    assert {r["variant"] for r in records} == {"base", "no-shift"}
+    variants = {"base", "no-shift", "peer-diffusers", "peer-lucidrains"}
+    assert {r["variant"] for r in records} == variants
     for record in records:
-        assert 0.0 <= record["class_accuracy"] <= 1.0 and record["fd_ratio"] > 0
+        assert record["fd_ratio"] > 0 and record["pixel_fd_ratio"] > 0
         assert record["minutes"] <= 0.25 + 0.05
-    assert len([r for r in records if r["variant"] == "base"]) >= 2
+        if record["variant"] == "peer-lucidrains":  # unconditional: no accuracy
+            assert record["class_accuracy"] is None
+        else:
+            assert 0.0 <= record["class_accuracy"] <= 1.0
+    for variant in variants:
+        assert len([r for r in records if r["variant"] == variant]) >= 2, variant
+    table = open(os.path.join(out, "tiny.md")).read()
+    assert "| peers | peer-diffusers |" in table
