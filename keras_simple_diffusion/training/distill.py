@@ -259,7 +259,8 @@ def _start(config, runs_root):
         source, data_dir = run_dataset(checkpoint)
     config = dataclasses.replace(
         config,
-        checkpoint=checkpoint,
+        # `runs/latest` moves on; the config names the file the teacher came from.
+        checkpoint=os.path.realpath(checkpoint),
         teacher_steps=config.teacher_steps or teacher_step_count(teacher),
         dataset=source or "digits",
         data_dir=data_dir,

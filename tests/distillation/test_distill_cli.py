@@ -13,6 +13,7 @@ from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.distill import (
     DISTILL_CONFIG_FILE,
     TEACHER_FILE,
+    DistillConfig,
     add_distill_parser,
     round_dir,
 )
@@ -72,9 +73,10 @@ def distill_run_dir(teacher_path, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_distill_writes_a_run_of_rounds(distill_run_dir):
+def test_distill_writes_a_run_of_rounds(distill_run_dir, teacher_path):
     run_dir = distill_run_dir
-    assert os.path.isfile(os.path.join(run_dir, DISTILL_CONFIG_FILE))
+    saved = DistillConfig.load(os.path.join(run_dir, DISTILL_CONFIG_FILE))
+    assert saved.checkpoint == os.path.realpath(teacher_path)
     assert os.path.isfile(os.path.join(run_dir, TEACHER_FILE))
     for index in (1, 2):
         folder = round_dir(run_dir, index, PLAN)
