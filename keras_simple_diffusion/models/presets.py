@@ -266,14 +266,20 @@ PRESETS = {
 def _at_image_size(name, image_size):
     """Preset `name` for larger images: a deeper wavelet brings them to the
     same resolution as before, so the levels and transformer see the same
-    grids (16 x 16 and 8 x 8 for the default runs) at about the same cost."""
+    grids (16 x 16 and 8 x 8 for the default runs). The first level is made
+    at least as wide as the wavelet's output (channels x factor^2 bands):
+    narrower, it cannot carry every band's noise through to the output, and
+    samples keep a grain of noise at the fine end."""
     cls, config = PRESETS[name]
     factor = config["downsample_factor"] * image_size // config["image_size"]
-    return cls, {**config, "image_size": image_size, "downsample_factor": factor}
+    bands = config["channels"] * factor**2
+    first, *rest = config["widths"]
+    widths = (max(first, bands), *rest)
+    return cls, {**config, "image_size": image_size, "downsample_factor": factor, "widths": widths}
 
 
-# The default runs (and their U-Net) at 64, 128 and 256 px, sized for a
-# 2-core CPU like the 32 px ones: "uvit-digits-128" takes the wavelet down 8x to 16 x 16.
+# The default runs (and their U-Net) at 64, 128 and 256 px: "uvit-digits-128"
+# takes the wavelet down 8x to 16 x 16, 64 bands, and a first level 64 wide.
 for _name in ("uvit-digits", "unet-digits", "uvit-shapes-text"):
     for _size in (64, 128, 256):
         PRESETS[f"{_name}-{_size}"] = _at_image_size(_name, _size)

@@ -41,22 +41,20 @@ def test_default_model_takes_the_image_size(dataset, text, image_size, expected)
     assert name == expected
 
 
-@pytest.mark.parametrize("base", ["uvit-digits", "uvit-shapes-text"])
-def test_sized_presets_keep_the_grid_the_levels_see(base):
+@pytest.mark.parametrize("base", ["uvit-digits", "unet-digits", "uvit-shapes-text"])
+def test_sized_presets_keep_the_grid_and_carry_every_wavelet_band(base):
     _, config = PRESETS[base]
     resolution = config["image_size"] // config["downsample_factor"]
+    changed = ("image_size", "downsample_factor", "widths")
     for size in (64, 128, 256):
         _, sized = PRESETS[f"{base}-{size}"]
         assert sized["image_size"] // sized["downsample_factor"] == resolution == 16
-        assert {
-            key: value
-            for key, value in sized.items()
-            if key not in ("image_size", "downsample_factor")
-        } == {
-            key: value
-            for key, value in config.items()
-            if key not in ("image_size", "downsample_factor")
-        }
+        bands = sized["channels"] * sized["downsample_factor"] ** 2
+        assert sized["widths"][0] == max(config["widths"][0], bands)
+        assert sized["widths"][1:] == config["widths"][1:]
+        unchanged = {key: value for key, value in sized.items() if key not in changed}
+        assert unchanged == {key: value for key, value in config.items() if key not in changed}
+    assert PRESETS[f"{base}-128"][1]["widths"][0] == 64 * config["channels"]
 
 
 @pytest.mark.parametrize(
