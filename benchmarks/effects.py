@@ -198,6 +198,26 @@ def _peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def _write_state(args, backend, load_start, **run):
+    """The variant's `state.json`: what trained, on what, how loaded, and
+    `run` (planned steps, time a step, peak memory, parameters, checkpoints)."""
+    write_json(
+        os.path.join(run_folder(args.out, args.study, args.variant, args.seed), "state.json"),
+        dict(
+            trained=True,
+            study=args.study,
+            variant=args.variant,
+            seed=args.seed,
+            backend=backend,
+            config=resolve_config(args.study, args.variant, args.seed),
+            **run,
+            load_start=list(load_start),
+            load_end=list(os.getloadavg()),
+            machine=common.machine_info(),
+        ),
+    )
+
+
 def _train_peer_worker(args):
     from benchmarks.peer_training import train_peer
 
@@ -212,21 +232,7 @@ def _train_peer_worker(args):
         folder=folder,
         calibration_steps=args.calibration_steps,
     )
-    write_json(
-        os.path.join(folder, "state.json"),
-        dict(
-            trained=True,
-            study=args.study,
-            variant=args.variant,
-            seed=args.seed,
-            backend="torch (the peer's own PyTorch code)",
-            config=config,
-            **run,
-            load_start=list(load_start),
-            load_end=list(os.getloadavg()),
-            machine=common.machine_info(),
-        ),
-    )
+    _write_state(args, "torch (the peer's own PyTorch code)", load_start, **run)
 
 
 def _train_worker(args):
@@ -304,24 +310,15 @@ def _train_worker(args):
     timed = TimedCheckpoints()
     load_start = os.getloadavg()
     model.fit(data, epochs=1, steps_per_epoch=steps, callbacks=[timed], verbose=0)
-    write_json(
-        os.path.join(folder, "state.json"),
-        dict(
-            trained=True,
-            study=args.study,
-            variant=args.variant,
-            seed=args.seed,
-            backend=keras.config.backend(),
-            config=resolve_config(args.study, args.variant, args.seed),
-            planned_steps=steps,
-            seconds_per_step=step_seconds,
-            peak_rss_gib=_peak_rss_gib(),
-            parameters=int(model.denoiser.count_params()),
-            checkpoints=timed.index,
-            load_start=list(load_start),
-            load_end=list(os.getloadavg()),
-            machine=common.machine_info(),
-        ),
+    _write_state(
+        args,
+        keras.config.backend(),
+        load_start,
+        planned_steps=steps,
+        seconds_per_step=step_seconds,
+        peak_rss_gib=_peak_rss_gib(),
+        parameters=int(model.denoiser.count_params()),
+        checkpoints=timed.index,
     )
 
 
