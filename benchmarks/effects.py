@@ -286,7 +286,7 @@ def _train_worker(args):
 
         def save(self, elapsed, loss):
             step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            path = os.path.join(checkpoints, f"minute_{elapsed / 60:07.2f}.keras")
+            path = os.path.join(checkpoints, f"step_{step:07d}.keras")
             with ema_weights(self.model):
                 self.model.save(path)
             self.index.append(dict(path=path, minutes=elapsed / 60, step=step, loss=loss))
@@ -302,7 +302,8 @@ def _train_worker(args):
 
         def on_train_end(self, logs=None):
             elapsed = time.perf_counter() - self.start
-            if not self.index or self.index[-1]["minutes"] < elapsed / 60 - 1e-3:
+            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            if not self.index or self.index[-1]["step"] < step:
                 loss = float(np.asarray(logs.get("loss"))) if logs and "loss" in logs else None
                 self.save(elapsed, loss)
 

@@ -13,7 +13,7 @@ plain PyTorch on the CPU, eager, in float32.
 
 The budget, as in `benchmarks.effects`: a short calibration (2 steps, then
 `calibration_steps` timed steps, on a throwaway copy that is then discarded)
-measures the time a step; the run is planned for as many steps as fit in the
+measures the median time a step; the run is planned for as many steps as fit in the
 budget, so that the learning-rate schedule ends where the budget ends, and it
 stops at the budget in any case. EMA weights are saved every `every_s` seconds
 of training (saving counts against the budget) and once more at the end.
@@ -314,7 +314,7 @@ def train_peer(kind, config, budget_s, every_s, folder, calibration_steps=5):
         budget_s: seconds of training (after the calibration).
         every_s: seconds between checkpoints.
         folder: the run's folder; checkpoints go to
-            `folder/checkpoints/minute_MMMM.MM.pt`, each written atomically.
+            `folder/checkpoints/step_SSSSSSS.pt`, each written atomically.
         calibration_steps: timed steps that plan the run's length.
 
     Returns:
@@ -350,17 +350,20 @@ def train_peer(kind, config, budget_s, every_s, folder, calibration_steps=5):
     peer, batches = new_peer(planned_steps=10_000)
     for _ in range(WARMUP_STEPS):
         peer.train_step(*next(batches))
-    start = time.perf_counter()
+    step_times = []
     for _ in range(calibration_steps):
+        start = time.perf_counter()
         peer.train_step(*next(batches))
-    seconds_per_step = (time.perf_counter() - start) / calibration_steps
+        step_times.append(time.perf_counter() - start)
+    # The median: one step stalled by another process must not shrink the plan.
+    seconds_per_step = float(np.median(step_times))
     planned_steps = max(int(budget_s / seconds_per_step), 1)
 
     peer, batches = new_peer(planned_steps)
     checkpoints, losses, step = [], [], 0
 
     def save(elapsed):
-        path = os.path.join(folder, "checkpoints", f"minute_{elapsed / 60:07.2f}.pt")
+        path = os.path.join(folder, "checkpoints", f"step_{step:07d}.pt")
         payload = dict(
             kind=kind, network_config=peer.network_config, state=peer.ema_state(), step=step
         )

@@ -3,12 +3,19 @@
 #
 # The backends run side by side (PARALLEL=0 runs them in turn): most of a
 # test's time is single-threaded tracing and Python, so two cores serve three
-# suites better than one at a time. Each backend's output is shown whole
+# suites better than one at a time. Each suite keeps to TEST_THREADS (default
+# 1) threads of math: the tests' models are tiny, and three suites of
+# two-thread pools on two cores spend their time switching (the torch suite
+# takes half as long on one thread). Each backend's output is shown whole
 # when it ends. Tests marked `slow` run on SLOW_BACKENDS only (default:
 # torch, the fastest here; see tests/conftest.py). Extra arguments go to
 # pytest.
 set -uo pipefail
 export SLOW_BACKENDS=${SLOW_BACKENDS:-torch}
+threads=${TEST_THREADS:-1}
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+export TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=$threads
+export XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=$threads"
 backends=${BACKENDS:-jax tensorflow torch}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

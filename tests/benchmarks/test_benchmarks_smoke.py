@@ -238,6 +238,7 @@ def test_gpu_jax_row_survives_missing_cost_analysis(monkeypatch, tmp_path):
     assert "error" not in row and row.rstrip(" |").endswith("| - | - | -")
 
 
+@pytest.mark.slow
 def test_capped_row_runs_in_a_child_and_is_killed_past_the_cap():
     """The full profile runs each torch.compile row in a child process with a
     compile cap; the same mechanism on the micro profile and this backend."""

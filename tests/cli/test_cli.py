@@ -1,4 +1,8 @@
-"""End to end: train -> sample -> evaluate with the `simple-diffusion` CLI."""
+"""End to end: train -> sample -> evaluate with the `simple-diffusion` CLI.
+
+Training writes its run folder on every backend; the sampling and evaluation
+commands above `generate` and the evaluation (tested on every backend in
+tests/core and tests/evaluation) are `slow`: one backend runs them."""
 
 import csv
 import json
@@ -83,6 +87,7 @@ def _sample(tiny_run, out, *args):
     )
 
 
+@pytest.mark.slow
 def test_sample_npz_in_label_order(tiny_run, tmp_path):
     _sample(tiny_run, tmp_path / "a.npz", "--labels", "3,1,2", "--seed", "5")
     with np.load(tmp_path / "a.npz") as arrays:
@@ -95,6 +100,7 @@ def test_sample_npz_in_label_order(tiny_run, tmp_path):
     np.testing.assert_allclose(images, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_images(tiny_run, tmp_path):
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         _sample(
@@ -112,6 +118,7 @@ def test_same_seed_same_images(tiny_run, tmp_path):
     assert not np.allclose(a, c)
 
 
+@pytest.mark.slow
 def test_sample_png_grid_and_folder(tiny_run, tmp_path):
     _sample(tiny_run, tmp_path / "grid.png", "--labels", "0,1,2,3", "--columns", "2")
     with Image.open(tmp_path / "grid.png") as grid:
@@ -120,6 +127,7 @@ def test_sample_png_grid_and_folder(tiny_run, tmp_path):
     assert sorted(os.listdir(tmp_path / "pngs")) == ["00000_label0.png", "00001_label9.png"]
 
 
+@pytest.mark.slow
 def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
     json_path = tmp_path / "metrics.json"
     assert (
@@ -145,6 +153,7 @@ def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
     assert "FD real vs real" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.multibackend
 def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, other_backend):
     out = tmp_path / "other.npz"
