@@ -49,6 +49,8 @@ def _features(model, images, batch_size):
         batch = keras.ops.image.resize(
             images[start : start + batch_size], (INCEPTION_SIZE, INCEPTION_SIZE)
         )
+        # Bilinear weights can round a pixel at +-1 just past it (torch, one thread).
+        batch = keras.ops.clip(batch, -1.0, 1.0)
         features.append(keras.ops.convert_to_numpy(model.predict_on_batch(batch)))
     return np.concatenate(features)
 

@@ -84,7 +84,12 @@ def test_train_refuses_a_preset_too_small_before_making_a_run(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "dataset,preset,downsample_factor",
-    [("digits", "uvit-digits-128", 8), ("shapes:8", "uvit-shapes-text-128", 8)],
+    [
+        ("digits", "uvit-digits-128", 8),
+        # The default text encoder's compile is most of this one's minute on
+        # JAX and TensorFlow; the text path runs on every backend in tests/text.
+        pytest.param("shapes:8", "uvit-shapes-text-128", 8, marks=pytest.mark.slow),
+    ],
 )
 def test_train_at_128_px_runs_end_to_end(tmp_path, dataset, preset, downsample_factor):
     """Training, its EMA sample grid and the saved model: the whole `train`."""

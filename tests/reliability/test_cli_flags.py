@@ -201,6 +201,7 @@ def test_flags_that_cannot_change_on_resume(argv, message, tmp_path, capsys):
     _fails(["train", "--resume", str(run_dir), *argv], capsys, message)
 
 
+@pytest.mark.slow
 def test_sample_progress_is_lines_without_a_terminal(checkpoint, tmp_path, capsys):
     argv = ["sample", "--checkpoint", str(checkpoint), "--steps", "1", "--labels", "1,2,3"]
     assert main([*argv, "--batch-size", "1", "--out", str(tmp_path / "a.npz")]) == 0
@@ -217,6 +218,7 @@ def test_sample_progress_is_lines_without_a_terminal(checkpoint, tmp_path, capsy
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_one_batch_of_sample_is_one_generate_call(checkpoint, tmp_path):
     argv = ["sample", "--checkpoint", str(checkpoint), "--steps", "2", "--labels", "4,5,6"]
     assert main([*argv, "--seed", "3", "--quiet", "--out", str(tmp_path / "a.npz")]) == 0
@@ -282,6 +284,7 @@ def test_out_folder_that_is_a_file(checkpoint, tmp_path, capsys):
     )
 
 
+@pytest.mark.slow
 def test_samples_that_are_not_finite_name_the_checkpoint(tmp_path, capsys):
     model = SimpleDiffusion(build_denoiser("uvit-tiny", image_size=16, num_classes=10), noise_d=8)
     kernel = model.denoiser.trainable_weights[0]

@@ -243,6 +243,7 @@ def test_keras_round_trip_with_text_encoder(trained, tmp_path):
 # Any keras-hub backbone + tokenizer from a local preset directory.
 
 
+@pytest.mark.slow
 def test_local_preset_frozen(tmp_path):
     # keras-hub 0.32's ByteTokenizer cannot `save_to_preset` (it has no
     # `save_assets`), so the preset pairs a tiny T5 with a WordPiece
