@@ -8,13 +8,12 @@
 # two-thread pools on two cores spend their time switching (the torch suite
 # takes half as long on one thread). The JAX suite has the most work (its
 # eager calls compile op by op), so it runs at normal priority and the other
-# two at `nice` 10: it gets a core of its own while they share the other, and
-# all three end at about the same time. Each backend's output is shown whole
-# when it ends. Tests marked `slow` run on SLOW_BACKENDS only (default:
-# torch, the fastest here; see tests/conftest.py). Extra arguments go to
-# pytest.
+# two at `nice` 10: it gets a core of its own while they share the other.
+# Each backend's output is shown whole when it ends. Tests marked `slow` run
+# on SLOW_BACKENDS only (default torch, the fastest here; empty: every
+# backend; see tests/conftest.py). Extra arguments go to pytest.
 set -uo pipefail
-export SLOW_BACKENDS=${SLOW_BACKENDS:-torch}
+export SLOW_BACKENDS=${SLOW_BACKENDS-torch}
 threads=${TEST_THREADS:-1}
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=$threads

@@ -181,10 +181,9 @@ class TrainConfig:
     """Everything that defines a training run; saved as the run's `config.json`.
 
     The defaults are the embedded digits run: class-conditional 32 x 32
-    digits with the "uvit-digits" preset, which reaches the quality bar
-    (samples classified as their label >= 95% of the time, Frechet distance
-    in the offline classifier's features <= 2x real-vs-real) on 2 CPU cores.
-    Every value is checked on creation (a one-line `ValueError`).
+    digits with the "uvit-digits" preset, about ten minutes on 2 CPU cores
+    (its measured quality is in the README's Results). Every value is
+    checked on creation (a one-line `ValueError`).
 
     Args:
         dataset: a `keras_simple_diffusion.data.load_dataset` source spec
