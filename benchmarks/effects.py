@@ -17,10 +17,11 @@ is on disk (written atomically) and is skipped when the command runs again;
 a variant whose training was interrupted is trained again from the start, so
 that every variant's budget is one uninterrupted run.
 
-How a variant spends its budget: a short calibration (a few steps after the
-first compile, not counted) measures its time a step; the run then gets as
-many steps as fit in the budget, so that its learning-rate schedule and EMA
-end where the budget ends, and it stops at the budget in any case.
+How a variant spends its budget: a short calibration (the median of a few
+steps after the first compile, not counted) measures its time a step; the
+run then gets as many steps as fit in the budget, so that its learning-rate
+schedule and EMA end where the budget ends, and it stops at the budget in
+any case.
 """
 
 import argparse
@@ -265,12 +266,27 @@ def _train_worker(args):
         )
         return model, (model.tokenize_dataset(dataset) if text else dataset)
 
-    # Calibration: time a few steps after the first compile, on a throwaway model.
+    class StepTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seconds.append(time.perf_counter() - self.start)
+
+    # Calibration: time a few steps after the first compile, on a throwaway
+    # model. The median step, as for the peers: neither `fit`'s own start-up
+    # nor one stalled step may shrink the plan below the budget.
     model, data = model_for(10_000)
     model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)
-    start = time.perf_counter()
-    model.fit(data, epochs=1, steps_per_epoch=args.calibration_steps, verbose=0)
-    step_seconds = (time.perf_counter() - start) / args.calibration_steps
+    step_times = StepTimes()
+    model.fit(
+        data, epochs=1, steps_per_epoch=args.calibration_steps, callbacks=[step_times], verbose=0
+    )
+    step_seconds = float(np.median(step_times.seconds))
     budget_s, every_s = 60 * args.budget_min, 60 * args.every_min
     steps = max(int(budget_s / step_seconds), 1)
 
