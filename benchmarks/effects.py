@@ -300,8 +300,11 @@ def _train_worker(args):
         def on_train_begin(self, logs=None):
             self.start = time.perf_counter()
 
+        def step(self):
+            return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
         def save(self, elapsed, loss):
-            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+            step = self.step()
             path = os.path.join(checkpoints, f"step_{step:07d}.keras")
             with ema_weights(self.model):
                 self.model.save(path)
@@ -318,8 +321,7 @@ def _train_worker(args):
 
         def on_train_end(self, logs=None):
             elapsed = time.perf_counter() - self.start
-            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            if not self.index or self.index[-1]["step"] < step:
+            if not self.index or self.index[-1]["step"] < self.step():
                 loss = float(np.asarray(logs.get("loss"))) if logs and "loss" in logs else None
                 self.save(elapsed, loss)
 
