@@ -9,6 +9,8 @@ downsampling to 64 (or 32), residual levels down to 16 x 16, most capacity
 at 16 x 16.
 """
 
+import math
+
 from keras_simple_diffusion.models.unet import UNet
 from keras_simple_diffusion.models.uvit import UViT
 
@@ -264,22 +266,30 @@ PRESETS = {
 
 
 def _at_image_size(name, image_size):
-    """Preset `name` for larger images: a deeper wavelet brings them to the
-    same resolution as before, so the levels and transformer see the same
-    grids (16 x 16 and 8 x 8 for the default runs). The first level is made
-    at least as wide as the wavelet's output (channels x factor^2 bands):
-    narrower, it cannot carry every band's noise through to the output, and
-    samples keep a grain of noise at the fine end."""
+    """Preset `name` for larger images, whose levels and transformer see the
+    same grids as at the preset's own size (16 x 16 and 8 x 8 for the
+    default runs).
+
+    The wavelet goes only as deep as keeps the first level at least twice as
+    wide as its bands (channels x factor^2): a level not much wider than the
+    bands cannot return every band's noise to the output (v is mostly that
+    noise at the fine end), and the samples keep a grain of noise. Residual
+    levels as wide as the first then bring the grid down to the preset's.
+    """
     cls, config = PRESETS[name]
-    factor = config["downsample_factor"] * image_size // config["image_size"]
-    bands = config["channels"] * factor**2
+    reduction = config["downsample_factor"] * image_size // config["image_size"]
     first, *rest = config["widths"]
-    widths = (max(first, bands), *rest)
+    factor = reduction
+    while factor > 1 and config["channels"] * factor**2 > first // 2:
+        factor //= 2
+    extra_levels = int(math.log2(reduction // factor))
+    widths = (first,) * extra_levels + (first, *rest)
     return cls, {**config, "image_size": image_size, "downsample_factor": factor, "widths": widths}
 
 
 # The default runs (and their U-Net) at 64, 128 and 256 px: "uvit-digits-128"
-# takes the wavelet down 8x to 16 x 16, 64 bands, and a first level 64 wide.
+# takes the wavelet down 4x to 32 x 32 (16 bands) and a residual level there,
+# 32 wide, on to the 16 x 16 of "uvit-digits".
 for _name in ("uvit-digits", "unet-digits", "uvit-shapes-text"):
     for _size in (64, 128, 256):
         PRESETS[f"{_name}-{_size}"] = _at_image_size(_name, _size)

@@ -41,20 +41,34 @@ def test_default_model_takes_the_image_size(dataset, text, image_size, expected)
     assert name == expected
 
 
-@pytest.mark.parametrize("base", ["uvit-digits", "unet-digits", "uvit-shapes-text"])
-def test_sized_presets_keep_the_grid_and_carry_every_wavelet_band(base):
+@pytest.mark.parametrize(
+    "base,at_128_px",
+    [
+        ("uvit-digits", (4, (32, 32))),
+        ("unet-digits", (4, (32, 32))),
+        ("uvit-shapes-text", (2, (64, 64, 64))),
+    ],
+)
+def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base, at_128_px):
     _, config = PRESETS[base]
-    resolution = config["image_size"] // config["downsample_factor"]
+    first, *rest = config["widths"]
+    grid = config["image_size"] // config["downsample_factor"] // 2 ** len(config["widths"])
     changed = ("image_size", "downsample_factor", "widths")
     for size in (64, 128, 256):
         _, sized = PRESETS[f"{base}-{size}"]
-        assert sized["image_size"] // sized["downsample_factor"] == resolution == 16
-        bands = sized["channels"] * sized["downsample_factor"] ** 2
-        assert sized["widths"][0] == max(config["widths"][0], bands)
-        assert sized["widths"][1:] == config["widths"][1:]
+        factor = sized["downsample_factor"]
+        # The deepest wavelet whose bands fill at most half the first level.
+        assert (
+            2 * sized["channels"] * factor**2 <= first < 2 * sized["channels"] * (2 * factor) ** 2
+        )
+        # Levels as wide as the first bring it to the base's grid.
+        extra = len(sized["widths"]) - len(config["widths"])
+        assert sized["widths"] == (first,) * extra + (first, *rest)
+        assert size // factor // 2 ** len(sized["widths"]) == grid
         unchanged = {key: value for key, value in sized.items() if key not in changed}
         assert unchanged == {key: value for key, value in config.items() if key not in changed}
-    assert PRESETS[f"{base}-128"][1]["widths"][0] == 64 * config["channels"]
+    _, sized = PRESETS[f"{base}-128"]
+    assert (sized["downsample_factor"], sized["widths"]) == at_128_px
 
 
 @pytest.mark.parametrize(
@@ -85,10 +99,10 @@ def test_train_refuses_a_preset_too_small_before_making_a_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "dataset,preset,downsample_factor",
     [
-        ("digits", "uvit-digits-128", 8),
+        ("digits", "uvit-digits-128", 4),
         # The default text encoder's compile is most of this one's minute on
         # JAX and TensorFlow; the text path runs on every backend in tests/text.
-        pytest.param("shapes:8", "uvit-shapes-text-128", 8, marks=pytest.mark.slow),
+        pytest.param("shapes:8", "uvit-shapes-text-128", 2, marks=pytest.mark.slow),
     ],
 )
 def test_train_at_128_px_runs_end_to_end(tmp_path, dataset, preset, downsample_factor):
