@@ -1,7 +1,7 @@
 """The `simple-diffusion` command: train, sample and evaluate.
 
 ```
-simple-diffusion train                                   # digits, 2000 steps
+simple-diffusion train                                   # digits, 4000 steps
 simple-diffusion sample --checkpoint runs/latest --labels 0,1,2,3 --guidance 2 --out grid.png
 simple-diffusion evaluate --checkpoint runs/latest
 ```

@@ -75,7 +75,7 @@ def test_noise_d_high_interpolates_from_the_resolved_noise_d():
 
 
 def test_default_steps_depend_on_the_data():
-    assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 2000
+    assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 4000
     assert TrainConfig().with_default_steps(text=True).steps == DEFAULT_TEXT_STEPS == 6000
     assert TrainConfig(steps=7).with_default_steps(text=True).steps == 7
 
