@@ -5,7 +5,11 @@ trained on the real data (works offline); `compute_fid` gives the standard FID
 when a local InceptionV3 weights file is available.
 """
 
-from keras_simple_diffusion.evaluation.classifier import ImageClassifier, train_classifier
+from keras_simple_diffusion.evaluation.classifier import (
+    ImageClassifier,
+    default_filters,
+    train_classifier,
+)
 from keras_simple_diffusion.evaluation.evaluate import (
     evaluate_samples,
     format_report,
@@ -22,6 +26,7 @@ __all__ = [
     "ImageClassifier",
     "InceptionWeightsNotFoundError",
     "compute_fid",
+    "default_filters",
     "evaluate_samples",
     "format_report",
     "frechet_distance",

@@ -7,10 +7,23 @@ the classifier recognise the conditioning label?) that works offline and on
 small images.
 """
 
+import math
 import os
 
 import keras
 import numpy as np
+
+
+def default_filters(image_size):
+    """Filters of each stage: (16, 32, 64), and a stage of 64 more for each
+    doubling of the image above 32 px, so that the last feature map is at
+    most 4 x 4 and the features see whole digits or shapes. With three
+    stages at 128 px each feature saw a 22-pixel patch of smooth strokes:
+    every real image gave almost the same features (real-vs-real Frechet
+    distance 0.03, against 0.21 at 32 px) and legible samples read as noise.
+    """
+    stages = max(3, math.ceil(math.log2(image_size / 4)))
+    return (16, 32, 64) + (64,) * (stages - 3)
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
@@ -29,7 +42,8 @@ class ImageClassifier(keras.Model):
         image_size: height and width of the input images.
         num_channels: channels of the input images.
         num_classes: number of classes; the model outputs logits.
-        filters: convolution filters of each stage.
+        filters: convolution filters of each stage; None for
+            `default_filters(image_size)`.
         feature_dim: size of the feature (penultimate) layer.
         dropout: dropout rate before the logits, during training.
         **kwargs: passed to `keras.Model` (e.g. `name`).
@@ -46,11 +60,12 @@ class ImageClassifier(keras.Model):
         image_size=32,
         num_channels=1,
         num_classes=10,
-        filters=(16, 32, 64),
+        filters=None,
         feature_dim=64,
         dropout=0.3,
         **kwargs,
     ):
+        filters = default_filters(image_size) if filters is None else tuple(filters)
         images = keras.Input((image_size, image_size, num_channels), name="images")
         x = images
         for stage, stage_filters in enumerate(filters):
@@ -71,7 +86,7 @@ class ImageClassifier(keras.Model):
         self.image_size = image_size
         self.num_channels = num_channels
         self.num_classes = num_classes
-        self.filters = tuple(filters)
+        self.filters = filters
         self.feature_dim = feature_dim
         self.dropout = dropout
 
@@ -130,10 +145,10 @@ def train_classifier(
         epochs: training epochs.
         batch_size: training batch size.
         seed: random seed for initialisation, shuffling and dropout.
-        cache_path: optional path of a `.keras` file. If it exists, the
-            classifier is loaded from it and not trained (a `ValueError` is
-            raised if it does not fit the data); otherwise the trained
-            classifier is saved there.
+        cache_path: optional path of a `.keras` file. If it holds a
+            classifier of the requested filters, it is loaded and not trained
+            (a `ValueError` is raised if it does not fit the data); otherwise
+            the trained classifier is saved there.
         num_classes: number of classes; defaults to `max(labels) + 1`.
         verbose: verbosity passed to `model.fit`.
         **classifier_kwargs: passed to `ImageClassifier` (e.g. `feature_dim`).
@@ -162,16 +177,20 @@ def train_classifier(
         )
     num_classes = int(labels.max()) + 1 if num_classes is None else num_classes
 
+    filters = classifier_kwargs.pop("filters", None) or default_filters(images.shape[1])
     if cache_path is not None and os.path.exists(cache_path):
         classifier = keras.saving.load_model(cache_path)
         _check_cached(classifier, images, num_classes, cache_path)
-        return classifier
+        if classifier.filters == tuple(filters):
+            return classifier
+        # A classifier of other filters: the requested one is trained in its place.
 
     keras.utils.set_random_seed(seed)
     classifier = ImageClassifier(
         image_size=images.shape[1],
         num_channels=images.shape[3],
         num_classes=num_classes,
+        filters=filters,
         **classifier_kwargs,
     )
     steps = epochs * -(-len(images) // batch_size)

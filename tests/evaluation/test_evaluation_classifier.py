@@ -6,6 +6,7 @@ import pytest
 
 from keras_simple_diffusion.evaluation import (
     ImageClassifier,
+    default_filters,
     evaluate_samples,
     format_report,
     pooled_pixels,
@@ -20,6 +21,31 @@ def test_image_classifier_shapes_and_config_round_trip():
     assert model.features(images).shape == (3, 8)
     clone = ImageClassifier.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize(
+    "image_size,filters",
+    [
+        (16, (16, 32, 64)),
+        (32, (16, 32, 64)),
+        (64, (16, 32, 64, 64)),
+        (128, (16, 32, 64, 64, 64)),
+    ],
+)
+def test_default_filters_pool_larger_images_down_to_4_by_4(image_size, filters):
+    assert default_filters(image_size) == filters
+    assert ImageClassifier(image_size=image_size).filters == filters
+    assert image_size // 2 ** len(filters) <= 4
+
+
+def test_a_cached_classifier_of_other_filters_is_trained_again(digits_split, tmp_path):
+    (images, labels), _ = digits_split
+    images, labels, path = images[:64, ::2, ::2], labels[:64], str(tmp_path / "c.keras")
+    narrow = train_classifier(images, labels, epochs=1, cache_path=path, filters=(8, 8, 8))
+    assert narrow.filters == (8, 8, 8)
+    assert train_classifier(images, labels, cache_path=path, filters=(8, 8, 8)).filters == (8, 8, 8)
+    default = train_classifier(images, labels, epochs=1, cache_path=path)
+    assert default.filters == default_filters(16) == keras.saving.load_model(path).filters
 
 
 def test_classifier_reaches_high_held_out_accuracy(digits_split, digits_classifier):
