@@ -50,7 +50,8 @@ def residual_noise(model, images, labels=None, logsnrs=LOGSNRS, seed=0):
     rows = []
     for logsnr in logsnrs:
         alpha, sigma = (float(v) for v in alpha_sigma(np.float32(logsnr)))
-        z = ops.convert_to_tensor(alpha * x + sigma * eps)
+        noised = alpha * x + sigma * eps
+        z = ops.convert_to_tensor(noised)
         inputs = {
             "images": z,
             "noise_level": ops.convert_to_tensor(np.full((len(x),), logsnr, "float32")),
@@ -63,7 +64,7 @@ def residual_noise(model, images, labels=None, logsnrs=LOGSNRS, seed=0):
             dict(
                 logsnr=logsnr,
                 sigma=sigma,
-                roughness_noised=roughness(ops.convert_to_numpy(z)),
+                roughness_noised=roughness(noised),
                 roughness_x_hat=roughness(x_hat),
                 mse_x_hat=float(np.mean(np.square(x_hat - x))),
             )
@@ -93,7 +94,8 @@ def main(argv=None):
     )
     labels = labels if model.num_classes else None
     rows = residual_noise(model, images, labels)
-    print(f"real images: roughness {roughness(np.asarray(images)):.4f}")
+    real = roughness(np.asarray(images))
+    print(f"real images: roughness {real:.4f}")
     for row in rows:
         print(
             f"logSNR {row['logsnr']:+.0f} (sigma {row['sigma']:.3f}): roughness of z "
@@ -102,7 +104,7 @@ def main(argv=None):
         )
     if args.out:
         with open(args.out, "w") as file:
-            json.dump(dict(real=roughness(np.asarray(images)), rows=rows), file, indent=1)
+            json.dump(dict(real=real, rows=rows), file, indent=1)
     return 0
 
 
