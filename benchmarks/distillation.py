@@ -1,12 +1,15 @@
 """Few-step sampling: a distilled model against its teacher.
 
 Scores the teacher at its own step counts (ancestral) and the students of a
-`simple-diffusion distill` run at theirs (DDIM), each with the package's
-own evaluation at one fixed setting (class accuracy, Frechet distance ratio
-in the classifier's features and in pooled pixels), and times sampling
-(images a second, after a warm-up call). The teacher at the students' step
-counts with DDIM is the baseline that distillation has to beat. Writes JSON
-and a Markdown table, with the machine and its load.
+`simple-diffusion distill` run at theirs (DDIM, the sampler they were
+distilled for, and the stochastic sampler of guided distillation), each
+with the package's own evaluation at one fixed setting (class accuracy,
+Frechet distance ratio in the classifier's features and in pooled pixels),
+and times sampling (images a second, after a warm-up call). The teacher
+with DDIM at the students' step counts is the baseline that distillation
+has to beat, and at its own count the best a student of its deterministic
+sampler can reach. Writes JSON and a Markdown table, with the machine and
+its load.
 
     python -m benchmarks.distillation --teacher runs/TRAIN --distilled runs/DISTILL
 """
@@ -23,18 +26,19 @@ from benchmarks import common
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "distillation")
 
 
-def rows(teacher_checkpoint, distill_dir, teacher_steps, baseline_steps):
+def rows(teacher_checkpoint, distill_dir, teacher_steps, ddim_steps, student_steps, samplers):
     """`(name, checkpoint, steps, sampler)` of every row: the teacher at
-    each of `teacher_steps` (ancestral) and `baseline_steps` (DDIM), and
-    each round's student at its own steps (DDIM)."""
+    each of `teacher_steps` (ancestral) and `ddim_steps` (DDIM), and each
+    round's student with `student_steps` at its own steps with each of
+    `samplers`."""
     table = [(f"teacher, {s} steps", teacher_checkpoint, s, "ancestral") for s in teacher_steps]
-    table += [(f"teacher, {s} DDIM steps", teacher_checkpoint, s, "ddim") for s in baseline_steps]
+    table += [(f"teacher, {s} DDIM steps", teacher_checkpoint, s, "ddim") for s in ddim_steps]
     for folder in sorted(glob.glob(os.path.join(distill_dir, "round_*_steps"))):
         steps = int(re.search(r"round_\d+_(\d+)_steps", folder).group(1))
-        if steps in baseline_steps:
-            table.append(
-                (f"student, {steps} steps", os.path.join(folder, "model.keras"), steps, "ddim")
-            )
+        if steps in student_steps:
+            for sampler in samplers:
+                name = f"student, {steps} steps" + ("" if sampler == "ddim" else f", {sampler}")
+                table.append((name, os.path.join(folder, "model.keras"), steps, sampler))
     return table
 
 
@@ -55,7 +59,15 @@ def main(argv=None):
     parser.add_argument("--teacher", required=True, help="the teacher's run folder or .keras file")
     parser.add_argument("--distilled", required=True, help="the distill run folder")
     parser.add_argument("--teacher-steps", default="128,256", help="the teacher's step counts")
+    parser.add_argument(
+        "--teacher-ddim-steps",
+        default=None,
+        help="the teacher's DDIM step counts (default: the first teacher count and the students')",
+    )
     parser.add_argument("--student-steps", default="8,4", help="the students' step counts")
+    parser.add_argument(
+        "--samplers", default="ddim,stochastic", help="the students' samplers (generate's)"
+    )
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--guidance", type=float, default=0.0)
     parser.add_argument("--timing-images", type=int, default=50)
@@ -69,6 +81,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     teacher_steps = [int(s) for s in args.teacher_steps.split(",")]
     student_steps = [int(s) for s in args.student_steps.split(",")]
+    ddim_steps = (
+        [teacher_steps[0], *student_steps]
+        if args.teacher_ddim_steps is None
+        else [int(s) for s in args.teacher_ddim_steps.split(",")]
+    )
     _, teacher_checkpoint = runs.load_checkpoint(args.teacher)
     distill_dir = runs.resolve_run_dir(args.distilled)
     results_path = os.path.join(args.out, "distillation.json")
@@ -78,7 +95,12 @@ def main(argv=None):
             results = json.load(file)
     done = {row["name"] for row in results["rows"]}
     for name, checkpoint, steps, sampler in rows(
-        teacher_checkpoint, distill_dir, teacher_steps, student_steps
+        teacher_checkpoint,
+        distill_dir,
+        teacher_steps,
+        ddim_steps,
+        student_steps,
+        args.samplers.split(","),
     ):
         if name in done:
             continue

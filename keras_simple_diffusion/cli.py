@@ -327,7 +327,7 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     )
     parser.add_argument(
         "--sampler",
-        choices=("ancestral", "ddim"),
+        choices=("ancestral", "ddim", "stochastic"),
         help="default: the model's (ancestral unless distilled, then ddim)",
     )
     parser.add_argument(

@@ -76,8 +76,9 @@ class SimpleDiffusion(keras.Model):
         sampling_steps: the steps `generate` takes by default; None for
             `DEFAULT_SAMPLING_STEPS` (128). A distilled model (see
             `ProgressiveDistillation`) has its distilled count here.
-        sampler: the sampler `generate` uses by default, "ancestral" or
-            "ddim" (the one a distilled model was distilled for).
+        sampler: the sampler `generate` uses by default, "ancestral",
+            "ddim" (the one a distilled model was distilled for) or
+            "stochastic" (see `samplers`).
         seed: seed of the model's `SeedGenerator`s.
 
     Example:
@@ -489,7 +490,8 @@ class SimpleDiffusion(keras.Model):
                 null class, or the empty prompt).
             steps: sampler steps from t = 1 to t = 0; None for the model's
                 `sampling_steps` (128 unless distilled).
-            sampler: "ancestral" or "ddim"; None for the model's `sampler`.
+            sampler: "ancestral", "ddim" or "stochastic" (see `samplers`);
+                None for the model's `sampler`.
             guidance: classifier-free guidance weight w (0 = none).
             seed: integer seed; the same seed gives the same images on one
                 backend. None draws a random seed.

@@ -11,6 +11,16 @@ Ancestral step from t to s < t:
     z_s   = mean + sqrt(var) * noise      (no noise on the last step)
 
 DDIM (deterministic): ``z_s = alpha_s * x_hat + sigma_s * eps_hat``.
+
+Stochastic (Meng et al. 2023, for distilled models): from t_i a DDIM step
+of twice the length to t_{i+2}, then noise back to t_{i+1}:
+
+    z_{i+1} = (alpha_{i+1} / alpha_{i+2}) z_{i+2} + sigma_{i+1|i+2} * noise
+    sigma_{i+1|i+2}^2 = sigma_{i+1}^2 * -expm1(logsnr_{i+1} - logsnr_{i+2})
+
+and a plain DDIM step to t = 0 last: the same network calls as DDIM, with
+fresh noise that corrects the few-step sampler's errors as ancestral steps
+do.
 """
 
 from keras import ops
@@ -18,7 +28,7 @@ from keras import ops
 from keras_simple_diffusion.checks import check_choice
 from keras_simple_diffusion.schedules import alpha_sigma
 
-SAMPLERS = ("ancestral", "ddim")
+SAMPLERS = ("ancestral", "ddim", "stochastic")
 
 
 def check_sampler(sampler):
@@ -45,6 +55,14 @@ def ddim_step(x_hat, eps_hat, logsnr_s):
     return alpha_s * x_hat + sigma_s * eps_hat
 
 
+def renoise(z_s, logsnr_s, logsnr_t, noise):
+    """A draw of z at logSNR `logsnr_t` from `z_s` at `logsnr_s` > `logsnr_t`: q(z_t | z_s)."""
+    alpha_s, _ = alpha_sigma(logsnr_s)
+    alpha_t, sigma_t = alpha_sigma(logsnr_t)
+    variance = ops.square(sigma_t) * -ops.expm1(logsnr_t - logsnr_s)
+    return alpha_t / alpha_s * z_s + ops.sqrt(variance) * noise
+
+
 def guide(conditional, unconditional, guidance):
     """Classifier-free guidance: ``(1 + w) f(z, c) - w f(z, null)``."""
     conditional, unconditional = (
@@ -67,7 +85,7 @@ def sample_loop(denoise, z, schedule, steps, sampler, clip_denoised, draw_noise,
         z: initial noise, (batch, H, W, C).
         schedule: t -> logSNR.
         steps: number of steps (a Python int).
-        sampler: "ancestral" or "ddim".
+        sampler: "ancestral", "ddim" or "stochastic".
         clip_denoised: clip x_hat to [-1, 1] at every step (eps_hat is then
             recomputed from the clipped x_hat so the two stay consistent).
         draw_noise: `(seed_state) -> (noise like z, new seed_state)`.
@@ -94,6 +112,12 @@ def sample_loop(denoise, z, schedule, steps, sampler, clip_denoised, draw_noise,
         if sampler == "ddim":
             return ddim_step(x_hat, eps_hat, logsnr_s), seed_state
         noise, seed_state = draw_noise(seed_state)
+        if sampler == "stochastic":
+            # Twice the step, then noised back; on the last step t_far = t_s and
+            # the noise's variance is zero.
+            logsnr_far = logsnrs[ops.minimum(i + 2, steps)]
+            z_far = ddim_step(x_hat, eps_hat, logsnr_far)
+            return renoise(z_far, logsnr_far, logsnr_s, noise), seed_state
         last = ops.cast(ops.equal(i, steps - 1), z.dtype)
         return ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise * (1.0 - last)), seed_state
 

@@ -48,6 +48,8 @@ def test_generate_shapes_range_and_seeds(trained):
     # Batching does not change which images a seed gives within one call's order.
     ddim = model.generate(num_images=2, steps=6, sampler="ddim", seed=0, batch_size=1)
     assert ddim.shape == (2, 32, 32, 1)
+    stochastic = dict(labels=[0, 1], steps=4, sampler="stochastic", seed=0)
+    np.testing.assert_array_equal(model.generate(**stochastic), model.generate(**stochastic))
 
 
 def test_keras_round_trip_samples_identically(trained, tmp_path):

@@ -30,6 +30,52 @@ def test_ddim_step_matches_the_formula():
     )
 
 
+def test_renoise_keeps_the_forward_process_marginal():
+    """From z_s = alpha_s x + sigma_s e, renoise must give alpha_t x + sigma_t e'."""
+    rng = np.random.RandomState(0)
+    logsnr_s, logsnr_t = np.float32(2.0), np.float32(-1.0)
+    alpha_s, sigma_s = (to_np(v) for v in alpha_sigma(logsnr_s))
+    alpha_t, sigma_t = (to_np(v) for v in alpha_sigma(logsnr_t))
+    x = 0.5
+    z_s = (alpha_s * x + sigma_s * rng.randn(200_000)).astype("float32")
+    z_t = to_np(samplers.renoise(z_s, logsnr_s, logsnr_t, rng.randn(200_000).astype("float32")))
+    assert abs(z_t.mean() - alpha_t * x) < 0.01
+    assert abs(z_t.std() - sigma_t) < 0.01
+    unchanged = to_np(samplers.renoise(z_s[:8], logsnr_s, logsnr_s, np.ones(8, "float32")))
+    np.testing.assert_allclose(unchanged, z_s[:8], rtol=1e-6)
+
+
+def test_stochastic_sampler_takes_double_ddim_steps_then_noises_back():
+    """Two steps by hand: DDIM from t=1 to t=0 then back to t=1/2, then DDIM to 0."""
+    schedule = LogSNRSchedule(image_d=4, noise_d=8)
+    logsnrs = to_np(schedule(samplers.time_grid(2)))
+    rng = np.random.RandomState(0)
+    z0, noise = (rng.randn(1, 4, 4, 1).astype("float32") for _ in range(2))
+
+    def shrink(z, logsnr):  # any denoiser: x_hat = z / 2
+        z = ops.convert_to_tensor(z)
+        alpha, sigma = alpha_sigma(logsnr)
+        return z / 2.0, (z - alpha * z / 2.0) / sigma
+
+    got = samplers.sample_loop(
+        shrink, z0, schedule, 2, "stochastic", False, lambda state: (noise, state), 0
+    )
+    z = z0
+    for logsnr_t, logsnr_far, logsnr_s in (
+        (logsnrs[0], logsnrs[2], logsnrs[1]),
+        (logsnrs[1], logsnrs[2], logsnrs[2]),  # the last step: no noise
+    ):
+        alpha_t, sigma_t = (to_np(v) for v in alpha_sigma(logsnr_t))
+        x_hat = z / 2.0
+        eps_hat = (z - alpha_t * x_hat) / sigma_t
+        alpha_far, sigma_far = (to_np(v) for v in alpha_sigma(logsnr_far))
+        alpha_s, sigma_s = (to_np(v) for v in alpha_sigma(logsnr_s))
+        z_far = alpha_far * x_hat + sigma_far * eps_hat
+        std = np.sqrt(sigma_s**2 * -np.expm1(logsnr_s - logsnr_far))
+        z = alpha_s / alpha_far * z_far + std * noise
+    np.testing.assert_allclose(to_np(got), np.clip(z, -1, 1), rtol=1e-4, atol=1e-5)
+
+
 def test_guidance_formula():
     np.testing.assert_allclose(
         to_np(samplers.guide(np.float32(2.0), np.float32(0.5), 3.0)), 4 * 2.0 - 3 * 0.5
