@@ -451,7 +451,11 @@ def run_study(args, variants):
 
 
 def collect(out, study):
-    """Every scored checkpoint of a study: one record per (variant, seed, checkpoint)."""
+    """Every scored checkpoint of a study: one record per (variant, seed, checkpoint).
+
+    A trained variant not scored yet gives one record of its last
+    checkpoint without metrics, so that its time per step and memory show.
+    """
     records = []
     study_dir = os.path.join(out, study)
     if not os.path.isdir(study_dir):
@@ -461,6 +465,9 @@ def collect(out, study):
         scores = read_json(os.path.join(study_dir, name, "scores.json"), default={})
         if not state:
             continue
+        if not scores and state["checkpoints"]:
+            last = state["checkpoints"][-1]
+            scores = {"unscored": dict(minutes=last["minutes"], step=last["step"])}
         for metrics in scores.values():
             records.append(
                 dict(

@@ -87,6 +87,21 @@ def test_the_report_pools_seeds_of_each_variants_last_checkpoint(tmp_path):
     assert "cpu_model" in saved["machine"] and len(saved["records"]) == 6
 
 
+def test_a_variant_not_scored_yet_reports_its_time_and_memory(tmp_path):
+    out = str(tmp_path)
+    _fake_variant(out, "base", 0, [1.0, 2.0], [3.0, 2.0])
+    _fake_variant(out, "downsample-none", 0, [1.0, 2.5], [3.0, 2.0], scored=0)
+    rows = {row["variant"]: row for row in effects.summary_rows(effects.collect(out, "tiny"))}
+    unscored = rows["downsample-none"]
+    assert (unscored["minutes"], unscored["steps"], unscored["seconds_per_step"]) == (
+        "2.5",
+        "20",
+        "0.5",
+    )
+    assert unscored["class_accuracy"] == unscored["fd_ratio"] == "-"
+    assert rows["base"]["fd_ratio"] == "2"
+
+
 def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
     out = str(tmp_path)
     _fake_variant(out, "base", 0, [1.0, 2.0], [3.0, 2.0])  # trained and scored
