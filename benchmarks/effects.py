@@ -444,10 +444,27 @@ def run_study(args, variants):
             if not state.get("trained"):
                 _run_worker("train", args, variant, seed)
                 state = read_json(os.path.join(folder, "state.json"))
+                _warn_if_short(state, args.budget_min)
             scores = read_json(os.path.join(folder, "scores.json"), default={})
             if len(scores) < len(state["checkpoints"]):
                 _run_worker("score", args, variant, seed)
             write_report(args.out, args.study)
+
+
+def _warn_if_short(state, budget_min):
+    """Steps are planned from step times measured at the start: a load that
+    falls later leaves part of the budget unused, and the row is not at
+    equal time."""
+    minutes = state["checkpoints"][-1]["minutes"] if state.get("checkpoints") else 0.0
+    if minutes < 0.9 * budget_min:
+        print(
+            f"[effects] warning: {state['variant']} seed {state['seed']} trained "
+            f"{minutes:.1f} of its {budget_min:g} minutes: its calibration "
+            f"({state['seconds_per_step']:.3g} s a step) planned fewer steps than the "
+            "budget allowed, so the load changed; run it again on a steady machine.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def collect(out, study):

@@ -121,6 +121,24 @@ def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
     assert calls == [("score", "shift-8"), ("train", "shift-16"), ("score", "shift-16")]
 
 
+@pytest.mark.parametrize("budget,warned", [("2", False), ("4", True)])
+def test_a_variant_that_trained_short_of_its_budget_is_flagged(
+    tmp_path, monkeypatch, capsys, budget, warned
+):
+    out = str(tmp_path)
+
+    def fake_worker(phase, args, variant, seed):
+        _fake_variant(out, variant, seed, [1.0, 2.0], [4.0, 3.0], scored=None)
+
+    monkeypatch.setattr(effects, "_run_worker", fake_worker)
+    args = effects.build_parser().parse_args(
+        ["--study", "tiny", "--out", out, "--budget-min", budget, "--every-min", "1"]
+    )
+    effects.run_study(args, ["base"])
+    error = capsys.readouterr().err
+    assert ("base seed 0 trained 2.0 of its 4 minutes" in error) == warned, error
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(keras.config.backend() != "torch", reason="one backend is enough")
 def test_a_tiny_study_trains_scores_and_reports(tmp_path):
