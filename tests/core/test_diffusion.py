@@ -73,7 +73,10 @@ def test_keras_round_trip_samples_identically(trained, tmp_path):
         (dict(labels=[[0, 1]]), "`labels` must be a 1-D list of integers"),
         (dict(labels=[0], num_images=2), "num_images=2 does not match 1 labels"),
         (dict(labels=[0], prompts=["a"]), "not text-conditioned"),
-        (dict(labels=[0], sampler="heun"), r"`sampler` must be one of \[.ancestral., .ddim.\]"),
+        (
+            dict(labels=[0], sampler="heun"),
+            r"`sampler` must be one of \[.ancestral., .ddim., .stochastic.\]",
+        ),
         (dict(labels=[0], steps=0), "steps"),
         (dict(num_images=2, guidance=2.0), "guidance needs `labels`"),
         (dict(), "Pass `labels`"),
