@@ -19,8 +19,7 @@ of twice the length to t_{i+2}, then noise back to t_{i+1}:
     sigma_{i+1|i+2}^2 = sigma_{i+1}^2 * -expm1(logsnr_{i+1} - logsnr_{i+2})
 
 and a plain DDIM step to t = 0 last: the same network calls as DDIM, with
-fresh noise that corrects the few-step sampler's errors as ancestral steps
-do.
+fresh noise at every step but the last, as in ancestral sampling.
 """
 
 from keras import ops
