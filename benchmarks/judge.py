@@ -17,16 +17,13 @@ import sys
 from benchmarks import common
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "judge.json")
-THREE_STAGES = (16, 32, 64)
 
 
-def held_out_accuracy(image_size, filters, seed=0):
+def held_out_accuracy(images, labels, filters, seed=0):
     import numpy as np
 
-    from keras_simple_diffusion.data import load_digits
     from keras_simple_diffusion.evaluation import train_classifier
 
-    images, labels = load_digits(image_size=image_size)
     order = np.random.default_rng(seed).permutation(len(images))
     train, test = order[:1197], order[1197:]
     classifier = train_classifier(images[train], labels[train], filters=filters, seed=seed)
@@ -39,12 +36,15 @@ def main(argv=None):
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
+    from keras_simple_diffusion.data import load_digits
     from keras_simple_diffusion.evaluation import default_filters
 
+    three_stages = default_filters(32)
     rows = []
     for size in args.sizes:
-        for filters in dict.fromkeys([THREE_STAGES, default_filters(size)]):
-            accuracy = held_out_accuracy(size, filters)
+        images, labels = load_digits(image_size=size)
+        for filters in dict.fromkeys([three_stages, default_filters(size)]):
+            accuracy = held_out_accuracy(images, labels, filters)
             rows.append(dict(image_size=size, filters=list(filters), accuracy=accuracy))
             print(f"{size} px, filters {filters}: held-out accuracy {accuracy:.1%}", flush=True)
     with open(args.out, "w") as file:
