@@ -3,9 +3,10 @@
 Scores the teacher at its own step counts (ancestral) and the students of a
 `simple-diffusion distill` run at theirs (DDIM, the sampler they were
 distilled for, and the stochastic sampler of guided distillation), each
-with the package's own evaluation at one fixed setting (class accuracy,
-Frechet distance ratio in the classifier's features and in pooled pixels),
-and times sampling (images a second, after a warm-up call). The teacher
+with the package's own evaluation at one fixed setting (class models: class
+accuracy and Frechet distance ratio in the classifier's features; text
+models: prompt adherence, guided and not; both: Frechet distance ratio in
+pooled pixels), and times sampling (images a second, after a warm-up call). The teacher
 with DDIM at the students' step counts is the baseline that distillation
 has to beat, and at its own count the best a student of its deterministic
 sampler can reach. Writes JSON and a Markdown table, with the machine and
@@ -42,15 +43,38 @@ def rows(teacher_checkpoint, distill_dir, teacher_steps, ddim_steps, student_ste
     return table
 
 
+# (row key, metric of the evaluation, table header, format): the scores a
+# row keeps, those the model's evaluation gives.
+SCORES = (
+    ("accuracy", "class_accuracy", "accuracy", "{:.1%}"),
+    ("fd_ratio", "fd_ratio", "FD ratio (classifier)", "{:.2f}"),
+    ("prompt_adherence", "prompt_adherence", "prompt adherence", "{:.1%}"),
+    ("prompt_adherence_unguided", "prompt_adherence_unguided", "unguided", "{:.1%}"),
+    ("pixel_fd_ratio", "pixel_fd_ratio", "FD ratio (pooled pixels)", "{:.2f}"),
+)
+
+
+def conditions(model, num_images):
+    """`generate`'s conditioning arguments for `num_images` samples: labels
+    cycling through the classes, the evaluation's random shape prompts, or
+    just the count."""
+    if model.text_encoder is not None:
+        from keras_simple_diffusion.evaluation.adherence import adherence_prompts
+
+        return dict(prompts=adherence_prompts(num_images, image_size=model.image_size))
+    if model.num_classes:
+        return dict(labels=[index % model.num_classes for index in range(num_images)])
+    return dict(num_images=num_images)
+
+
 def images_per_second(model, steps, sampler, num_images, guidance):
     """Sampling throughput of one `generate` call, after a warm-up call."""
-    labels = (
-        [index % model.num_classes for index in range(num_images)] if model.num_classes else None
+    kwargs = dict(
+        conditions(model, num_images), steps=steps, sampler=sampler, guidance=guidance, seed=0
     )
-    kwargs = dict(steps=steps, sampler=sampler, guidance=guidance, seed=0)
-    model.generate(labels=labels, num_images=num_images, **kwargs)  # traces and compiles
+    model.generate(**kwargs)  # traces and compiles
     start = time.perf_counter()
-    model.generate(labels=labels, num_images=num_images, **kwargs)
+    model.generate(**kwargs)
     return num_images / (time.perf_counter() - start)
 
 
@@ -115,6 +139,7 @@ def main(argv=None):
             sampler=sampler,
             guidance=args.guidance,
         )
+        scores = {key: metrics[metric] for key, metric, _, _ in SCORES if metric in metrics}
         results["rows"].append(
             dict(
                 name=name,
@@ -122,9 +147,7 @@ def main(argv=None):
                 steps=steps,
                 sampler=sampler,
                 images_per_second=speed,
-                accuracy=metrics["class_accuracy"],
-                fd_ratio=metrics["fd_ratio"],
-                pixel_fd_ratio=metrics["pixel_fd_ratio"],
+                **scores,
                 load=[load_start, os.getloadavg()[0]],
             )
         )
@@ -133,35 +156,38 @@ def main(argv=None):
             settings=dict(num_samples=args.num_samples, guidance=args.guidance),
         )
         files.write_json(results_path, results)
-        print(
-            name,
-            {
-                key: results["rows"][-1][key]
-                for key in ("accuracy", "fd_ratio", "images_per_second")
-            },
-        )
+        print(name, dict(scores, images_per_second=speed))
     write_table(results, os.path.join(args.out, "distillation.md"))
 
 
 def write_table(results, path):
     machine = results["machine"]
     first = results["rows"][0]
+    scores = [(key, header, fmt) for key, _, header, fmt in SCORES if first.get(key) is not None]
+    headers = [
+        "sampler",
+        *(header for _, header, _ in scores),
+        "images/s",
+        "speed-up",
+        "1-min load",
+    ]
     lines = [
         f"Machine: {machine['cpu_model']}, {machine['usable_cores']} cores; "
         f"{results['settings']['num_samples']} samples, guidance "
         f"{results['settings']['guidance']}.",
         "",
-        "| sampler | accuracy | FD ratio (classifier) | FD ratio (pooled pixels) | images/s | "
-        "speed-up | 1-min load |",
-        "|---|---|---|---|---|---|---|",
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
     ]
     for row in results["rows"]:
-        lines.append(
-            f"| {row['name']} | {row['accuracy']:.1%} | {row['fd_ratio']:.2f} | "
-            f"{row['pixel_fd_ratio']:.2f} | {row['images_per_second']:.2f} | "
-            f"{row['images_per_second'] / first['images_per_second']:.1f}x | "
-            f"{row['load'][0]:.1f}-{row['load'][1]:.1f} |"
-        )
+        cells = [
+            row["name"],
+            *(fmt.format(row[key]) for key, _, fmt in scores),
+            f"{row['images_per_second']:.2f}",
+            f"{row['images_per_second'] / first['images_per_second']:.1f}x",
+            f"{row['load'][0]:.1f}-{row['load'][1]:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     with open(path, "w") as file:
         file.write("\n".join(lines) + "\n")
 

@@ -27,6 +27,9 @@ Example:
 >>> context, pooled, mask = encoder([tokens["token_ids"], tokens["padding_mask"]])
 """
 
+import contextlib
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -34,6 +37,22 @@ from keras import ops
 from keras_simple_diffusion.checks import check_positive_int
 
 DEFAULT_SEQUENCE_LENGTH = 48
+# Keras warnings that keras-hub's T5 raises when built or called, none of
+# them true of how it is used here: it takes its masks as inputs, so its
+# attention drops no mask that matters, and the one-token decoder's softmax
+# is not used.
+T5_WARNINGS = (
+    r"Layer '\w+' \(of type T5MultiHeadAttention\) was passed an input with a mask",
+    r"You are using a softmax over axis -1 of a tensor of shape \(\w+, \d+, 1, 1\)",
+)
+
+
+@contextlib.contextmanager
+def _without_t5_warnings():
+    with warnings.catch_warnings():
+        for message in T5_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 def _keras_hub():
@@ -51,18 +70,19 @@ def default_text_backbone(
     dummy token and `TextEncoder` freezes it. The byte embeddings start at
     unit scale (see below).
     """
-    backbone = _keras_hub().models.T5Backbone(
-        vocabulary_size=256,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        hidden_dim=hidden_dim,
-        intermediate_dim=intermediate_dim,
-        dropout=dropout,
-        activation="gelu",
-        use_gated_activation=True,
-        tie_embedding_weights=True,
-        name="text_backbone",
-    )
+    with _without_t5_warnings():
+        backbone = _keras_hub().models.T5Backbone(
+            vocabulary_size=256,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation="gelu",
+            use_gated_activation=True,
+            tie_embedding_weights=True,
+            name="text_backbone",
+        )
     # Unit-scale byte embeddings, as in the original T5: with keras-hub's
     # small default init the attention's shared component swamps the bytes,
     # every caption encodes to nearly the same vectors (spread 0.3 of a norm
@@ -231,7 +251,8 @@ class TextEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(backbone, dict):
             _keras_hub()  # registers the keras-hub classes
-            backbone = keras.saving.deserialize_keras_object(backbone)
+            with _without_t5_warnings():
+                backbone = keras.saving.deserialize_keras_object(backbone)
         self.backbone = backbone
         self.preprocessor = TextPreprocessor(tokenizer, sequence_length)
         self.kind = _backbone_kind(backbone)
@@ -276,15 +297,16 @@ class TextEncoder(keras.layers.Layer):
         if self.kind == "encoder_decoder":
             batch = ops.shape(token_ids)[0]
             dummy = ops.zeros((batch, 1), "int32")
-            outputs = self.backbone(
-                {
-                    "encoder_token_ids": token_ids,
-                    "encoder_padding_mask": mask_int,
-                    "decoder_token_ids": dummy,
-                    "decoder_padding_mask": ops.ones_like(dummy),
-                },
-                training=training,
-            )
+            with _without_t5_warnings():
+                outputs = self.backbone(
+                    {
+                        "encoder_token_ids": token_ids,
+                        "encoder_padding_mask": mask_int,
+                        "decoder_token_ids": dummy,
+                        "decoder_padding_mask": ops.ones_like(dummy),
+                    },
+                    training=training,
+                )
             context = outputs["encoder_sequence_output"]
         else:
             feed = {"token_ids": token_ids}

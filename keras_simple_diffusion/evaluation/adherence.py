@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_simple_diffusion.data.shapes import ATTRIBUTES, make_shapes, parse_caption
 from keras_simple_diffusion.evaluation.classifier import train_classifier
+from keras_simple_diffusion.evaluation.evaluate import pooled_pixel_distances
 
 # The attributes read from a sample; the size is too fine to score reliably.
 SCORED_ATTRIBUTES = ("shape", "colour", "position")
@@ -113,6 +114,19 @@ def adherence_prompts(num_prompts, seed=3, image_size=32):
     """Random prompts over the whole vocabulary (the captions of `make_shapes`)."""
     _, captions, _ = make_shapes(num_prompts, image_size, seed=seed)
     return captions
+
+
+def pixel_distances(samples, image_size=32, seeds=(4, 5)):
+    """`(FD of samples, FD of real drawings)` to other real drawings, in
+    pixels pooled to 8 x 8, as many of each as samples.
+
+    A second measure that shares nothing with the attribute readers. The
+    two real sets are drawn with their own random captions (`seeds`), not
+    the samples' prompts, so neither is matched to the samples.
+    """
+    reference, _, _ = make_shapes(len(samples), image_size, seed=seeds[0])
+    real_other, _, _ = make_shapes(len(samples), image_size, seed=seeds[1])
+    return pooled_pixel_distances(samples, reference, real_other)
 
 
 def real_image_adherence(classifiers, num_images=512, image_size=32, seed=2):

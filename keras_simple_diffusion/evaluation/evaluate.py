@@ -29,6 +29,20 @@ def pooled_pixels(images, size=POOLED_PIXELS_SIZE):
     return pooled.reshape(count, -1)
 
 
+def pooled_pixel_distances(samples, reference, real_other):
+    """`(FD of samples, FD of real_other)` to `reference`, in pooled pixels.
+
+    The second figure is what a perfect generator would score against the
+    same reference with as many images; their ratio is the pooled-pixel FD
+    ratio.
+    """
+    reference = pooled_pixels(reference)
+    return (
+        frechet_distance(pooled_pixels(samples), reference),
+        frechet_distance(pooled_pixels(real_other), reference),
+    )
+
+
 def evaluate_samples(
     samples,
     sample_labels,
@@ -104,9 +118,10 @@ def evaluate_samples(
     compared_images = np.concatenate([real_images[real_order], samples[sample_order]])
     features = classifier.features(compared_images)
     reference, real_other, compared = np.split(features, 3)
-    pixel_reference, pixel_real_other, pixel_compared = np.split(pooled_pixels(compared_images), 3)
-    pixel_fd = frechet_distance(pixel_compared, pixel_reference)
-    real_pixel_fd = frechet_distance(pixel_real_other, pixel_reference)
+    reference_images, real_other_images, compared_samples = np.split(compared_images, 3)
+    pixel_fd, real_pixel_fd = pooled_pixel_distances(
+        compared_samples, reference_images, real_other_images
+    )
 
     class_accuracy = None
     if sample_labels is not None:

@@ -251,7 +251,9 @@ def evaluate_prompt_adherence(
     Samples from random shape prompts, with `guidance` and without (when
     `guidance` > 0), are read by attribute classifiers trained on the
     generator's labelled images (`evaluation.adherence`); the same measure
-    on real images is the ceiling.
+    on real images is the ceiling. The guided samples are also compared
+    with real drawings in pooled pixels (`pixel_fd_ratio`, 1 = like real
+    data), a measure that owes nothing to the readers.
 
     Returns:
         `(metrics, report)`, as `evaluate_checkpoint`, which describes
@@ -285,6 +287,12 @@ def evaluate_prompt_adherence(
             metrics[f"{key}_{attribute}"] = result[attribute]
     real = adherence.real_image_adherence(readers, image_size=model.image_size)
     metrics["real_image_adherence"] = real["all"]
+    pixel_fd, real_pixel_fd = adherence.pixel_distances(guided_samples, model.image_size)
+    metrics.update(
+        pixel_frechet_distance=pixel_fd,
+        real_pixel_frechet_distance=real_pixel_fd,
+        pixel_fd_ratio=pixel_fd / real_pixel_fd,
+    )
     report = evaluation.format_report(metrics)
     if report_path:
         _save_report(report_path, guided_samples, report, f"{num_samples} random shape prompts")

@@ -163,4 +163,10 @@ def test_evaluate_reports_prompt_adherence(text_run, tmp_path, capsys, cache_dir
     metrics = json.loads(out.read_text())
     for key in ("prompt_adherence", "prompt_adherence_unguided", "real_image_adherence"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    # The second measure, against real drawings in pooled pixels.
+    assert metrics["pixel_fd_ratio"] > 0.0
+    assert (
+        metrics["pixel_fd_ratio"]
+        == metrics["pixel_frechet_distance"] / (metrics["real_pixel_frechet_distance"])
+    )
     assert "prompt_adherence" in capsys.readouterr().out

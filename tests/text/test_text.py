@@ -1,8 +1,10 @@
-"""Text conditioning (issue 6): tokenisation, encoder wiring, fit, prompts,
+"""Text conditioning: tokenisation, encoder wiring, fit, prompts,
 the empty prompt, `.keras` round trip and local keras-hub presets.
 
 Tiny models only; run on each backend with KERAS_BACKEND=jax|tensorflow|torch.
 """
+
+import warnings
 
 import numpy as np
 import pytest
@@ -314,3 +316,17 @@ def test_clip_text_encoder_backbone():
     tokens = encoder.preprocessor.tokenize([CAPTION])
     context, pooled, _ = encoder([tokens["token_ids"], tokens["padding_mask"]])
     assert tuple(context.shape) == (1, 48, 16) and tuple(pooled.shape) == (1, 16)
+
+
+def test_the_t5_encoder_is_built_called_and_loaded_without_mask_warnings():
+    # keras-hub's T5 takes its masks as inputs, so Keras' warnings that its
+    # attention drops attached masks, and about the unused decoder's softmax
+    # over one token, say nothing to a user.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoder = build_text_encoder(**TINY)
+        tokens = encoder.preprocessor.tokenize([CAPTION, ""])
+        encoder([tokens["token_ids"], tokens["padding_mask"]])
+        TextEncoder.from_config(encoder.get_config())
+    messages = [str(warning.message) for warning in caught]
+    assert not [m for m in messages if "T5MultiHeadAttention" in m or "softmax" in m], messages
