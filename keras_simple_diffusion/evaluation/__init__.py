@@ -13,7 +13,7 @@ from keras_simple_diffusion.evaluation.classifier import (
 from keras_simple_diffusion.evaluation.evaluate import (
     evaluate_samples,
     format_report,
-    pooled_pixel_distances,
+    pooled_pixel_metrics,
     pooled_pixels,
 )
 from keras_simple_diffusion.evaluation.inception import (
@@ -33,7 +33,7 @@ __all__ = [
     "frechet_distance",
     "inception_features",
     "kernel_inception_distance",
-    "pooled_pixel_distances",
+    "pooled_pixel_metrics",
     "pooled_pixels",
     "train_classifier",
 ]

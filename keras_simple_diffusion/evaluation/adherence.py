@@ -18,7 +18,7 @@ import numpy as np
 
 from keras_simple_diffusion.data.shapes import ATTRIBUTES, make_shapes, parse_caption
 from keras_simple_diffusion.evaluation.classifier import train_classifier
-from keras_simple_diffusion.evaluation.evaluate import pooled_pixel_distances
+from keras_simple_diffusion.evaluation.evaluate import pooled_pixel_metrics
 
 # The attributes read from a sample; the size is too fine to score reliably.
 SCORED_ATTRIBUTES = ("shape", "colour", "position")
@@ -116,17 +116,18 @@ def adherence_prompts(num_prompts, seed=3, image_size=32):
     return captions
 
 
-def pixel_distances(samples, image_size=32, seeds=(4, 5)):
-    """`(FD of samples, FD of real drawings)` to other real drawings, in
-    pixels pooled to 8 x 8, as many of each as samples.
+def pixel_metrics(samples, seeds=(4, 5)):
+    """`evaluate.pooled_pixel_metrics` of `samples` against real drawings
+    of their size, as many of each as samples.
 
     A second measure that shares nothing with the attribute readers. The
     two real sets are drawn with their own random captions (`seeds`), not
     the samples' prompts, so neither is matched to the samples.
     """
-    reference, _, _ = make_shapes(len(samples), image_size, seed=seeds[0])
-    real_other, _, _ = make_shapes(len(samples), image_size, seed=seeds[1])
-    return pooled_pixel_distances(samples, reference, real_other)
+    count, image_size = len(samples), samples.shape[1]
+    reference, _, _ = make_shapes(count, image_size, seed=seeds[0])
+    real_other, _, _ = make_shapes(count, image_size, seed=seeds[1])
+    return pooled_pixel_metrics(samples, reference, real_other)
 
 
 def real_image_adherence(classifiers, num_images=512, image_size=32, seed=2):

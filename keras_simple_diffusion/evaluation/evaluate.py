@@ -29,18 +29,19 @@ def pooled_pixels(images, size=POOLED_PIXELS_SIZE):
     return pooled.reshape(count, -1)
 
 
-def pooled_pixel_distances(samples, reference, real_other):
-    """`(FD of samples, FD of real_other)` to `reference`, in pooled pixels.
-
-    The second figure is what a perfect generator would score against the
-    same reference with as many images; their ratio is the pooled-pixel FD
-    ratio.
-    """
+def pooled_pixel_metrics(samples, reference, real_other):
+    """The FD of `samples` to `reference` in pooled pixels
+    (`pixel_frechet_distance`), that of `real_other`, what a perfect
+    generator would score with as many images
+    (`real_pixel_frechet_distance`), and their ratio (`pixel_fd_ratio`)."""
     reference = pooled_pixels(reference)
-    return (
-        frechet_distance(pooled_pixels(samples), reference),
-        frechet_distance(pooled_pixels(real_other), reference),
-    )
+    pixel_fd = frechet_distance(pooled_pixels(samples), reference)
+    real_pixel_fd = frechet_distance(pooled_pixels(real_other), reference)
+    return {
+        "pixel_frechet_distance": pixel_fd,
+        "real_pixel_frechet_distance": real_pixel_fd,
+        "pixel_fd_ratio": pixel_fd / real_pixel_fd,
+    }
 
 
 def evaluate_samples(
@@ -119,9 +120,6 @@ def evaluate_samples(
     features = classifier.features(compared_images)
     reference, real_other, compared = np.split(features, 3)
     reference_images, real_other_images, compared_samples = np.split(compared_images, 3)
-    pixel_fd, real_pixel_fd = pooled_pixel_distances(
-        compared_samples, reference_images, real_other_images
-    )
 
     class_accuracy = None
     if sample_labels is not None:
@@ -143,9 +141,7 @@ def evaluate_samples(
         "fd_ratio": fd / real_fd,
         "kid": kid(compared),
         "real_kid": kid(real_other),
-        "pixel_frechet_distance": pixel_fd,
-        "real_pixel_frechet_distance": real_pixel_fd,
-        "pixel_fd_ratio": pixel_fd / real_pixel_fd,
+        **pooled_pixel_metrics(compared_samples, reference_images, real_other_images),
         "num_samples": len(samples),
         "num_real": len(real_images),
         "num_compared": num_compared,

@@ -287,12 +287,7 @@ def evaluate_prompt_adherence(
             metrics[f"{key}_{attribute}"] = result[attribute]
     real = adherence.real_image_adherence(readers, image_size=model.image_size)
     metrics["real_image_adherence"] = real["all"]
-    pixel_fd, real_pixel_fd = adherence.pixel_distances(guided_samples, model.image_size)
-    metrics.update(
-        pixel_frechet_distance=pixel_fd,
-        real_pixel_frechet_distance=real_pixel_fd,
-        pixel_fd_ratio=pixel_fd / real_pixel_fd,
-    )
+    metrics.update(adherence.pixel_metrics(guided_samples))
     report = evaluation.format_report(metrics)
     if report_path:
         _save_report(report_path, guided_samples, report, f"{num_samples} random shape prompts")

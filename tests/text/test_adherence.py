@@ -6,7 +6,7 @@ from keras_simple_diffusion.data import make_shapes
 from keras_simple_diffusion.evaluation.adherence import (
     SCORED_ATTRIBUTES,
     adherence_prompts,
-    pixel_distances,
+    pixel_metrics,
     prompt_adherence,
 )
 
@@ -38,11 +38,13 @@ def test_adherence_prompts_are_captions():
     assert len(prompts) == 5 and all(p.startswith("a ") for p in prompts)
 
 
-def test_pixel_distances_put_real_drawings_near_one_and_blank_images_far():
+def test_pixel_metrics_put_real_drawings_near_one_and_blank_images_far():
     drawings, _, _ = make_shapes(256, 32, seed=11)
-    fd, real_fd = pixel_distances(drawings)
+    real = pixel_metrics(drawings)
+    fd, real_fd = real["pixel_frechet_distance"], real["real_pixel_frechet_distance"]
+    assert real["pixel_fd_ratio"] == fd / real_fd
     assert 0.5 < fd / real_fd < 1.5
-    blank = np.full_like(drawings, -1.0)
-    fd_blank, real_fd_blank = pixel_distances(blank)
-    assert real_fd_blank == real_fd  # the real-vs-real reference depends on the count only
-    assert fd_blank / real_fd > 5.0
+    blank = pixel_metrics(np.full_like(drawings, -1.0))
+    # The real-vs-real reference depends on the count only.
+    assert blank["real_pixel_frechet_distance"] == real_fd
+    assert blank["pixel_frechet_distance"] / real_fd > 5.0
