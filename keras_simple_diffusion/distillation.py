@@ -30,9 +30,9 @@ from keras_simple_diffusion.schedules import alpha_sigma
 
 DISTILLATION_WEIGHTINGS = ("truncated_snr", "snr_plus_one")
 DEFAULT_LEARNING_RATE = 1e-4
-# The first stage of guided distillation learns the guidance input through a
-# projection that starts at zero, not a refinement of its teacher; at 1e-4 a
-# round of a few hundred steps barely tells the weights apart.
+# The first stage of guided distillation learns the guidance input from a
+# zero projection rather than refining a teacher, and at 1e-4 it learns the
+# average weight's prediction for every weight.
 GUIDANCE_STAGE_LEARNING_RATE = 1e-3
 
 
