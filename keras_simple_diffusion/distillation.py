@@ -30,10 +30,6 @@ from keras_simple_diffusion.schedules import alpha_sigma
 
 DISTILLATION_WEIGHTINGS = ("truncated_snr", "snr_plus_one")
 DEFAULT_LEARNING_RATE = 1e-4
-# The first stage of guided distillation learns the guidance input from a
-# zero projection rather than refining a teacher, and at 1e-4 it learns the
-# average weight's prediction for every weight.
-GUIDANCE_STAGE_LEARNING_RATE = 1e-3
 
 
 def check_distillation_weighting(weighting):
@@ -353,16 +349,6 @@ def default_optimizer(steps=None, learning_rate=DEFAULT_LEARNING_RATE, **options
     return keras.optimizers.Adam(learning_rate, global_clipnorm=1.0, **options)
 
 
-def round_learning_rate(
-    distiller,
-    learning_rate=DEFAULT_LEARNING_RATE,
-    guidance_learning_rate=GUIDANCE_STAGE_LEARNING_RATE,
-):
-    """`learning_rate` for a halving round, `guidance_learning_rate` for the
-    first stage of guided distillation (`halve=False`)."""
-    return learning_rate if distiller.halve else guidance_learning_rate
-
-
 def distillation_plan(
     teacher, target_steps=None, rounds=None, teacher_steps=None, guidance_range=None
 ):
@@ -418,11 +404,10 @@ def distill(
         weighting, guidance_range: see `ProgressiveDistillation`; with a
             `guidance_range` the result takes the guidance weight as an input.
         optimizer: `(distiller) -> optimizer`, called once per round (a
-            round starts with a fresh optimizer); default Adam annealed
-            linearly to zero over the round from 1e-4, or from 1e-3 in the
-            first stage of guided distillation (`round_learning_rate`).
-            With `use_ema=True` the student keeps its EMA weights (Keras
-            puts them in at the end of `fit`).
+            round starts with a fresh optimizer); default Adam at 1e-4
+            annealed linearly to zero over the round. With `use_ema=True`
+            the student keeps its EMA weights (Keras puts them in at the end
+            of `fit`).
         callbacks: `(distiller) -> list of callbacks` for each round's `fit`.
         on_round_end: `(distiller, student) -> None`, called after each
             round with its distilled `SimpleDiffusion`.
@@ -463,9 +448,7 @@ def distill(
             seed=seed,
         )
         distiller.compile(
-            optimizer=optimizer(distiller)
-            if optimizer
-            else default_optimizer(steps_per_round, round_learning_rate(distiller)),
+            optimizer=optimizer(distiller) if optimizer else default_optimizer(steps_per_round),
             jit_compile=jit_compile,
         )
         distiller.fit(x, y, callbacks=callbacks(distiller) if callbacks else None, **fit_kwargs)

@@ -80,9 +80,7 @@ class DistillConfig:
         steps_per_round: optimizer steps of each halving round.
         batch_size: images per step.
         learning_rate: Adam's learning rate, annealed linearly to zero over
-            each halving round.
-        guidance_learning_rate: the same for the first stage of guided
-            distillation, which learns the new guidance input from zero.
+            each round.
         ema_momentum: momentum of the weight EMA; None picks
             `1 - 10 / steps_per_round` (within [0.9, 0.9999]).
         weighting: "truncated_snr" (max(SNR, 1)) or "snr_plus_one".
@@ -132,14 +130,7 @@ class DistillConfig:
     batch_size: int = _train_option("batch_size")
     learning_rate: float = option(
         1e-4,
-        help="Adam learning rate, annealed linearly to zero over each halving round",
-        group="optimisation",
-        check=positive_number,
-    )
-    guidance_learning_rate: float = option(
-        1e-3,
-        help="Adam learning rate of the first stage of guided distillation, which learns "
-        "the guidance input from zero",
+        help="Adam learning rate, annealed linearly to zero over each round",
         group="optimisation",
         check=positive_number,
     )
@@ -301,7 +292,6 @@ def distill_run(config, run_dir=None, runs_root="runs"):
         default_optimizer,
         distill,
         distillation_plan,
-        round_learning_rate,
     )
     from keras_simple_diffusion.training import runs
     from keras_simple_diffusion.training.callbacks import (
@@ -395,9 +385,9 @@ def distill_run(config, run_dir=None, runs_root="runs"):
             steps_per_epoch=period,
             weighting=config.weighting,
             guidance_range=config.guidance_range,
-            optimizer=lambda distiller: default_optimizer(
+            optimizer=lambda _: default_optimizer(
                 config.steps_per_round,
-                round_learning_rate(distiller, config.learning_rate, config.guidance_learning_rate),
+                config.learning_rate,
                 use_ema=True,
                 ema_momentum=config.resolved_ema_momentum,
             ),

@@ -106,24 +106,6 @@ def test_resume_skips_finished_rounds(distill_run_dir):
     assert os.path.isfile(second)
 
 
-@pytest.mark.slow
-def test_guided_run_learns_the_guidance_at_its_own_rate(teacher_path, tmp_path):
-    argv = list(TINY_DISTILL)
-    argv[argv.index("--steps") + 1] = "4"
-    argv[argv.index("--steps-per-round") + 1] = "4"
-    argv += ["--checkpoint", teacher_path, "--runs-dir", str(tmp_path / "runs")]
-    argv += ["--guidance-range", "0,4", "--guidance-learning-rate", "3e-3"]
-    assert distill_command(argv) == 0
-    run_dir = runs.resolve_run_dir(str(tmp_path / "runs" / "latest"))
-    plan = [(8, False), (8, True)]
-    # Each round's first log line, after 2 of its 4 steps: half the initial rate.
-    rates = []
-    for index in (1, 2):
-        with open(os.path.join(round_dir(run_dir, index, plan), runs.LOG_FILE)) as log:
-            rates.append(float(log.read().splitlines()[1].split(",")[-1]))
-    np.testing.assert_allclose(rates, [1.5e-3, 5e-5], rtol=1e-5)
-
-
 def test_bad_input_names_the_problem(teacher_path, tmp_path):
     runs_dir = str(tmp_path / "runs")
     base = TINY_DISTILL + ["--runs-dir", runs_dir]

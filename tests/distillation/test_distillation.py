@@ -184,33 +184,6 @@ def test_guided_student_starts_as_its_teacher_and_learns_the_weight(teacher, dig
     assert np.abs(weak - strong).max() > 1e-3
 
 
-def test_the_guidance_stage_learns_at_ten_times_the_halving_rate(teacher, digits):
-    images, labels = digits
-    initial_rates = []
-
-    def record_initial_rate(distiller):
-        def on_train_begin(logs=None):
-            initial_rates.append(float(ops.convert_to_numpy(distiller.optimizer.learning_rate)))
-
-        return [keras.callbacks.LambdaCallback(on_train_begin=on_train_begin)]
-
-    ksd.distill(
-        teacher,
-        images,
-        labels,
-        target_steps=TEACHER_STEPS // 2,
-        teacher_steps=TEACHER_STEPS,
-        steps_per_round=2,
-        guidance_range=(0.0, 4.0),
-        callbacks=record_initial_rate,
-        jit_compile=False,
-        seed=0,
-        batch_size=32,
-        verbose=0,
-    )
-    np.testing.assert_allclose(initial_rates, [1e-3, 1e-4], rtol=1e-6)
-
-
 def test_bad_teachers_name_the_problem(teacher):
     with pytest.raises(ValueError, match="must be a SimpleDiffusion"):
         ProgressiveDistillation(teacher.denoiser)
