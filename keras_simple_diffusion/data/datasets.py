@@ -20,6 +20,7 @@ import tensorflow as tf
 from PIL import Image
 
 from keras_simple_diffusion.data.checks import check_images, infer_num_classes
+from keras_simple_diffusion.data import fashion
 from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
 from keras_simple_diffusion.data.images import (
     standardize_images,
@@ -35,6 +36,7 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 ACCEPTED_SOURCES = (
     "'digits' (scikit-learn's bundled 8x8 digits)",
     "'shapes' or 'shapes:NUM_IMAGES' (synthetic captioned shapes)",
+    "'fashion[:train|:test][:text]' (Fashion-MNIST's IDX files, found locally)",
     "'tfds:NAME[:SPLIT]' (a TFDS dataset already prepared in data_dir)",
     "a directory of images (class subfolders give labels)",
     "a path ending in '.npz' with an 'images' and an optional 'labels' array",
@@ -97,6 +99,13 @@ def load_dataset(
     - `"shapes"` or `"shapes:NUM_IMAGES"`: `make_shapes` images (4096 by
       default, always drawn with seed 0 so every run sees the same data),
       yielded with their captions.
+    - `"fashion[:train|:test][:text]"`: Fashion-MNIST (`data.fashion`),
+      60,000 training or 10,000 test images, labelled with the 10 classes,
+      or captioned "a photo of a sandal" with `:text`. The 28 x 28 images
+      are padded with their black background to 32 x 32 (no resampling),
+      then resized if `image_size` asks for another size than 32 (28 keeps
+      them as stored). The IDX files are read from `data_dir`,
+      `$KSD_FASHION_MNIST_DIR`, Keras' cache or Debian's folder.
     - `"tfds:NAME[:SPLIT]"` (split `"train"` by default, slices such as
       `"train[:10%]"` work): a TensorFlow Datasets dataset that is already
       prepared in `data_dir` (or TFDS's default directory). Its `"image"`
@@ -140,7 +149,8 @@ def load_dataset(
         repeat: whether to repeat the dataset indefinitely.
         drop_remainder: whether to drop the last batch when it is smaller
             than `batch_size`.
-        data_dir: the TFDS data directory for `"tfds:"` sources.
+        data_dir: the folder of a named source's files: the TFDS data
+            directory for `"tfds:"` sources, the IDX files for `"fashion"`.
 
     Returns:
         A `DatasetInfo`.
@@ -218,6 +228,8 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
         return _from_arrays(
             images, image_size, channels, shuffle, seed, captions=captions, source=repr(source)
         )
+    if source == "fashion" or source.startswith("fashion:"):
+        return _from_fashion(source, image_size, channels, shuffle, seed, data_dir)
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
     path = os.path.expanduser(source)
@@ -238,6 +250,21 @@ def _shapes_count(source):
             f"Expected 'shapes:NUM_IMAGES' with a positive integer. Received: {source!r}"
         )
     return int(count)
+
+
+def _from_fashion(source, image_size, channels, shuffle, seed, data_dir):
+    split, text = fashion.parse_fashion_spec(source.removeprefix("fashion").removeprefix(":"))
+    images, labels = fashion.load_fashion(split, data_dir)
+    if image_size != fashion.IMAGE_SIDE:
+        images = fashion.pad_to_32(images)
+    targets = (
+        dict(captions=[fashion.class_prompt(fashion.CLASS_NAMES[label]) for label in labels])
+        if text
+        else dict(labels=labels, class_names=list(fashion.CLASS_NAMES))
+    )
+    return _from_arrays(
+        images, image_size, channels, shuffle, seed, **targets, source=repr(source)
+    )
 
 
 def _check_pixel_range(images, source):
