@@ -45,6 +45,8 @@ STUDIES = {
     "digits32": dict(dataset="digits", image_size=32, model="uvit-digits", batch_size=32),
     "digits64": dict(dataset="digits", image_size=64, model="uvit-digits-64", batch_size=32),
     "digits128": dict(dataset="digits", image_size=128, model="uvit-digits-128", batch_size=16),
+    # Held out: judged against Fashion-MNIST's test split.
+    "fashion32": dict(dataset="fashion", image_size=32, model="uvit-digits", batch_size=32),
 }
 
 
@@ -347,10 +349,10 @@ def _score_peer(args, path):
     import numpy as np
 
     from benchmarks.peer_training import sample_peer
-    from keras_simple_diffusion.training.assessment import real_data, score_samples
+    from keras_simple_diffusion.training.assessment import reference_data, score_samples
 
     base = STUDIES[args.study]
-    real_images, real_labels, info = real_data(
+    real, held_out, info = reference_data(
         base["dataset"], base["image_size"], None, None, max_real=10_000
     )
     kind = peer_of(args.variant)
@@ -358,7 +360,7 @@ def _score_peer(args, path):
     if kind == "diffusers" and info.num_classes:
         labels = np.arange(args.eval_samples) % info.num_classes
     samples = sample_peer(kind, path, labels, args.eval_samples, seed=0, steps=args.eval_steps)
-    return score_samples(samples, labels, base["dataset"], real_images, real_labels, info)
+    return score_samples(samples, labels, base["dataset"], real, held_out, info)
 
 
 def _score_worker(args):

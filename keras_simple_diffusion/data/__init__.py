@@ -5,7 +5,12 @@ digits, captioned coloured shapes); larger ones load from prepared TFDS
 directories, image folders or `.npz` files. Nothing is downloaded.
 """
 
-from keras_simple_diffusion.data.datasets import ACCEPTED_SOURCES, DatasetInfo, load_dataset
+from keras_simple_diffusion.data.datasets import (
+    ACCEPTED_SOURCES,
+    DatasetInfo,
+    held_out_split,
+    load_dataset,
+)
 from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
 from keras_simple_diffusion.data.images import standardize_images
 from keras_simple_diffusion.data.shapes import (
@@ -32,6 +37,7 @@ __all__ = [
     "SHAPES",
     "SIZES",
     "caption_for",
+    "held_out_split",
     "load_dataset",
     "load_digits",
     "make_shapes",

@@ -191,6 +191,17 @@ def load_dataset(
     return dataclasses.replace(info, dataset=dataset.prefetch(tf.data.AUTOTUNE))
 
 
+def held_out_split(source):
+    """The spec of the test split that a training source holds out, or None:
+    "fashion:test" for "fashion" and "fashion:train" (with ":text" kept)."""
+    if not isinstance(source, str) or not (source == "fashion" or source.startswith("fashion:")):
+        return None
+    split, text = fashion.parse_fashion_spec(source.removeprefix("fashion").removeprefix(":"))
+    if split == "test":
+        return None
+    return "fashion:test:text" if text else "fashion:test"
+
+
 def _unknown_source_error(source):
     accepted = "\n".join(f"  - {form}" for form in ACCEPTED_SOURCES)
     return ValueError(f"Unknown dataset source {source!r}. Accepted forms:\n{accepted}")

@@ -54,6 +54,7 @@ def evaluate_samples(
     num_kid_subsets=100,
     kid_subset_size=1000,
     seed=0,
+    other_real_images=None,
 ):
     """Scores generated samples against real images with an `ImageClassifier`.
 
@@ -70,14 +71,20 @@ def evaluate_samples(
     real-vs-real reference: `pixel_fd_ratio`.
 
     Ideally `real_images` were not used to train the classifier (e.g. a test
-    split); features of its training images are slightly more regular.
+    split); features of its training images are slightly more regular. With
+    `other_real_images` (e.g. the training split), the real-vs-real figure
+    compares `n` of them with the `n` reference images, so that every real
+    image of the reference set can be held out.
 
     Args:
         samples: generated images `(N, H, W, C)` in [-1, 1].
         sample_labels: int array `(N,)` of the labels the samples were
             conditioned on, or None for unconditional samples.
         real_images: real images `(M, H, W, C)` in [-1, 1], M >= 4.
-        real_labels: int array `(M,)`; only needed to train a classifier.
+        real_labels: int array `(M,)`: trains a classifier when none is
+            given, and gives `real_class_accuracy`, the classifier's accuracy
+            on the reference real images, against which `class_accuracy` is
+            read (`relative_class_accuracy`).
         classifier: a trained `ImageClassifier`. If None, one is trained on
             `real_images` and `real_labels` with `train_classifier` (or loaded
             from `cache_path`).
@@ -86,10 +93,15 @@ def evaluate_samples(
         num_kid_subsets: subsets averaged by the KID.
         kid_subset_size: examples per KID subset (capped at `n`).
         seed: seed of the subset selection (and of classifier training).
+        other_real_images: real images `(K, H, W, C)` compared with the
+            reference for the real-vs-real figures, or None to take them
+            from `real_images`.
 
     Returns:
         A dict with `class_accuracy` (fraction of samples classified as their
-        label; None without `sample_labels`), `frechet_distance`,
+        label; None without `sample_labels`), `real_class_accuracy` and
+        `relative_class_accuracy` (None without `real_labels`),
+        `frechet_distance`,
         `real_frechet_distance`, `fd_ratio`, `kid`, `real_kid`,
         `pixel_frechet_distance`, `real_pixel_frechet_distance`,
         `pixel_fd_ratio`, `num_samples`, `num_real` and `num_compared` (`n`).
@@ -102,11 +114,15 @@ def evaluate_samples(
     """
     samples = np.asarray(samples, dtype="float32")
     real_images = np.asarray(real_images, dtype="float32")
-    num_compared = min(len(samples), len(real_images) // 2)
+    if other_real_images is None:
+        num_compared = min(len(samples), len(real_images) // 2)
+    else:
+        other_real_images = np.asarray(other_real_images, dtype="float32")
+        num_compared = min(len(samples), len(real_images), len(other_real_images))
     if num_compared < 2:
         raise ValueError(
-            "Need at least 2 samples and 4 real images. Received: "
-            f"{len(samples)} samples and {len(real_images)} real images"
+            "Need at least 2 samples and 4 real images (2 and 2 with other_real_images). "
+            f"Received: {len(samples)} samples and {len(real_images)} real images"
         )
     if classifier is None:
         if real_labels is None:
@@ -114,17 +130,31 @@ def evaluate_samples(
         classifier = train_classifier(real_images, real_labels, seed=seed, cache_path=cache_path)
 
     rng = np.random.default_rng(seed)
-    real_order = rng.permutation(len(real_images))[: 2 * num_compared]
-    sample_order = rng.permutation(len(samples))[:num_compared]
-    compared_images = np.concatenate([real_images[real_order], samples[sample_order]])
-    features = classifier.features(compared_images)
+    real_order = rng.permutation(len(real_images))
+    if other_real_images is None:
+        reference_images = real_images[real_order[:num_compared]]
+        real_other_images = real_images[real_order[num_compared : 2 * num_compared]]
+    else:
+        reference_images = real_images[real_order[:num_compared]]
+        other_order = rng.permutation(len(other_real_images))[:num_compared]
+        real_other_images = other_real_images[other_order]
+    compared_samples = samples[rng.permutation(len(samples))[:num_compared]]
+    features = classifier.features(
+        np.concatenate([reference_images, real_other_images, compared_samples])
+    )
     reference, real_other, compared = np.split(features, 3)
-    reference_images, real_other_images, compared_samples = np.split(compared_images, 3)
 
-    class_accuracy = None
+    class_accuracy = real_class_accuracy = relative_class_accuracy = None
     if sample_labels is not None:
         predicted = classifier.predict_labels(samples)
         class_accuracy = float(np.mean(predicted == np.asarray(sample_labels)))
+    if real_labels is not None:
+        predicted = classifier.predict_labels(reference_images)
+        real_class_accuracy = float(
+            np.mean(predicted == np.asarray(real_labels)[real_order[:num_compared]])
+        )
+        if class_accuracy is not None and real_class_accuracy > 0:
+            relative_class_accuracy = class_accuracy / real_class_accuracy
 
     fd = frechet_distance(compared, reference)
     real_fd = frechet_distance(real_other, reference)
@@ -136,6 +166,8 @@ def evaluate_samples(
 
     return {
         "class_accuracy": class_accuracy,
+        "real_class_accuracy": real_class_accuracy,
+        "relative_class_accuracy": relative_class_accuracy,
         "frechet_distance": fd,
         "real_frechet_distance": real_fd,
         "fd_ratio": fd / real_fd,
@@ -156,6 +188,8 @@ def _format_value(value, fmt="{:.4g}"):
 
 _REPORT_LINES = (
     ("class_accuracy", "class accuracy", "{:.2%}"),
+    ("real_class_accuracy", "class accuracy of real images", "{:.2%}"),
+    ("relative_class_accuracy", "class accuracy, samples / real", "{:.3g}"),
     ("frechet_distance", "FD samples vs real", "{:.4g}"),
     ("real_frechet_distance", "FD real vs real (reference)", "{:.4g}"),
     ("fd_ratio", "FD ratio (1 = like real data)", "{:.3g}"),

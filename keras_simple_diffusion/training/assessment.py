@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_simple_diffusion import evaluation
-from keras_simple_diffusion.data import load_dataset
+from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.training import runs
 
@@ -81,13 +81,36 @@ def shape_readers_dir(image_size):
     return os.path.join(default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{image_size}px")
 
 
-def score_samples(
-    samples, sample_labels, source, real_images, real_labels, info, classifier_cache=None
-):
+def reference_data(source, image_size, channels, data_dir, max_real):
+    """The real images that samples of a run on `source` are judged against.
+
+    Returns `(real, held_out, info)`: `real` is `(images, labels)` of the
+    training source (`real_data`), `held_out` those of its test split
+    (`data.held_out_split`, e.g. Fashion-MNIST's) or None when the source
+    holds none out, and `info` the training source's `DatasetInfo`.
+    """
+    images, labels, info = real_data(source, image_size, channels, data_dir, max_real)
+    test_source = held_out_split(source)
+    held_out = None
+    if test_source is not None:
+        test_images, test_labels, _ = real_data(
+            test_source, image_size, channels, data_dir, max_real
+        )
+        held_out = (test_images, test_labels)
+    return (images, labels), held_out, info
+
+
+def score_samples(samples, sample_labels, source, real, held_out, info, classifier_cache=None):
     """The classifier's metrics of `samples` (`evaluation.evaluate_samples`)
-    against the real images of `real_data`, whatever made the samples: this
-    package's models, or another program's (the benchmarks' peers).
+    against the real images of `reference_data`, whatever made the samples:
+    this package's models, or another program's (the benchmarks' peers).
+
+    The classifier learns the training images `real`. With a test split
+    (`held_out`), the samples are compared with it, the training images are
+    the real-vs-real baseline and the classifier's accuracy on real images
+    is read on the test split; otherwise everything comes from `real`.
     `sample_labels` None scores unconditional samples (no accuracy)."""
+    real_images, real_labels = real
     if real_labels is None:
         return {"classifier_metrics": f"skipped: dataset {source!r} has no labels"}
     image_size, channels = real_images.shape[1], real_images.shape[-1]
@@ -97,7 +120,20 @@ def score_samples(
         cache_path=classifier_cache or _cache_path(source, image_size, channels),
         num_classes=info.num_classes,
     )
-    return evaluation.evaluate_samples(samples, sample_labels, real_images, classifier=classifier)
+    if held_out is None:
+        return evaluation.evaluate_samples(
+            samples, sample_labels, real_images, real_labels, classifier=classifier
+        )
+    test_images, test_labels = held_out
+    metrics = evaluation.evaluate_samples(
+        samples,
+        sample_labels,
+        test_images,
+        test_labels,
+        classifier=classifier,
+        other_real_images=real_images,
+    )
+    return {**metrics, "reference": "test split; real-vs-real: training split"}
 
 
 def evaluate_checkpoint(
@@ -163,7 +199,7 @@ def evaluate_checkpoint(
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
-    real_images, real_labels, info = real_data(
+    real, held_out, info = reference_data(
         source, image_size, channels, data_dir or (None if dataset else run_data_dir), max_real
     )
     sample_labels = None
@@ -185,9 +221,8 @@ def evaluate_checkpoint(
         batch_size=batch_size,
     )
     begin("classifier features and distances")
-    metrics = score_samples(
-        samples, sample_labels, source, real_images, real_labels, info, classifier_cache
-    )
+    metrics = score_samples(samples, sample_labels, source, real, held_out, info, classifier_cache)
+    real_images = (held_out or real)[0]
     if inception_weights:
         if not os.path.isfile(inception_weights):
             raise FileNotFoundError(f"--inception-weights {inception_weights!r} does not exist.")
