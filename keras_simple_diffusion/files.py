@@ -68,3 +68,12 @@ def remove_partial_files(folder):
         for name in os.listdir(folder):
             if is_partial(name):
                 os.remove(os.path.join(folder, name))
+
+
+def cache_dir(*parts):
+    """A folder under the package's cache, `$KSD_CACHE_DIR` or else
+    `~/.cache/keras_simple_diffusion` (not created here)."""
+    root = os.environ.get(
+        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
+    )
+    return os.path.join(root, *parts)

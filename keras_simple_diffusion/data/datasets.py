@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from keras_simple_diffusion.data import emoji, fashion
 from keras_simple_diffusion.data.checks import check_images, infer_num_classes
-from keras_simple_diffusion.data import fashion
 from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
 from keras_simple_diffusion.data.images import (
     standardize_images,
@@ -37,6 +37,7 @@ ACCEPTED_SOURCES = (
     "'digits' (scikit-learn's bundled 8x8 digits)",
     "'shapes' or 'shapes:NUM_IMAGES' (synthetic captioned shapes)",
     "'fashion[:train|:test][:text]' (Fashion-MNIST's IDX files, found locally)",
+    "'emoji[:group][:GROUP...]' (Noto Color Emoji, captioned or labelled by group)",
     "'tfds:NAME[:SPLIT]' (a TFDS dataset already prepared in data_dir)",
     "a directory of images (class subfolders give labels)",
     "a path ending in '.npz' with an 'images' and an optional 'labels' array",
@@ -106,6 +107,13 @@ def load_dataset(
       then resized if `image_size` asks for another size than 32 (28 keeps
       them as stored). The IDX files are read from `data_dir`,
       `$KSD_FASHION_MNIST_DIR`, Keras' cache or Debian's folder.
+    - `"emoji[:group][:GROUP...]"`: the single-code-point emoji of the Noto
+      Color Emoji font (`data.emoji`), about 1,400 colour images of 128 px
+      on white, captioned with their Unicode names, or labelled with their
+      Unicode groups (`:group`); group slugs such as `:food-drink` keep
+      those groups only. The font is found at `data_dir` (the file or its
+      folder), `$KSD_EMOJI_FONT` or the standard font folders; the drawn
+      set is cached.
     - `"tfds:NAME[:SPLIT]"` (split `"train"` by default, slices such as
       `"train[:10%]"` work): a TensorFlow Datasets dataset that is already
       prepared in `data_dir` (or TFDS's default directory). Its `"image"`
@@ -150,7 +158,8 @@ def load_dataset(
         drop_remainder: whether to drop the last batch when it is smaller
             than `batch_size`.
         data_dir: the folder of a named source's files: the TFDS data
-            directory for `"tfds:"` sources, the IDX files for `"fashion"`.
+            directory for `"tfds:"` sources, the IDX files for `"fashion"`,
+            the font file or its folder for `"emoji"`.
 
     Returns:
         A `DatasetInfo`.
@@ -241,6 +250,8 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
         )
     if source == "fashion" or source.startswith("fashion:"):
         return _from_fashion(source, image_size, channels, shuffle, seed, data_dir)
+    if source == "emoji" or source.startswith("emoji:"):
+        return _from_emoji(source, image_size, channels, shuffle, seed, data_dir)
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
     path = os.path.expanduser(source)
@@ -273,8 +284,19 @@ def _from_fashion(source, image_size, channels, shuffle, seed, data_dir):
         if text
         else dict(labels=labels, class_names=list(fashion.CLASS_NAMES))
     )
+    return _from_arrays(images, image_size, channels, shuffle, seed, **targets, source=repr(source))
+
+
+def _from_emoji(source, image_size, channels, shuffle, seed, data_dir):
+    conditioning, groups = emoji.parse_emoji_spec(source.removeprefix("emoji").removeprefix(":"))
+    drawn = emoji.select_groups(emoji.load_emoji(data_dir), groups)
+    if conditioning == "group":
+        labels, class_names = emoji.group_labels(drawn["groups"])
+        targets = dict(labels=labels, class_names=class_names)
+    else:
+        targets = dict(captions=[str(caption) for caption in drawn["captions"]])
     return _from_arrays(
-        images, image_size, channels, shuffle, seed, **targets, source=repr(source)
+        drawn["images"], image_size, channels, shuffle, seed, **targets, source=repr(source)
     )
 
 

@@ -85,14 +85,16 @@ def read_idx(path, magic, shape):
         raise ValueError(f"{path} is not a readable gzipped IDX file ({error}).") from None
     ndim = len(shape)
     header_size = 4 * (1 + ndim)
-    if len(data) < header_size:
-        raise ValueError(f"{path} is truncated: {len(data)} bytes, shorter than its header.")
-    found_magic = int.from_bytes(data[:4], "big")
+    found_magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     if found_magic != magic:
         raise ValueError(
             f"{path} has magic number {found_magic:#010x}, not {magic:#010x}: it is not "
             f"an IDX file of {ndim}-dimensional unsigned bytes."
+            if found_magic is not None
+            else f"{path} is truncated: {len(data)} bytes, shorter than its magic number."
         )
+    if len(data) < header_size:
+        raise ValueError(f"{path} is truncated: {len(data)} bytes, shorter than its header.")
     found_shape = tuple(int.from_bytes(data[4 * i : 4 * i + 4], "big") for i in range(1, ndim + 1))
     if found_shape != tuple(shape):
         raise ValueError(f"{path} holds an array of shape {found_shape}, expected {shape}.")

@@ -7,7 +7,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_simple_diffusion import evaluation
+from keras_simple_diffusion import evaluation, files
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.training import runs
@@ -17,9 +17,7 @@ FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are nev
 
 def default_cache_dir():
     """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
-    return os.environ.get(
-        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
-    )
+    return files.cache_dir()
 
 
 def run_dataset(checkpoint):
