@@ -87,9 +87,46 @@ def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digit
         metrics["pixel_frechet_distance"] / metrics["real_pixel_frechet_distance"]
     )
 
+    assert metrics["real_class_accuracy"] is None and metrics["relative_class_accuracy"] is None
+
     report = format_report(metrics)
     assert "class accuracy" in report and "FD ratio" in report and "pooled pixels" in report
-    assert len(report.splitlines()) == 10
+    assert len(report.splitlines()) == 12
+
+
+def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
+    digits_split, digits_classifier
+):
+    (train_images, _), (images, labels) = digits_split
+    metrics = evaluate_samples(
+        images[:100],
+        labels[:100],
+        images[100:],
+        labels[100:],
+        classifier=digits_classifier,
+        num_kid_subsets=10,
+        other_real_images=train_images[:150],
+    )
+    # n is capped by the samples, the reference and the other real images.
+    assert metrics["num_compared"] == 100
+    predicted = digits_classifier.predict_labels(images[100:])
+    # The real accuracy is read on the n reference images drawn from images[100:].
+    assert 0.9 <= metrics["real_class_accuracy"] <= 1.0
+    assert abs(metrics["real_class_accuracy"] - np.mean(predicted == labels[100:])) < 0.05
+    assert metrics["relative_class_accuracy"] == pytest.approx(
+        metrics["class_accuracy"] / metrics["real_class_accuracy"]
+    )
+    # Real test images scored as samples against a held-out reference.
+    assert metrics["fd_ratio"] < 2.0 and metrics["pixel_fd_ratio"] < 2.0, metrics
+    few = evaluate_samples(
+        images[:100],
+        None,
+        images[100:],
+        classifier=digits_classifier,
+        num_kid_subsets=5,
+        other_real_images=train_images[:30],
+    )
+    assert few["num_compared"] == 30
 
 
 def test_evaluate_noise_scores_badly(digits_split, digits_classifier):
