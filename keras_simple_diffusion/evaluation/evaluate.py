@@ -198,6 +198,11 @@ _REPORT_LINES = (
     ("pixel_frechet_distance", "FD, pooled 8x8 pixels", "{:.4g}"),
     ("real_pixel_frechet_distance", "FD, pooled pixels, real vs real", "{:.4g}"),
     ("pixel_fd_ratio", "FD ratio, pooled pixels", "{:.3g}"),
+    ("top1_retrieval", "caption retrieval, top-1", "{:.2%}"),
+    ("top5_retrieval", "caption retrieval, top-5", "{:.2%}"),
+    ("patch_frechet_distance", "FD, 8x8 patches at full size", "{:.4g}"),
+    ("real_patch_frechet_distance", "FD, patches, real vs real", "{:.4g}"),
+    ("patch_fd_ratio", "FD ratio, patches", "{:.3g}"),
 )
 
 

@@ -188,14 +188,24 @@ def evaluate_checkpoint(
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
     steps, sampler = model.sampling_defaults(steps, sampler)
+    begin = progress or (lambda phase: None)
+    run_source, run_data_dir = run_dataset(checkpoint)
+    source = dataset or run_source or "digits"
+    if model.text_encoder is not None and source.split(":")[0] == "emoji":
+        return evaluate_caption_retrieval(
+            model,
+            source,
+            data_dir or (None if dataset else run_data_dir),
+            num_samples,
+            _settings(steps, sampler, guidance, seed),
+            batch_size,
+            report_path,
+        )
     if model.text_encoder is not None:
         return evaluate_prompt_adherence(
             model, num_samples, steps, sampler, guidance, seed, batch_size, report_path=report_path
         )
-    begin = progress or (lambda phase: None)
     begin("real images")
-    run_source, run_data_dir = run_dataset(checkpoint)
-    source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
     real, held_out, info = reference_data(
         source, image_size, channels, data_dir or (None if dataset else run_data_dir), max_real
@@ -266,6 +276,47 @@ def _settings(steps, sampler, guidance, seed):
     return dict(
         backend=keras.config.backend(), steps=steps, sampler=sampler, guidance=guidance, seed=seed
     )
+
+
+def evaluate_caption_retrieval(
+    model, source, data_dir, num_samples, settings, batch_size=None, report_path=None
+):
+    """Caption retrieval and two distance ratios (`evaluation.retrieval`) of
+    a text-to-image model trained on a captioned set held in memory (the
+    emoji): `num_samples` samples from the captions of real images, taken in
+    a seeded order (all of them before any repeats).
+
+    Returns:
+        `(metrics, report)`, as `evaluate_checkpoint`.
+    """
+    from keras_simple_diffusion.evaluation import retrieval
+
+    info = load_dataset(
+        source,
+        image_size=model.image_size,
+        channels=model.denoiser.channels,
+        batch_size=1,
+        shuffle=False,
+        data_dir=data_dir,
+    )
+    order = np.random.default_rng(settings["seed"]).permutation(len(info.images))
+    indices = np.resize(order, num_samples)
+    samples = model.generate(
+        prompts=[info.captions[index] for index in indices],
+        steps=settings["steps"],
+        sampler=settings["sampler"],
+        guidance=settings["guidance"],
+        seed=settings["seed"],
+        batch_size=batch_size,
+    )
+    metrics = retrieval.evaluate_captioned_samples(
+        samples, indices, info.images, seed=settings["seed"]
+    )
+    report = evaluation.format_report(metrics)
+    if report_path:
+        _save_report(report_path, samples, report, source, info.images[indices])
+    metrics.update(dataset=source, **settings)
+    return metrics, report
 
 
 def evaluate_prompt_adherence(

@@ -1,0 +1,54 @@
+"""Caption retrieval and the patch space, on images the test makes."""
+
+import numpy as np
+import pytest
+
+from keras_simple_diffusion.evaluation.retrieval import (
+    caption_retrieval,
+    evaluate_captioned_samples,
+    random_patches,
+)
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    """60 distinct smooth colour images: random 4 x 4 colour fields, upsampled."""
+    rng = np.random.default_rng(0)
+    fields = rng.uniform(-1.0, 1.0, (60, 4, 4, 3)).astype("float32")
+    return np.repeat(np.repeat(fields, 8, axis=1), 8, axis=2)
+
+
+def test_each_real_image_retrieves_itself_and_wrong_ones_do_not(real_images):
+    indices = np.arange(0, 60, 2)
+    assert caption_retrieval(real_images[indices], indices, real_images) == {
+        "top1_retrieval": 1.0,
+        "top5_retrieval": 1.0,
+    }
+    shifted = (indices + 1) % 60
+    assert caption_retrieval(real_images[indices], shifted, real_images)["top5_retrieval"] < 0.2
+    with pytest.raises(ValueError, match="one caption index per sample"):
+        caption_retrieval(real_images[:3], indices, real_images)
+
+
+def test_patches_are_cut_at_full_resolution():
+    images = np.arange(2 * 10 * 12 * 1, dtype="float32").reshape(2, 10, 12, 1)
+    patches = random_patches(images, seed=0, size=3, per_image=4)
+    assert patches.shape == (8, 9)
+    # Each patch is a contiguous 3 x 3 window of its own image.
+    for index, patch in enumerate(patches.reshape(8, 3, 3)):
+        image = images[index // 4, ..., 0]
+        row, column = np.argwhere(image == patch[0, 0])[0]
+        np.testing.assert_array_equal(image[row : row + 3, column : column + 3], patch)
+
+
+def test_noise_shows_in_patches_more_than_in_pooled_pixels(real_images):
+    indices = np.arange(30)
+    clean = evaluate_captioned_samples(real_images[indices], indices, real_images)
+    rng = np.random.default_rng(1)
+    noisy_images = np.clip(real_images[indices] + rng.normal(0, 0.3, (30, 32, 32, 3)), -1, 1)
+    noisy = evaluate_captioned_samples(noisy_images, indices, real_images)
+    assert clean["num_compared"] == 30 and clean["patch_fd_ratio"] < 2.0
+    assert noisy["top1_retrieval"] == 1.0  # still its own image, nearest
+    patch_growth = noisy["patch_fd_ratio"] / clean["patch_fd_ratio"]
+    pixel_growth = noisy["pixel_fd_ratio"] / clean["pixel_fd_ratio"]
+    assert patch_growth > 2.5 and patch_growth > 2 * pixel_growth, (patch_growth, pixel_growth)
