@@ -251,14 +251,16 @@ class TrainConfig:
 
     dataset: str = option(
         "digits",
-        help="'digits', 'shapes', 'tfds:NAME[:SPLIT]', an image folder (class subfolders "
-        "become labels) or a .npz file",
+        help="'digits', 'shapes', 'fashion[:test][:text]' (Fashion-MNIST), 'emoji[:group]' "
+        "(Noto Color Emoji, 64 px unless --image-size), 'tfds:NAME[:SPLIT]', an image folder "
+        "(class subfolders become labels) or a .npz file",
         group="data",
         check=check_text,
         fixed=FIXED_DATA,
     )
     data_dir: str | None = option(
-        help="TFDS data directory (datasets are never downloaded)",
+        help="where a named dataset's files are: the TFDS data directory, Fashion-MNIST's IDX "
+        "files, the emoji font (never downloaded)",
         group="data",
         check=optional(check_text),
     )

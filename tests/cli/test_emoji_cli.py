@@ -1,0 +1,63 @@
+"""A text model on the emoji, from `train` to `evaluate`'s caption retrieval."""
+
+import json
+
+import pytest
+
+from keras_simple_diffusion.cli import main
+from keras_simple_diffusion.data import emoji
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_on_emoji_captions(tmp_path):
+    try:
+        emoji.find_font()
+    except FileNotFoundError as error:
+        pytest.skip(f"no emoji font: {error}")
+    runs_dir = tmp_path / "runs"
+    train = [
+        "train",
+        "--dataset",
+        "emoji:activities",
+        "--model",
+        "uvit-text-tiny",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "16",
+        "--steps",
+        "2",
+        "--sample-every",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--sample-steps",
+        "2",
+        "--quiet",
+        "--runs-dir",
+        str(runs_dir),
+    ]
+    assert main(train) == 0
+    out = tmp_path / "evaluation.json"
+    evaluate = ["evaluate", "--checkpoint", str(runs_dir / "latest"), "--num-samples", "8"]
+    assert main(evaluate + ["--steps", "2", "--json", str(out), "--quiet"]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["dataset"] == "emoji:activities" and metrics["num_samples"] == 8
+    assert 0.0 <= metrics["top1_retrieval"] <= metrics["top5_retrieval"] <= 1.0
+    # An untrained model's samples are far from real emoji in both spaces.
+    assert metrics["pixel_fd_ratio"] > 1.0 and metrics["patch_fd_ratio"] > 1.0
+
+
+def test_emoji_runs_train_at_64_px_unless_told(monkeypatch):
+    from keras_simple_diffusion.training.config import TrainConfig
+    from keras_simple_diffusion.training.trainer import is_text_conditioned, load_training_data
+
+    try:
+        emoji.find_font()
+    except FileNotFoundError as error:
+        pytest.skip(f"no emoji font: {error}")
+    config = TrainConfig(dataset="emoji:activities", batch_size=16)
+    info, num_classes = load_training_data(config)
+    assert info.image_size == 64 and num_classes is None and is_text_conditioned(config, info)
+    info, _ = load_training_data(TrainConfig(dataset="emoji:activities", image_size=32))
+    assert info.image_size == 32
