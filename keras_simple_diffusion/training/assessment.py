@@ -25,8 +25,11 @@ def default_cache_dir():
 def run_dataset(checkpoint):
     """`(dataset, data_dir)` the checkpoint's run trained on: its training
     run's `config.json`, or its distillation run's `distill.json`; else Nones."""
-    from keras_simple_diffusion.training.distill import DISTILL_CONFIG_FILE, DistillConfig
-    from keras_simple_diffusion.training.trainer import TrainConfig
+    from keras_simple_diffusion.training.config import (
+        DISTILL_CONFIG_FILE,
+        DistillConfig,
+        TrainConfig,
+    )
 
     folder = os.path.dirname(os.path.abspath(checkpoint))
     for candidate in (folder, os.path.dirname(folder)):

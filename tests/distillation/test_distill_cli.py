@@ -10,13 +10,8 @@ import pytest
 import keras_simple_diffusion as ksd
 from keras_simple_diffusion import cli
 from keras_simple_diffusion.training import runs
-from keras_simple_diffusion.training.distill import (
-    DISTILL_CONFIG_FILE,
-    TEACHER_FILE,
-    DistillConfig,
-    add_distill_parser,
-    round_dir,
-)
+from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig
+from keras_simple_diffusion.training.distill import TEACHER_FILE, add_distill_parser, round_dir
 
 # Two seconds-sized rounds: 8 -> 4 -> 2 steps, two optimizer steps each.
 PLAN = [(8, True), (4, True)]
