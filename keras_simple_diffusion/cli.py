@@ -52,8 +52,8 @@ from keras_simple_diffusion.training.distill import add_distill_parser
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-# Images per `generate` call of `sample`: the granularity of its progress.
-SAMPLE_BATCH_SIZE = 16
+# Images of `sample` when neither --labels, --prompt nor --num-images says.
+DEFAULT_SAMPLE_IMAGES = 16
 # Output forms of `sample --out`; any other name is a folder of PNGs, except
 # these image formats, which are refused rather than made into folders.
 GRID_SUFFIX, ARRAY_SUFFIX = ".png", ".npz"
@@ -188,7 +188,7 @@ def add_sample_parser(subparsers, parents=()):
     conditioning = parser.add_mutually_exclusive_group()
     conditioning.add_argument(
         "--labels",
-        type=flag_type("--labels", parse_int_list),
+        type=flag_type("--labels", parse_int_list, _check_not_empty),
         help="class labels, one image each, e.g. 0,1,2,3",
     )
     conditioning.add_argument(
@@ -202,14 +202,15 @@ def add_sample_parser(subparsers, parents=()):
     parser.add_argument(
         "--num-images",
         type=flag_type("--num-images", int, checks.check_positive_int),
-        help="number of images (unconditional, or for a conditional model "
-        "one per class in turn, or copies of one --prompt)",
+        help=f"number of images (default {DEFAULT_SAMPLE_IMAGES}): unconditional, or for "
+        "a conditional model one per class in turn, or copies of one --prompt",
     )
     _add_sampler_options(
         parser,
         guidance_default=0.0,
-        batch_help=f"images per sampling call (default {SAMPLE_BATCH_SIZE}); the images "
-        "depend on it",
+        batch_help="images per sampling call (default: all at once, as `generate`); "
+        "smaller batches use less memory and show progress more often; the images depend "
+        "on it",
     )
     parser.add_argument(
         "--out",
@@ -258,6 +259,12 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     )
 
 
+def _check_not_empty(flag, values):
+    if not values:
+        raise ValueError(f"{flag} is empty.")
+    return values
+
+
 def _check_out(out):
     """Refuses an `--out` that `save_samples` would not write as the user means."""
     suffix = os.path.splitext(out)[1].lower()
@@ -274,85 +281,29 @@ def _check_out(out):
         check_writable_folder("--out", out)
 
 
-def _sample_labels(model, labels, num_images):
-    """Labels to generate, or None for unconditional samples."""
-    if labels is not None:
-        if not model.num_classes:
-            raise UsageError("--labels given but the model is unconditional; use --num-images.")
-        bad = [label for label in labels if not 0 <= label < model.num_classes]
-        if bad:
-            raise UsageError(
-                f"labels {bad} are out of range: the model has classes 0..{model.num_classes - 1}."
-            )
-        if not labels:
-            raise UsageError("--labels is empty.")
-        return labels
-    num_images = num_images or 16
-    if model.num_classes:
-        return [index % model.num_classes for index in range(num_images)]
-    return None
-
-
-def _sample_prompts(model, prompts, num_images):
-    """Prompts to generate from (text-conditioned models), or None."""
-    text = model.text_encoder is not None
-    if prompts is None:
-        return None
-    if not text:
-        raise UsageError("--prompt given but the model is not text-conditioned; use --labels.")
-    if num_images is not None:
-        if len(prompts) != 1:
-            raise UsageError("--num-images with --prompt needs exactly one --prompt.")
+def _sample_request(model, args):
+    """`(labels, prompts, num_images)` for `generate`: the flags given, with
+    the command's defaults (`DEFAULT_SAMPLE_IMAGES` images, a class model's
+    classes in turn, N copies of one prompt). `generate` checks them."""
+    labels, prompts, num_images = args.labels, args.prompts, args.num_images
+    if prompts is not None and len(prompts) == 1 and num_images:
         prompts = prompts * num_images
-    return prompts
-
-
-def batch_seed(seed, index):
-    """The seed of the `index`-th `generate` call of `sample`: `seed` itself
-    for the first, so that one batch is exactly `generate(..., seed=seed)`,
-    then a hash of both."""
-    import numpy as np
-
-    if index == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (checks.MAX_SEED + 1))
+    if labels is None and prompts is None:
+        num_images = num_images or DEFAULT_SAMPLE_IMAGES
+        if model.num_classes:
+            labels = [index % model.num_classes for index in range(num_images)]
+    return labels, prompts, num_images
 
 
 @contextlib.contextmanager
 def _failure_names(checkpoint):
-    """Reports a failure to generate (e.g. images that are not finite) as
-    a failure of `checkpoint`."""
+    """Reports samples that are not finite as a failure of `checkpoint`."""
+    from keras_simple_diffusion.diffusion import NonFiniteSamples
+
     try:
         yield
-    except ValueError as error:
+    except NonFiniteSamples as error:
         raise CommandFailed(f"{checkpoint}: {_one_line(error)}") from None
-
-
-def _generate(model, checkpoint, args, labels, prompts, num_images):
-    """`model.generate` over batches of `--batch-size`, with progress."""
-    import numpy as np
-
-    count = len(labels or prompts or ()) or num_images
-    batch_size = args.batch_size or SAMPLE_BATCH_SIZE
-    images = []
-    with (
-        Progress(count, "sample", unit="images", quiet=args.quiet) as progress,
-        _failure_names(checkpoint),
-    ):
-        for index, start in enumerate(range(0, count, batch_size)):
-            stop = min(start + batch_size, count)
-            batch = model.generate(
-                labels=None if labels is None else labels[start:stop],
-                prompts=None if prompts is None else prompts[start:stop],
-                num_images=None if labels or prompts else stop - start,
-                steps=args.steps,
-                sampler=args.sampler,
-                guidance=args.guidance,
-                seed=batch_seed(args.seed, index),
-            )
-            images.append(batch)
-            progress.update(len(batch))
-    return np.concatenate(images)
 
 
 def run_sample(args):
@@ -361,14 +312,27 @@ def run_sample(args):
     from keras_simple_diffusion.training import load_checkpoint, save_samples
 
     model, checkpoint = load_checkpoint(args.checkpoint)
-    text = model.text_encoder is not None
-    if text and args.labels is not None:
-        raise UsageError("The model is text-conditioned: use --prompt, not --labels.")
-    prompts = _sample_prompts(model, args.prompts, args.num_images)
-    labels = None if text else _sample_labels(model, args.labels, args.num_images)
-    if args.guidance and labels is None and prompts is None:
-        raise UsageError("--guidance needs --labels or --prompt (a conditional model).")
-    images = _generate(model, checkpoint, args, labels, prompts, args.num_images or 16)
+    labels, prompts, num_images = _sample_request(model, args)
+    with (
+        Progress(None, "sample", unit="images", quiet=args.quiet) as progress,
+        _failure_names(checkpoint),
+    ):
+
+        def show(done, total):
+            progress.total = total
+            progress.update(done - progress.count)
+
+        images = model.generate(
+            labels=labels,
+            prompts=prompts,
+            num_images=num_images,
+            steps=args.steps,
+            sampler=args.sampler,
+            guidance=args.guidance,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            progress=show,
+        )
     columns = args.columns or (
         min(model.num_classes, 10) if labels and args.labels is None else None
     )

@@ -101,6 +101,18 @@ def test_sample_npz_in_label_order(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_sample_draws_what_one_generate_call_draws(tiny_run, tmp_path):
+    model = keras.saving.load_model(os.path.join(tiny_run, "model.keras"))
+    labels = [index % 10 for index in range(20)]  # the classes in turn, as `sample` draws
+    for batch_size in (None, 8):
+        out = tmp_path / f"batch_{batch_size}.npz"
+        flags = [] if batch_size is None else ["--batch-size", str(batch_size)]
+        _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *flags)
+        expected = model.generate(labels=labels, steps=3, seed=3, batch_size=batch_size)
+        np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_same_seed_same_images(tiny_run, tmp_path):
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         _sample(
