@@ -150,3 +150,27 @@ def start_backend(args):
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
     from keras_simple_diffusion import SimpleDiffusion  # noqa: F401  (loads the package)
+
+
+def tiny_train_command(steps=4, checkpoint_every=2, sample_every=2, batch_size=8):
+    """The arguments of a `simple-diffusion train` that takes seconds on a
+    CPU (the tiny U-ViT on 16 px digits, 2-step sample grids): the one
+    spelling of the tests' runs and of scripts/kill_test.py."""
+    return [
+        "train",
+        "--model",
+        "uvit-tiny",
+        "--image-size",
+        "16",
+        "--batch-size",
+        str(batch_size),
+        "--steps",
+        str(steps),
+        "--checkpoint-every",
+        str(checkpoint_every),
+        "--sample-every",
+        str(sample_every),
+        "--sample-steps",
+        "2",
+        "--quiet",
+    ]

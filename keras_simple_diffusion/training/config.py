@@ -14,6 +14,12 @@ import functools
 import json
 
 from keras_simple_diffusion import checks, files
+from keras_simple_diffusion.choices import (
+    DISTILLATION_WEIGHTINGS,
+    DISTRIBUTION_KINDS,
+    LOSS_WEIGHTINGS,
+    PRECISION_POLICIES,
+)
 
 DEFAULT_MODEL = "uvit-digits"
 # What the default model becomes on captioned data (the "shapes" source).
@@ -24,11 +30,6 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # all) is still rising steeply at 4000 steps.
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
-# The names `losses.WEIGHTINGS` and `precision.PRECISIONS` accept, listed
-# here for the command line's choices without importing Keras.
-LOSS_WEIGHTINGS = ("eps", "v", "sigmoid")
-PRECISIONS = ("float32", "bfloat16", "float16")
-DISTRIBUTIONS = ("data", "model")
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 
 # Reasons a resumed run keeps its saved value (see `option(fixed=...)`).
@@ -384,8 +385,8 @@ class TrainConfig:
         help="data parallel (JAX keras.distribution, TF MirroredStrategy) or model parallel "
         "(JAX: 16x16 kernels sharded over the model axis)",
         group="scale out (see README, Scaling out)",
-        check=optional(choice(DISTRIBUTIONS)),
-        choices=DISTRIBUTIONS,
+        check=optional(choice(DISTRIBUTION_KINDS)),
+        choices=DISTRIBUTION_KINDS,
     )
     mesh: str | None = option(
         help="device mesh, e.g. 8x1 or 4x2, with --distribution "
@@ -398,8 +399,8 @@ class TrainConfig:
         "float32",
         help="compute precision (float16 with loss scaling)",
         group="scale out (see README, Scaling out)",
-        check=choice(PRECISIONS),
-        choices=PRECISIONS,
+        check=choice(tuple(PRECISION_POLICIES)),
+        choices=tuple(PRECISION_POLICIES),
         fixed=FIXED_PRECISION,
     )
     sample_every: int = option(
@@ -500,8 +501,6 @@ class TrainConfig:
 
 
 DISTILL_CONFIG_FILE = "distill.json"
-# `distillation.DISTILLATION_WEIGHTINGS`, here without importing Keras.
-DISTILLATION_WEIGHTINGS = ("truncated_snr", "snr_plus_one")
 
 
 def _train_option(name, default=dataclasses.MISSING, **changes):

@@ -194,14 +194,3 @@ def test_multiscale_reaches_the_model_and_is_checked():
         assert build_model(config, 16, 1, 10).multiscale is multiscale
     with pytest.raises(ValueError, match="`multiscale` must be True or False"):
         TrainConfig(multiscale="yes")
-
-
-def test_config_names_match_the_modules_that_take_them():
-    # training/config.py spells these lists out so that parsing the command
-    # line imports no Keras; they must stay the modules' own.
-    from keras_simple_diffusion import distillation, losses, precision
-    from keras_simple_diffusion.training import config
-
-    assert config.LOSS_WEIGHTINGS == losses.WEIGHTINGS
-    assert set(config.PRECISIONS) <= set(precision.PRECISIONS)
-    assert config.DISTILLATION_WEIGHTINGS == distillation.DISTILLATION_WEIGHTINGS
