@@ -1,11 +1,16 @@
-"""Train simple diffusion on in-memory arrays with the Python API.
+"""Train simple diffusion on your own arrays with the Python API.
 
-The `simple-diffusion` command covers dataset specs ("digits", "tfds:...",
-folders, .npz). From Python, any arrays or `tf.data.Dataset` work the same
-way through `load_dataset`, and the training callbacks of the command
-(EMA sample grids, EMA checkpoints, NaN-safe backups) plug into `fit`.
+Any `(images, labels)` arrays work: images (N, H, W, C) as uint8 in
+[0, 255] or floats in [-1, 1], labels (N,) class ids 0..K-1 (or no labels).
+Here they are the embedded digits: put yours in their place. The training
+callbacks of `simple-diffusion train` (EMA checkpoints, EMA sample grids,
+NaN-safe backups) plug into Keras' `fit`.
 
-    python examples/train_on_arrays.py --steps 200 --out /tmp/arrays_run
+    python examples/train_on_arrays.py --out arrays_run
+    KSD_EXAMPLE_TINY=1 python examples/train_on_arrays.py --out /tmp/x   # seconds
+
+Writes OUT/model.keras, which examples/fine_tune.py and examples/distill.py
+start from, OUT/checkpoints/, OUT/samples/ and OUT/final.png.
 """
 
 import argparse
@@ -23,14 +28,19 @@ from keras_simple_diffusion.training import (
     save_samples,
 )
 
+# KSD_EXAMPLE_TINY=1: a few steps of everything, to check that it runs.
+TINY = os.environ.get("KSD_EXAMPLE_TINY") == "1"
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=4 if TINY else 2000)
     parser.add_argument("--out", default="arrays_run")
     args = parser.parse_args()
+    sampling_steps = 2 if TINY else 64
 
-    # Any (images, labels) arrays: uint8 in [0, 255] or float in [-1, 1].
+    # Your arrays here. `load_dataset` checks them and batches them as a
+    # repeating, shuffled tf.data pipeline of images in [-1, 1].
     images, labels = load_digits(image_size=16)
     pixels = np.round((images + 1.0) * 127.5).astype("uint8")
     info = load_dataset((pixels, labels), batch_size=32, repeat=True)
@@ -42,21 +52,32 @@ def main():
         num_classes=info.num_classes,
     )
     model = ksd.SimpleDiffusion(denoiser, seed=0)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3, use_ema=True, ema_momentum=0.98))
-    period = args.steps // 2
+    # Samples come from the EMA of the weights; a short run needs a short
+    # memory (0.99 averages about the last 100 steps).
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3, use_ema=True, ema_momentum=0.99))
+
+    # `fit` runs in periods; checkpoints and grids come at period ends.
+    period = max(args.steps // 4, 1)
     model.fit(
         info.dataset,
         epochs=args.steps // period,
         steps_per_epoch=period,
-        shuffle=False,
+        shuffle=False,  # the dataset is shuffled already
         callbacks=[
             keras.callbacks.TerminateOnNaN(),
             NaNSafeBackupAndRestore(os.path.join(args.out, "backup")),
             EMACheckpoint(os.path.join(args.out, "checkpoints"), every=period),
-            SampleGrid(os.path.join(args.out, "samples"), every=period, labels=list(range(10))),
+            SampleGrid(
+                os.path.join(args.out, "samples"),
+                every=period,
+                labels=list(range(10)),
+                steps=sampling_steps,
+            ),
         ],
     )
-    samples = model.generate(labels=[0, 1, 2, 3], steps=64, guidance=1.0, seed=0)
+    # After `fit`, Keras has put the EMA weights into the model.
+    model.save(os.path.join(args.out, "model.keras"))
+    samples = model.generate(labels=list(range(10)), steps=sampling_steps, guidance=1.0, seed=0)
     print("wrote", save_samples(samples, os.path.join(args.out, "final.png")))
 
 

@@ -25,13 +25,23 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import logging
 import os
 import sys
 import time
 
 from keras_simple_diffusion import checks
 from keras_simple_diffusion.progress import Progress
+from keras_simple_diffusion.training.commands import (
+    VERBOSE_VARIABLE,
+    CommandFailed,
+    UsageError,
+    add_config_options,
+    check_writable_folder,
+    fit_verbosity,
+    flag_type,
+    option_flag,
+    start_backend,
+)
 from keras_simple_diffusion.training.config import (
     ARCHITECTURE_OPTIONS,
     FIXED_MODEL,
@@ -42,103 +52,12 @@ from keras_simple_diffusion.training.distill import add_distill_parser
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-# Images per `generate` call of `sample`: the granularity of its progress.
-SAMPLE_BATCH_SIZE = 16
+# Images of `sample` when neither --labels, --prompt nor --num-images says.
+DEFAULT_SAMPLE_IMAGES = 16
 # Output forms of `sample --out`; any other name is a folder of PNGs, except
 # these image formats, which are refused rather than made into folders.
 GRID_SUFFIX, ARRAY_SUFFIX = ".png", ".npz"
 OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
-VERBOSE_VARIABLE = "KSD_VERBOSE"
-# Set (unless already set) before a backend is imported, unless verbose:
-# TensorFlow's and XLA's C++ log (oneDNN, CUDA and XLA notices), gRPC's.
-QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR"}
-# Python loggers of the backends' start-up notices (JAX's "An NVIDIA GPU
-# may be present ..."), kept to errors unless verbose.
-QUIET_LOGGERS = ("jax._src.xla_bridge", "absl")
-PARSE_NAMES = {int: "an integer", float: "a number", str: "text"}
-
-
-class UsageError(ValueError):
-    """Bad command-line input that argparse itself cannot detect."""
-
-
-class CommandFailed(RuntimeError):
-    """A command that could not do its work with valid input (exit status 1)."""
-
-
-def flag_type(flag, parse, check=None):
-    """An argparse `type`: parses the text, then runs `check(flag, value)`;
-    either failure is a usage error naming the flag."""
-
-    def convert(text):
-        try:
-            value = parse(text)
-        except ValueError as error:
-            expected = PARSE_NAMES.get(parse)
-            message = f"expected {expected}; got {text!r}" if expected else str(error)
-            raise argparse.ArgumentTypeError(message) from None
-        try:
-            return value if check is None else check(flag, value)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return convert
-
-
-def _option_flag(name):
-    return "--" + name.replace("_", "-")
-
-
-def _add_config_option(group, name, default, spec):
-    """Adds the flag of one `TrainConfig` field or architecture option.
-
-    Its default is `argparse.SUPPRESS`, so that the parsed arguments hold
-    exactly the flags given (a resumed run tells them from its saved ones)."""
-    flag = _option_flag(name)
-    help_text = spec["help"]
-    if isinstance(default, bool):
-        group.add_argument(
-            flag,
-            dest=name,
-            action=argparse.BooleanOptionalAction,
-            default=argparse.SUPPRESS,
-            help=f"{help_text} (default {'on' if default else 'off'})",
-        )
-        return
-    if default is not None:
-        help_text += f" (default {default})"
-    parse = spec.get("parse") or (str if default is None else type(default))
-    group.add_argument(
-        flag,
-        dest=name,
-        type=flag_type(flag, parse, spec["check"]),
-        choices=spec.get("choices"),
-        metavar=spec.get("metavar"),
-        default=argparse.SUPPRESS,
-        help=help_text,
-    )
-
-
-def add_config_options(parser, config_class, expanded=None):
-    """Adds a flag for each field of the dataclass `config_class` (a
-    `TrainConfig`-like one, whose fields carry `option` metadata), in
-    argument groups named by the fields; returns the groups by name.
-
-    `expanded` maps a field to the options that stand for it, each a flag
-    of its own (`model_options` becomes one flag per architecture option).
-    """
-    groups = {}
-    for field in dataclasses.fields(config_class):
-        spec = field.metadata
-        if spec["group"] not in groups:
-            groups[spec["group"]] = parser.add_argument_group(spec["group"])
-        group = groups[spec["group"]]
-        if field.name in (expanded or {}):
-            for name, option in expanded[field.name].items():
-                _add_config_option(group, name, None, option)
-        elif spec["flag"]:
-            _add_config_option(group, field.name, field.default, spec)
-    return groups
 
 
 def add_train_parser(subparsers, parents=()):
@@ -217,7 +136,7 @@ def _resumed_config(args, settings, architecture):
     for name, value, saved_value, fixed in changes:
         if value == saved_value:
             continue
-        flag = _option_flag(name)
+        flag = option_flag(name)
         if fixed:
             raise UsageError(
                 f"--resume {args.resume!r}: {flag} cannot change mid-run ({fixed}); the run "
@@ -228,19 +147,7 @@ def _resumed_config(args, settings, architecture):
             f"{flag} {_flag_text(value)} overrides the saved {_flag_text(saved_value)}",
             file=sys.stderr,
         )
-    return dataclasses.replace(saved, **overrides, verbose=_fit_verbosity(args)), run_dir
-
-
-def _fit_verbosity(args):
-    """Keras' progress bar on a terminal, a line per period elsewhere."""
-    if args.quiet:
-        return 0
-    return 1 if sys.stdout.isatty() else 2
-
-
-def _check_writable_folder(flag, path):
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"{flag} {path!r} exists and is not a folder; name a folder.")
+    return dataclasses.replace(saved, **overrides, verbose=fit_verbosity(args)), run_dir
 
 
 def run_train(args):
@@ -248,9 +155,9 @@ def run_train(args):
     if args.resume:
         config, run_dir = _resumed_config(args, settings, architecture)
     else:
-        config = TrainConfig(**settings, model_options=architecture, verbose=_fit_verbosity(args))
+        config = TrainConfig(**settings, model_options=architecture, verbose=fit_verbosity(args))
         run_dir = None
-        _check_writable_folder("--runs-dir", args.runs_dir)
+        check_writable_folder("--runs-dir", args.runs_dir)
     start_backend(args)
     import keras
 
@@ -281,7 +188,7 @@ def add_sample_parser(subparsers, parents=()):
     conditioning = parser.add_mutually_exclusive_group()
     conditioning.add_argument(
         "--labels",
-        type=flag_type("--labels", parse_int_list),
+        type=flag_type("--labels", parse_int_list, _check_not_empty),
         help="class labels, one image each, e.g. 0,1,2,3",
     )
     conditioning.add_argument(
@@ -295,14 +202,15 @@ def add_sample_parser(subparsers, parents=()):
     parser.add_argument(
         "--num-images",
         type=flag_type("--num-images", int, checks.check_positive_int),
-        help="number of images (unconditional, or for a conditional model "
-        "one per class in turn, or copies of one --prompt)",
+        help=f"number of images (default {DEFAULT_SAMPLE_IMAGES}): unconditional, or for "
+        "a conditional model one per class in turn, or copies of one --prompt",
     )
     _add_sampler_options(
         parser,
         guidance_default=0.0,
-        batch_help=f"images per sampling call (default {SAMPLE_BATCH_SIZE}); the images "
-        "depend on it",
+        batch_help="images per sampling call (default: all at once, as `generate`); "
+        "smaller batches use less memory and show progress more often; the images depend "
+        "on it",
     )
     parser.add_argument(
         "--out",
@@ -351,6 +259,12 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     )
 
 
+def _check_not_empty(flag, values):
+    if not values:
+        raise ValueError(f"{flag} is empty.")
+    return values
+
+
 def _check_out(out):
     """Refuses an `--out` that `save_samples` would not write as the user means."""
     suffix = os.path.splitext(out)[1].lower()
@@ -364,88 +278,32 @@ def _check_out(out):
         if os.path.isdir(out):
             raise UsageError(f"--out {out!r} is a folder; name a {suffix} file.")
     else:
-        _check_writable_folder("--out", out)
+        check_writable_folder("--out", out)
 
 
-def _sample_labels(model, labels, num_images):
-    """Labels to generate, or None for unconditional samples."""
-    if labels is not None:
-        if not model.num_classes:
-            raise UsageError("--labels given but the model is unconditional; use --num-images.")
-        bad = [label for label in labels if not 0 <= label < model.num_classes]
-        if bad:
-            raise UsageError(
-                f"labels {bad} are out of range: the model has classes 0..{model.num_classes - 1}."
-            )
-        if not labels:
-            raise UsageError("--labels is empty.")
-        return labels
-    num_images = num_images or 16
-    if model.num_classes:
-        return [index % model.num_classes for index in range(num_images)]
-    return None
-
-
-def _sample_prompts(model, prompts, num_images):
-    """Prompts to generate from (text-conditioned models), or None."""
-    text = model.text_encoder is not None
-    if prompts is None:
-        return None
-    if not text:
-        raise UsageError("--prompt given but the model is not text-conditioned; use --labels.")
-    if num_images is not None:
-        if len(prompts) != 1:
-            raise UsageError("--num-images with --prompt needs exactly one --prompt.")
+def _sample_request(model, args):
+    """`(labels, prompts, num_images)` for `generate`: the flags given, with
+    the command's defaults (`DEFAULT_SAMPLE_IMAGES` images, a class model's
+    classes in turn, N copies of one prompt). `generate` checks them."""
+    labels, prompts, num_images = args.labels, args.prompts, args.num_images
+    if prompts is not None and len(prompts) == 1 and num_images:
         prompts = prompts * num_images
-    return prompts
-
-
-def batch_seed(seed, index):
-    """The seed of the `index`-th `generate` call of `sample`: `seed` itself
-    for the first, so that one batch is exactly `generate(..., seed=seed)`,
-    then a hash of both."""
-    import numpy as np
-
-    if index == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (checks.MAX_SEED + 1))
+    if labels is None and prompts is None:
+        num_images = num_images or DEFAULT_SAMPLE_IMAGES
+        if model.num_classes:
+            labels = [index % model.num_classes for index in range(num_images)]
+    return labels, prompts, num_images
 
 
 @contextlib.contextmanager
 def _failure_names(checkpoint):
-    """Reports a failure to generate (e.g. images that are not finite) as
-    a failure of `checkpoint`."""
+    """Reports samples that are not finite as a failure of `checkpoint`."""
+    from keras_simple_diffusion.diffusion import NonFiniteSamples
+
     try:
         yield
-    except ValueError as error:
+    except NonFiniteSamples as error:
         raise CommandFailed(f"{checkpoint}: {_one_line(error)}") from None
-
-
-def _generate(model, checkpoint, args, labels, prompts, num_images):
-    """`model.generate` over batches of `--batch-size`, with progress."""
-    import numpy as np
-
-    count = len(labels or prompts or ()) or num_images
-    batch_size = args.batch_size or SAMPLE_BATCH_SIZE
-    images = []
-    with (
-        Progress(count, "sample", unit="images", quiet=args.quiet) as progress,
-        _failure_names(checkpoint),
-    ):
-        for index, start in enumerate(range(0, count, batch_size)):
-            stop = min(start + batch_size, count)
-            batch = model.generate(
-                labels=None if labels is None else labels[start:stop],
-                prompts=None if prompts is None else prompts[start:stop],
-                num_images=None if labels or prompts else stop - start,
-                steps=args.steps,
-                sampler=args.sampler,
-                guidance=args.guidance,
-                seed=batch_seed(args.seed, index),
-            )
-            images.append(batch)
-            progress.update(len(batch))
-    return np.concatenate(images)
 
 
 def run_sample(args):
@@ -454,14 +312,27 @@ def run_sample(args):
     from keras_simple_diffusion.training import load_checkpoint, save_samples
 
     model, checkpoint = load_checkpoint(args.checkpoint)
-    text = model.text_encoder is not None
-    if text and args.labels is not None:
-        raise UsageError("The model is text-conditioned: use --prompt, not --labels.")
-    prompts = _sample_prompts(model, args.prompts, args.num_images)
-    labels = None if text else _sample_labels(model, args.labels, args.num_images)
-    if args.guidance and labels is None and prompts is None:
-        raise UsageError("--guidance needs --labels or --prompt (a conditional model).")
-    images = _generate(model, checkpoint, args, labels, prompts, args.num_images or 16)
+    labels, prompts, num_images = _sample_request(model, args)
+    with (
+        Progress(None, "sample", unit="images", quiet=args.quiet) as progress,
+        _failure_names(checkpoint),
+    ):
+
+        def show(done, total):
+            progress.total = total
+            progress.update(done - progress.count)
+
+        images = model.generate(
+            labels=labels,
+            prompts=prompts,
+            num_images=num_images,
+            steps=args.steps,
+            sampler=args.sampler,
+            guidance=args.guidance,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            progress=show,
+        )
     columns = args.columns or (
         min(model.num_classes, 10) if labels and args.labels is None else None
     )
@@ -590,38 +461,6 @@ def build_parser():
     add_evaluate_parser(subparsers, common)
     add_distill_parser(subparsers, common)
     return parser
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Points file descriptor 2 at /dev/null: the backends' C++ libraries
-    write some lines there before any log setting applies."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def start_backend(args):
-    """Imports Keras, its backend and the package (which registers its
-    classes for loading), quietly unless `--verbose` or `KSD_VERBOSE=1`."""
-    verbose = args.verbose or os.environ.get(VERBOSE_VARIABLE, "0") not in ("", "0")
-    if verbose:
-        import keras_simple_diffusion.training.trainer  # noqa: F401
-    else:
-        for name, value in QUIET_ENVIRONMENT.items():
-            os.environ.setdefault(name, value)
-        with _stderr_silenced():
-            import keras_simple_diffusion.training.trainer  # noqa: F401
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
-    from keras_simple_diffusion import SimpleDiffusion  # noqa: F401  (loads the package)
 
 
 def _one_line(error):

@@ -35,6 +35,10 @@ from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
 DEFAULT_SAMPLING_STEPS = 128
 
 
+class NonFiniteSamples(ValueError):
+    """`generate` produced NaN or inf: the model, not the request, is broken."""
+
+
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class SimpleDiffusion(keras.Model):
     """End-to-end pixel-space diffusion around a denoiser (simple diffusion).
@@ -461,7 +465,7 @@ class SimpleDiffusion(keras.Model):
             if broken
             else "the denoiser's output overflowed"
         )
-        raise ValueError(f"generate produced {bad} non-finite pixel value(s): {cause}.")
+        raise NonFiniteSamples(f"generate produced {bad} non-finite pixel value(s): {cause}.")
 
     def sampling_defaults(self, steps=None, sampler=None):
         """`(steps, sampler)`, each None replaced by the model's own: its
@@ -480,6 +484,7 @@ class SimpleDiffusion(keras.Model):
         clip_denoised=True,
         batch_size=None,
         prompts=None,
+        progress=None,
     ):
         """Samples images, returned as a NumPy array in [-1, 1].
 
@@ -501,14 +506,19 @@ class SimpleDiffusion(keras.Model):
                 tokenised on the host with the denoiser's tokenizer. The
                 empty prompt `""` is the unconditional (null) prompt, which
                 guidance also uses.
+            progress: None, or a function called after each batch as
+                `progress(done, total)`: the images generated so far and the
+                number asked for (a progress bar's counts). `batch_size`
+                sets how often; the images do not depend on `progress`.
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
             `labels` / `prompts`; (0, H, W, C) for no labels or prompts.
 
         Raises:
-            ValueError: for a bad argument, or if the samples are not finite
-                (NaN or inf weights, say).
+            ValueError: for a bad argument.
+            NonFiniteSamples: if the samples are not finite (NaN or inf
+                weights, say); a `ValueError` too.
         """
         steps, sampler = self.sampling_defaults(steps, sampler)
         sampler = check_sampler(sampler)
@@ -534,6 +544,8 @@ class SimpleDiffusion(keras.Model):
             )
             self._check_finite(out)
             images.append(out)
+            if progress is not None:
+                progress(start + size, count)
         if not images:
             return np.zeros((0,) + self.image_shape, "float32")
         return np.concatenate(images).astype("float32")

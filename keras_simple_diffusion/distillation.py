@@ -22,13 +22,13 @@ import keras
 from keras import ops
 
 from keras_simple_diffusion.checks import check_choice, check_number, check_positive_int
+from keras_simple_diffusion.choices import DISTILLATION_WEIGHTINGS
 from keras_simple_diffusion.diffusion import DEFAULT_SAMPLING_STEPS, SimpleDiffusion
 from keras_simple_diffusion.losses import multiscale_mean_square
 from keras_simple_diffusion.parametrization import broadcast_like, denoised
 from keras_simple_diffusion.samplers import ddim_step, guide
 from keras_simple_diffusion.schedules import alpha_sigma
 
-DISTILLATION_WEIGHTINGS = ("truncated_snr", "snr_plus_one")
 DEFAULT_LEARNING_RATE = 1e-4
 
 

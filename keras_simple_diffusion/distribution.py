@@ -58,8 +58,8 @@ from keras_simple_diffusion.backend import (
     fold_in_replica_id,
     tf_distribute_strategy,
 )
+from keras_simple_diffusion.choices import DISTRIBUTION_KINDS
 
-KINDS = ("data", "model")
 BATCH_AXIS = "batch"
 MODEL_AXIS = "model"
 
@@ -358,8 +358,8 @@ def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=
         DistributionNotSupportedError: on PyTorch (Keras < 3.16), or for
             model parallelism on TensorFlow.
     """
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"--distribution must be one of {KINDS}. Received: {kind!r}")
+    if kind is not None and kind not in DISTRIBUTION_KINDS:
+        raise ValueError(f"--distribution must be one of {DISTRIBUTION_KINDS}. Received: {kind!r}")
     backend = keras.config.backend()
     engine = distribution_engine()
     if engine is None:

@@ -20,7 +20,7 @@ import math
 
 from keras import ops
 
-WEIGHTINGS = ("eps", "v", "sigmoid")
+from keras_simple_diffusion.choices import LOSS_WEIGHTINGS as WEIGHTINGS
 
 # SiD2's bias of the sigmoid weighting, by log2 of the resolution.
 _SIGMOID_BIAS_POINTS = ((7.0, 0.0), (8.0, -1.0), (9.0, -3.0))

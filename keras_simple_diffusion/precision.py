@@ -33,12 +33,12 @@ What stays in float32 (checked by tests/precision and tests/core):
 
 import keras
 
+from keras_simple_diffusion.choices import PRECISION_POLICIES
+
+# The --precision names, and Keras' own policy names for the mixed ones.
 PRECISIONS = {
-    "float32": "float32",
-    "bfloat16": "mixed_bfloat16",
-    "float16": "mixed_float16",
-    "mixed_bfloat16": "mixed_bfloat16",
-    "mixed_float16": "mixed_float16",
+    **PRECISION_POLICIES,
+    **{policy: policy for policy in PRECISION_POLICIES.values()},
 }
 
 
@@ -48,7 +48,7 @@ def policy_name(name):
         return "float32"
     if name not in PRECISIONS:
         raise ValueError(
-            f"--precision must be one of float32, bfloat16, float16. Received: {name!r}"
+            f"--precision must be one of {', '.join(PRECISION_POLICIES)}. Received: {name!r}"
         )
     return PRECISIONS[name]
 

@@ -29,26 +29,10 @@ import time
 
 from keras_simple_diffusion import files
 from keras_simple_diffusion.training import runs
+from keras_simple_diffusion.training.commands import tiny_train_command
 
 STEPS = 40
-TRAIN = [
-    "train",
-    "--model",
-    "uvit-tiny",
-    "--image-size",
-    "16",
-    "--batch-size",
-    "8",
-    "--steps",
-    str(STEPS),
-    "--checkpoint-every",
-    "5",
-    "--sample-every",
-    "20",
-    "--sample-steps",
-    "2",
-    "--quiet",
-]
+TRAIN = tiny_train_command(steps=STEPS, checkpoint_every=5, sample_every=20)
 # The longest any one command may take before the trial counts as failed.
 COMMAND_TIMEOUT = 900
 # Kill moments cover this fraction of an uninterrupted run: its last part is

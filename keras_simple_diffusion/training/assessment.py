@@ -11,6 +11,7 @@ from keras_simple_diffusion import evaluation, files
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.training import runs
+from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig, TrainConfig
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
 
@@ -20,14 +21,18 @@ def default_cache_dir():
     return files.cache_dir()
 
 
-def run_dataset(checkpoint):
-    """`(dataset, data_dir)` the checkpoint's run trained on: its training
-    run's `config.json`, or its distillation run's `distill.json`; else Nones."""
-    from keras_simple_diffusion.training.distill import DISTILL_CONFIG_FILE, DistillConfig
-    from keras_simple_diffusion.training.trainer import TrainConfig
+# Folders from a checkpoint up to its run's: a round's checkpoint of a
+# distillation run is `run/round_1_64_steps/checkpoints/step_000250.keras`.
+RUN_FOLDER_DEPTH = 3
 
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    for candidate in (folder, os.path.dirname(folder)):
+
+def run_dataset(checkpoint):
+    """`(dataset, data_dir)` the checkpoint's run trained on: the nearest
+    training run's `config.json` or distillation run's `distill.json` (which
+    holds the teacher's dataset) in the folders above it; else Nones."""
+    candidate = os.path.abspath(checkpoint)
+    for _ in range(RUN_FOLDER_DEPTH):
+        candidate = os.path.dirname(candidate)
         for name, config_class in (
             (runs.CONFIG_FILE, TrainConfig),
             (DISTILL_CONFIG_FILE, DistillConfig),
@@ -162,8 +167,8 @@ def evaluate_checkpoint(
 
     Args:
         model: a trained `SimpleDiffusion`.
-        checkpoint: its file; the run's `config.json` next to it names the
-            default dataset.
+        checkpoint: its file; the run's `config.json` or `distill.json`
+            above it names the default dataset (`run_dataset`).
         dataset: real-data source spec; default the run's, else "digits".
         data_dir: TFDS data directory.
         num_samples: samples to generate, labels cycling through the classes.

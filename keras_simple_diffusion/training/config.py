@@ -1,5 +1,6 @@
-"""`TrainConfig`: everything that defines a training run, and how each
-setting is checked, described on the command line and treated on resume.
+"""`TrainConfig` and `DistillConfig`: everything that defines a training or
+a distillation run, and how each setting is checked, described on the
+command line and treated on resume.
 
 Free of Keras, so that `simple-diffusion train --help` and bad flags answer
 before a backend is imported. Each field's metadata (`option`) holds its help
@@ -13,6 +14,12 @@ import functools
 import json
 
 from keras_simple_diffusion import checks, files
+from keras_simple_diffusion.choices import (
+    DISTILLATION_WEIGHTINGS,
+    DISTRIBUTION_KINDS,
+    LOSS_WEIGHTINGS,
+    PRECISION_POLICIES,
+)
 
 DEFAULT_MODEL = "uvit-digits"
 # What the default model becomes on captioned data (the "shapes" source).
@@ -23,11 +30,6 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # all) is still rising steeply at 4000 steps.
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
-# The names `losses.WEIGHTINGS` and `precision.PRECISIONS` accept, listed
-# here for the command line's choices without importing Keras.
-LOSS_WEIGHTINGS = ("eps", "v", "sigmoid")
-PRECISIONS = ("float32", "bfloat16", "float16")
-DISTRIBUTIONS = ("data", "model")
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 
 # Reasons a resumed run keeps its saved value (see `option(fixed=...)`).
@@ -385,8 +387,8 @@ class TrainConfig:
         help="data parallel (JAX keras.distribution, TF MirroredStrategy) or model parallel "
         "(JAX: 16x16 kernels sharded over the model axis)",
         group="scale out (see README, Scaling out)",
-        check=optional(choice(DISTRIBUTIONS)),
-        choices=DISTRIBUTIONS,
+        check=optional(choice(DISTRIBUTION_KINDS)),
+        choices=DISTRIBUTION_KINDS,
     )
     mesh: str | None = option(
         help="device mesh, e.g. 8x1 or 4x2, with --distribution "
@@ -399,8 +401,8 @@ class TrainConfig:
         "float32",
         help="compute precision (float16 with loss scaling)",
         group="scale out (see README, Scaling out)",
-        check=choice(PRECISIONS),
-        choices=PRECISIONS,
+        check=choice(tuple(PRECISION_POLICIES)),
+        choices=tuple(PRECISION_POLICIES),
         fixed=FIXED_PRECISION,
     )
     sample_every: int = option(
@@ -498,3 +500,134 @@ class TrainConfig:
             return cls(**values)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
+
+
+DISTILL_CONFIG_FILE = "distill.json"
+
+
+def _train_option(name, default=dataclasses.MISSING, **changes):
+    """The option of the `TrainConfig` field `name`, for a setting that
+    distillation shares with training (its help, check and parser)."""
+    field = {field.name: field for field in dataclasses.fields(TrainConfig)}[name]
+    default = field.default if default is dataclasses.MISSING else default
+    return option(default, **{**field.metadata, **changes})
+
+
+@dataclasses.dataclass
+class DistillConfig:
+    """Everything that defines a distillation run; saved as its `distill.json`.
+
+    Args:
+        checkpoint: the teacher: a run folder, `runs/latest` or a `.keras` file.
+        steps: the distilled model's sampling steps: the teacher's count
+            divided by a power of two.
+        teacher_steps: the teacher's sampling steps; default its own (128
+            for an undistilled model).
+        guidance_range: `(low, high)` guidance weights of guided
+            distillation (`ProgressiveDistillation`), or None.
+        dataset: the training images (a `load_dataset` spec); default the
+            teacher run's dataset, else "digits".
+        data_dir: TFDS data directory.
+        steps_per_round: optimizer steps of each halving round.
+        batch_size: images per step.
+        learning_rate: Adam's learning rate, annealed linearly to zero over
+            each round.
+        ema_momentum: momentum of the weight EMA; None picks
+            `1 - 10 / steps_per_round` (within [0.9, 0.9999]).
+        weighting: "truncated_snr" (max(SNR, 1)) or "snr_plus_one".
+        seed: seed of data order, noise and grids.
+        jit_compile: `Model.compile`'s jit_compile, or "auto".
+        sample_every: steps between sample grids in a round.
+        checkpoint_every: steps between checkpoints and backups in a round.
+        guidance: guidance weight of the grids; None gives 1 for a
+            conditional teacher and 0 otherwise.
+        verbose: verbosity of `fit`.
+    """
+
+    checkpoint: str | None = option(
+        help="the teacher: a run folder (e.g. runs/latest) or a .keras file",
+        group="teacher",
+        check=optional(check_text),
+    )
+    steps: int | None = option(
+        help="sampling steps of the distilled model: the teacher's divided by a power of two",
+        group="teacher",
+        check=optional(positive_int),
+        parse=int,
+    )
+    teacher_steps: int | None = option(
+        help="the teacher's sampling steps (default: its own, 128 for an undistilled model)",
+        group="teacher",
+        check=optional(positive_int),
+        parse=int,
+    )
+    guidance_range: tuple | None = option(
+        help="guided distillation: the student takes the guidance weight as an input, "
+        "trained on weights from LOW to HIGH (default: unguided)",
+        group="teacher",
+        check=optional(lambda name, value: tuple(float(weight) for weight in value)),
+        parse=lambda text: [float(weight) for weight in text.split(",")],
+        metavar="LOW,HIGH",
+    )
+    dataset: str | None = option(
+        help="training images, as for train (default: the teacher run's dataset, else digits)",
+        group="data",
+        check=optional(check_text),
+    )
+    data_dir: str | None = _train_option("data_dir")
+    steps_per_round: int = option(
+        500, help="optimizer steps of each halving round", group="optimisation", check=positive_int
+    )
+    batch_size: int = _train_option("batch_size")
+    learning_rate: float = option(
+        1e-4,
+        help="Adam learning rate, annealed linearly to zero over each round",
+        group="optimisation",
+        check=positive_number,
+    )
+    ema_momentum: float | None = _train_option(
+        "ema_momentum",
+        help="weight EMA momentum (default: 1 - 10/steps-per-round, within [0.9, 0.9999])",
+    )
+    weighting: str = option(
+        "truncated_snr",
+        help="weighting of the x error: max(SNR, 1) or SNR + 1",
+        group="optimisation",
+        check=choice(DISTILLATION_WEIGHTINGS),
+        choices=DISTILLATION_WEIGHTINGS,
+    )
+    seed: int = _train_option("seed", help="seed of data order, noise and grids")
+    jit_compile: str | bool = _train_option("jit_compile")
+    sample_every: int = _train_option("sample_every", 250)
+    checkpoint_every: int = _train_option("checkpoint_every", 250)
+    guidance: float | None = option(
+        help="guidance weight of the grids (default 1 for a conditional teacher)",
+        group="output",
+        check=optional(non_negative_number),
+        parse=float,
+    )
+    verbose: int = _train_option("verbose")
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            check = field.metadata["check"]
+            setattr(self, field.name, check(field.name, getattr(self, field.name)))
+
+    @property
+    def resolved_ema_momentum(self):
+        if self.ema_momentum is not None:
+            return self.ema_momentum
+        return min(max(1.0 - 10.0 / self.steps_per_round, 0.9), 0.9999)
+
+    def save(self, path):
+        files.write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path):
+        """The config saved at `path`; a one-line `ValueError` names the file."""
+        try:
+            with open(path) as file:
+                values = json.load(file)
+            return cls(**values)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path} does not hold a distillation config: {error}") from None

@@ -27,159 +27,31 @@ runs/20250101-130000/
 to its distilled step count and DDIM, so `sample` and `evaluate` work on
 it; `runs/latest` points at the run once the first round has finished.
 
-Options are `DistillConfig` fields, as `train`'s are `TrainConfig`'s. This
+Options are the fields of `DistillConfig` (in `training/config.py`), as
+`train`'s are `TrainConfig`'s. This
 module imports no backend until a command runs.
 """
 
 import dataclasses
-import json
 import os
 import time
 
-from keras_simple_diffusion import files
+from keras_simple_diffusion.training.commands import (
+    CommandFailed,
+    UsageError,
+    add_config_options,
+    check_writable_folder,
+    fit_verbosity,
+    option_flag,
+    start_backend,
+)
 from keras_simple_diffusion.training.config import (
+    DISTILL_CONFIG_FILE,
+    DistillConfig,
     TrainConfig,
-    check_text,
-    choice,
-    non_negative_number,
-    option,
-    optional,
-    positive_int,
-    positive_number,
 )
 
-DISTILL_CONFIG_FILE = "distill.json"
 TEACHER_FILE = "teacher.keras"
-# `distillation.DISTILLATION_WEIGHTINGS`, here without importing Keras.
-WEIGHTINGS = ("truncated_snr", "snr_plus_one")
-
-
-def _train_option(name, default=dataclasses.MISSING, **changes):
-    """The option of the `TrainConfig` field `name`, for a setting that
-    distillation shares with training (its help, check and parser)."""
-    field = {field.name: field for field in dataclasses.fields(TrainConfig)}[name]
-    default = field.default if default is dataclasses.MISSING else default
-    return option(default, **{**field.metadata, **changes})
-
-
-@dataclasses.dataclass
-class DistillConfig:
-    """Everything that defines a distillation run; saved as its `distill.json`.
-
-    Args:
-        checkpoint: the teacher: a run folder, `runs/latest` or a `.keras` file.
-        steps: the distilled model's sampling steps: the teacher's count
-            divided by a power of two.
-        teacher_steps: the teacher's sampling steps; default its own (128
-            for an undistilled model).
-        guidance_range: `(low, high)` guidance weights of guided
-            distillation (`ProgressiveDistillation`), or None.
-        dataset: the training images (a `load_dataset` spec); default the
-            teacher run's dataset, else "digits".
-        data_dir: TFDS data directory.
-        steps_per_round: optimizer steps of each halving round.
-        batch_size: images per step.
-        learning_rate: Adam's learning rate, annealed linearly to zero over
-            each round.
-        ema_momentum: momentum of the weight EMA; None picks
-            `1 - 10 / steps_per_round` (within [0.9, 0.9999]).
-        weighting: "truncated_snr" (max(SNR, 1)) or "snr_plus_one".
-        seed: seed of data order, noise and grids.
-        jit_compile: `Model.compile`'s jit_compile, or "auto".
-        sample_every: steps between sample grids in a round.
-        checkpoint_every: steps between checkpoints and backups in a round.
-        guidance: guidance weight of the grids; None gives 1 for a
-            conditional teacher and 0 otherwise.
-        verbose: verbosity of `fit`.
-    """
-
-    checkpoint: str | None = option(
-        help="the teacher: a run folder (e.g. runs/latest) or a .keras file",
-        group="teacher",
-        check=optional(check_text),
-    )
-    steps: int | None = option(
-        help="sampling steps of the distilled model: the teacher's divided by a power of two",
-        group="teacher",
-        check=optional(positive_int),
-        parse=int,
-    )
-    teacher_steps: int | None = option(
-        help="the teacher's sampling steps (default: its own, 128 for an undistilled model)",
-        group="teacher",
-        check=optional(positive_int),
-        parse=int,
-    )
-    guidance_range: tuple | None = option(
-        help="guided distillation: the student takes the guidance weight as an input, "
-        "trained on weights from LOW to HIGH (default: unguided)",
-        group="teacher",
-        check=optional(lambda name, value: tuple(float(weight) for weight in value)),
-        parse=lambda text: [float(weight) for weight in text.split(",")],
-        metavar="LOW,HIGH",
-    )
-    dataset: str | None = option(
-        help="training images, as for train (default: the teacher run's dataset, else digits)",
-        group="data",
-        check=optional(check_text),
-    )
-    data_dir: str | None = _train_option("data_dir")
-    steps_per_round: int = option(
-        500, help="optimizer steps of each halving round", group="optimisation", check=positive_int
-    )
-    batch_size: int = _train_option("batch_size")
-    learning_rate: float = option(
-        1e-4,
-        help="Adam learning rate, annealed linearly to zero over each round",
-        group="optimisation",
-        check=positive_number,
-    )
-    ema_momentum: float | None = _train_option(
-        "ema_momentum",
-        help="weight EMA momentum (default: 1 - 10/steps-per-round, within [0.9, 0.9999])",
-    )
-    weighting: str = option(
-        "truncated_snr",
-        help="weighting of the x error: max(SNR, 1) or SNR + 1",
-        group="optimisation",
-        check=choice(WEIGHTINGS),
-        choices=WEIGHTINGS,
-    )
-    seed: int = _train_option("seed", help="seed of data order, noise and grids")
-    jit_compile: str | bool = _train_option("jit_compile")
-    sample_every: int = _train_option("sample_every", 250)
-    checkpoint_every: int = _train_option("checkpoint_every", 250)
-    guidance: float | None = option(
-        help="guidance weight of the grids (default 1 for a conditional teacher)",
-        group="output",
-        check=optional(non_negative_number),
-        parse=float,
-    )
-    verbose: int = _train_option("verbose")
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            check = field.metadata["check"]
-            setattr(self, field.name, check(field.name, getattr(self, field.name)))
-
-    @property
-    def resolved_ema_momentum(self):
-        if self.ema_momentum is not None:
-            return self.ema_momentum
-        return min(max(1.0 - 10.0 / self.steps_per_round, 0.9), 0.9999)
-
-    def save(self, path):
-        files.write_json(path, dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, path):
-        """The config saved at `path`; a one-line `ValueError` names the file."""
-        try:
-            with open(path) as file:
-                values = json.load(file)
-            return cls(**values)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{path} does not hold a distillation config: {error}") from None
 
 
 def round_dir(run_dir, index, plan):
@@ -409,8 +281,6 @@ def distill_run(config, run_dir=None, runs_root="runs"):
 
 def add_distill_parser(subparsers, parents=()):
     """Adds the `distill` command; returns its parser."""
-    from keras_simple_diffusion.cli import add_config_options
-
     parser = subparsers.add_parser(
         "distill",
         parents=list(parents),
@@ -438,14 +308,6 @@ def add_distill_parser(subparsers, parents=()):
 
 def run_distill(args):
     """The `distill` command: checks the options, then `distill_run`."""
-    from keras_simple_diffusion.cli import (
-        CommandFailed,
-        UsageError,
-        _check_writable_folder,
-        _fit_verbosity,
-        start_backend,
-    )
-
     given = vars(args)
     settings = {
         field.name: given[field.name]
@@ -459,7 +321,7 @@ def run_distill(args):
         if settings:
             raise UsageError(
                 f"--resume takes no other distillation options; the run's {DISTILL_CONFIG_FILE} "
-                f"holds them (given: {', '.join('--' + n.replace('_', '-') for n in settings)})."
+                f"holds them (given: {', '.join(option_flag(name) for name in settings)})."
             )
         run_dir = runs.resolve_run_dir(args.resume)
         if not os.path.isfile(os.path.join(run_dir, DISTILL_CONFIG_FILE)):
@@ -468,8 +330,8 @@ def run_distill(args):
                 "distillation run folder."
             )
     else:
-        _check_writable_folder("--runs-dir", args.runs_dir)
-    config = DistillConfig(**settings, verbose=_fit_verbosity(args))
+        check_writable_folder("--runs-dir", args.runs_dir)
+    config = DistillConfig(**settings, verbose=fit_verbosity(args))
     start_backend(args)
     import keras
 

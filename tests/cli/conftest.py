@@ -7,27 +7,11 @@ import sys
 import pytest
 
 from keras_simple_diffusion.cli import main
+from keras_simple_diffusion.training.commands import tiny_train_command
 
 BACKENDS = ("jax", "tensorflow", "torch")
 # A seconds-sized run: 16 x 16 digits, the tiny U-ViT, 4 steps.
-TINY_TRAIN = [
-    "train",
-    "--model",
-    "uvit-tiny",
-    "--image-size",
-    "16",
-    "--batch-size",
-    "16",
-    "--steps",
-    "4",
-    "--sample-every",
-    "2",
-    "--checkpoint-every",
-    "2",
-    "--sample-steps",
-    "2",
-    "--quiet",
-]
+TINY_TRAIN = tiny_train_command(steps=4, checkpoint_every=2, sample_every=2, batch_size=16)
 
 
 @pytest.fixture(scope="session")

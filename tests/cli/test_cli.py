@@ -101,6 +101,18 @@ def test_sample_npz_in_label_order(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_sample_draws_what_one_generate_call_draws(tiny_run, tmp_path):
+    model = keras.saving.load_model(os.path.join(tiny_run, "model.keras"))
+    labels = [index % 10 for index in range(20)]  # the classes in turn, as `sample` draws
+    for batch_size in (None, 8):
+        out = tmp_path / f"batch_{batch_size}.npz"
+        flags = [] if batch_size is None else ["--batch-size", str(batch_size)]
+        _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *flags)
+        expected = model.generate(labels=labels, steps=3, seed=3, batch_size=batch_size)
+        np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_same_seed_same_images(tiny_run, tmp_path):
     for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         _sample(
@@ -182,14 +194,3 @@ def test_multiscale_reaches_the_model_and_is_checked():
         assert build_model(config, 16, 1, 10).multiscale is multiscale
     with pytest.raises(ValueError, match="`multiscale` must be True or False"):
         TrainConfig(multiscale="yes")
-
-
-def test_config_names_match_the_modules_that_take_them():
-    # training/config.py spells these lists out so that parsing the command
-    # line imports no Keras; they must stay the modules' own.
-    from keras_simple_diffusion import distillation, losses, precision
-    from keras_simple_diffusion.training import config, distill
-
-    assert config.LOSS_WEIGHTINGS == losses.WEIGHTINGS
-    assert set(config.PRECISIONS) <= set(precision.PRECISIONS)
-    assert distill.WEIGHTINGS == distillation.DISTILLATION_WEIGHTINGS

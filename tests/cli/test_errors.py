@@ -83,21 +83,19 @@ def test_run_folder_without_checkpoint(tmp_path, capsys):
     _fails_cleanly(["sample", "--checkpoint", str(tmp_path)], capsys, "has no model.keras")
 
 
-def test_labels_out_of_range(tiny_run, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--labels", "0,10"], "Labels in `labels` must be below num_classes=10; found 10."),
+        (["--labels", "0,1", "--num-images", "3"], "num_images=3 does not match 2 labels"),
+    ],
+)
+def test_sample_refuses_labels_the_model_refuses(tiny_run, tmp_path, capsys, flags, expected):
+    out = str(tmp_path / "x.png")
     _fails_cleanly(
-        [
-            "sample",
-            "--checkpoint",
-            str(tiny_run),
-            "--labels",
-            "0,10",
-            "--out",
-            str(tmp_path / "x.png"),
-        ],
-        capsys,
-        "labels [10] are out of range",
+        ["sample", "--checkpoint", str(tiny_run), *flags, "--out", out], capsys, expected
     )
-    assert not os.path.exists(tmp_path / "x.png")
+    assert not os.path.exists(out)
 
 
 def test_resume_of_a_finished_run(tiny_run, capsys):

@@ -12,6 +12,7 @@ import pytest
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import NaNSafeBackupAndRestore, TrainConfig
+from keras_simple_diffusion.training.commands import tiny_train_command
 from keras_simple_diffusion.training.trainer import build_model, load_training_data
 
 STEPS = 60
@@ -35,26 +36,8 @@ def _logged_epochs(run_dir):
 def test_killed_run_resumes_at_the_saved_step(tmp_path, start_cli):
     runs_dir = tmp_path / "runs"
     process = start_cli(
-        [
-            "train",
-            "--model",
-            "uvit-tiny",
-            "--image-size",
-            "16",
-            "--batch-size",
-            "8",
-            "--steps",
-            str(STEPS),
-            "--checkpoint-every",
-            str(PERIOD),
-            "--sample-every",
-            str(STEPS),
-            "--sample-steps",
-            "2",
-            "--quiet",
-            "--runs-dir",
-            str(runs_dir),
-        ]
+        tiny_train_command(steps=STEPS, checkpoint_every=PERIOD, sample_every=STEPS)
+        + ["--runs-dir", str(runs_dir)]
     )
     _wait_for(runs_dir / "latest" / "backup" / "training_metadata.json", process)
     os.kill(process.pid, signal.SIGKILL)
@@ -134,28 +117,8 @@ def test_resume_restores_weights_optimizer_and_noise_state(tmp_path):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     runs_dir = tmp_path / "runs"
     status = main(
-        [
-            "train",
-            "--model",
-            "uvit-tiny",
-            "--image-size",
-            "16",
-            "--batch-size",
-            "8",
-            "--steps",
-            "6",
-            "--checkpoint-every",
-            "1",
-            "--sample-every",
-            "6",
-            "--quiet",
-            "--learning-rate",
-            "1e30",
-            "--warmup-steps",
-            "0",
-            "--runs-dir",
-            str(runs_dir),
-        ]
+        tiny_train_command(steps=6, checkpoint_every=1, sample_every=6)
+        + ["--learning-rate", "1e30", "--warmup-steps", "0", "--runs-dir", str(runs_dir)]
     )
     assert status == 1
     err = capsys.readouterr().err.strip().splitlines()

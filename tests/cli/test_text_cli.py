@@ -128,7 +128,7 @@ def test_prompt_errors_are_one_line(text_run, tiny_run, capsys):
         )
         == 2
     )
-    assert "exactly one --prompt" in capsys.readouterr().err
+    assert "num_images=3 does not match 2 prompts" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -10,13 +10,8 @@ import pytest
 import keras_simple_diffusion as ksd
 from keras_simple_diffusion import cli
 from keras_simple_diffusion.training import runs
-from keras_simple_diffusion.training.distill import (
-    DISTILL_CONFIG_FILE,
-    TEACHER_FILE,
-    DistillConfig,
-    add_distill_parser,
-    round_dir,
-)
+from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig, TrainConfig
+from keras_simple_diffusion.training.distill import TEACHER_FILE, add_distill_parser, round_dir
 
 # Two seconds-sized rounds: 8 -> 4 -> 2 steps, two optimizer steps each.
 PLAN = [(8, True), (4, True)]
@@ -137,11 +132,35 @@ def test_evaluate_finds_the_dataset_of_a_distillation_run(distill_run_dir, tmp_p
     with open(config_path, "w") as file:
         file.write(saved.replace('"dataset": "digits"', '"dataset": "shapes:64"'))
     try:
+        first_round = round_dir(distill_run_dir, 1, PLAN)
         for checkpoint in (
             os.path.join(distill_run_dir, runs.MODEL_FILE),
-            os.path.join(round_dir(distill_run_dir, 1, PLAN), runs.MODEL_FILE),
+            os.path.join(first_round, runs.MODEL_FILE),
+            runs.checkpoints(first_round)[0],
         ):
             assert run_dataset(checkpoint) == ("shapes:64", None)
     finally:
         with open(config_path, "w") as file:
             file.write(saved)
+
+
+def test_evaluate_reads_the_dataset_of_the_nearest_run(tmp_path):
+    from keras_simple_diffusion.training.assessment import run_dataset
+
+    distill_dir, train_dir = tmp_path / "distilled", tmp_path / "trained"
+    for folder in (distill_dir, train_dir):
+        folder.mkdir()
+    DistillConfig(steps=8, dataset="shapes:64").save(distill_dir / DISTILL_CONFIG_FILE)
+    TrainConfig(dataset="tfds:mnist", data_dir="/data").save(train_dir / runs.CONFIG_FILE)
+    # A distillation run's model, teacher, round student and round checkpoint:
+    # the teacher's dataset, as the run's distill.json holds it.
+    for path in (
+        "model.keras",
+        TEACHER_FILE,
+        "round_1_4_steps/model.keras",
+        "round_1_4_steps/checkpoints/step_000002.keras",
+    ):
+        assert run_dataset(distill_dir / path) == ("shapes:64", None)
+    for path in ("model.keras", "checkpoints/step_000002.keras"):
+        assert run_dataset(train_dir / path) == ("tfds:mnist", "/data")
+    assert run_dataset(tmp_path / "loose.keras") == (None, None)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_simple_diffusion as ksd
-from keras_simple_diffusion.diffusion import SimpleDiffusion
+from keras_simple_diffusion.diffusion import NonFiniteSamples, SimpleDiffusion
 
 IMAGE_SIZE = 16
 LABELS = np.array([0, 1, 2, 0, 1, 2, 0, 1], "int32")
@@ -66,8 +66,16 @@ def test_generate_refuses_to_return_non_finite_images():
     model = class_model()
     kernel = model.denoiser.get_layer("output_conv").kernel
     kernel.assign(np.full(kernel.shape, np.nan, "float32"))
-    with pytest.raises(ValueError, match=r"non-finite pixel.*weights hold NaN or inf"):
+    with pytest.raises(NonFiniteSamples, match=r"non-finite pixel.*weights hold NaN or inf"):
         model.generate(labels=[0, 1], steps=2, seed=0)
+
+
+def test_generate_reports_progress_after_each_batch(model):
+    calls = []
+    arguments = dict(labels=[0, 1, 2, 0, 1], steps=2, seed=4, batch_size=2)
+    shown = model.generate(**arguments, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    np.testing.assert_array_equal(shown, model.generate(**arguments))
 
 
 @pytest.mark.parametrize("noise_d", [float("nan"), "64"])

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
@@ -216,15 +215,6 @@ def test_sample_progress_is_lines_without_a_terminal(checkpoint, tmp_path, capsy
     assert all("images/s" in line for line in lines)
     assert main([*argv, "--quiet", "--out", str(tmp_path / "b.npz")]) == 0
     assert capsys.readouterr().err == ""
-
-
-@pytest.mark.slow
-def test_one_batch_of_sample_is_one_generate_call(checkpoint, tmp_path):
-    argv = ["sample", "--checkpoint", str(checkpoint), "--steps", "2", "--labels", "4,5,6"]
-    assert main([*argv, "--seed", "3", "--quiet", "--out", str(tmp_path / "a.npz")]) == 0
-    model = keras.saving.load_model(checkpoint)
-    expected = model.generate(labels=[4, 5, 6], steps=2, seed=3)
-    np.testing.assert_allclose(np.load(tmp_path / "a.npz")["images"], expected, atol=1e-5)
 
 
 class _Terminal(io.StringIO):
