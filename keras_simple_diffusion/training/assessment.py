@@ -235,7 +235,7 @@ def evaluate_checkpoint(
     )
     begin("classifier features and distances")
     metrics = score_samples(samples, sample_labels, source, real, held_out, info, classifier_cache)
-    real_images = (held_out or real)[0]
+    real_images, real_labels = held_out or real
     if inception_weights:
         if not os.path.isfile(inception_weights):
             raise FileNotFoundError(f"--inception-weights {inception_weights!r} does not exist.")
@@ -251,11 +251,28 @@ def evaluate_checkpoint(
     report = evaluation.format_report(metrics)
     if report_path:
         columns = min(model.num_classes, 10) if model.num_classes else None
-        _save_report(report_path, samples, report, checkpoint, real_images, columns)
+        shown = real_images
+        if sample_labels is not None and real_labels is not None:
+            shown = real_images[matching_labels(real_labels, sample_labels[:REPORT_IMAGES])]
+        _save_report(report_path, samples, report, checkpoint, shown, columns)
     metrics.update(
         checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed)
     )
     return metrics, report
+
+
+def matching_labels(real_labels, labels):
+    """Indices of real images set out like samples of `labels`: the k-th
+    sample of a class beside the k-th real image of that class (a class
+    with no real image shows the first real image)."""
+    members = {label: np.flatnonzero(real_labels == label) for label in set(labels.tolist())}
+    seen = dict.fromkeys(members, 0)
+    picked = []
+    for label in labels.tolist():
+        images = members[label] if len(members[label]) else np.zeros(1, "int64")
+        picked.append(images[seen[label] % len(images)])
+        seen[label] += 1
+    return np.array(picked)
 
 
 # Images per grid of the report: enough to judge, small enough to see each.

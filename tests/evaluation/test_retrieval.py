@@ -52,3 +52,13 @@ def test_noise_shows_in_patches_more_than_in_pooled_pixels(real_images):
     patch_growth = noisy["patch_fd_ratio"] / clean["patch_fd_ratio"]
     pixel_growth = noisy["pixel_fd_ratio"] / clean["pixel_fd_ratio"]
     assert patch_growth > 2.5 and patch_growth > 2 * pixel_growth, (patch_growth, pixel_growth)
+
+
+def test_real_images_of_the_report_follow_the_samples_labels():
+    from keras_simple_diffusion.training.assessment import matching_labels
+
+    real_labels = np.array([2, 0, 1, 0, 2, 1, 0])
+    picked = matching_labels(real_labels, np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0]))
+    np.testing.assert_array_equal(real_labels[picked], [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    # Each class's real images in turn, then again from the first.
+    np.testing.assert_array_equal(picked, [1, 2, 0, 3, 5, 4, 6, 2, 0, 1])
