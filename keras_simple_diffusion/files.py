@@ -53,6 +53,13 @@ def write_json(path, value):
     write_text(path, json.dumps(value, indent=2) + "\n")
 
 
+def default_cache_dir():
+    """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
+    return os.environ.get(
+        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
+    )
+
+
 def copy_file(source, path):
     """Copies `source` to `path` atomically."""
     with atomic_path(path) as temporary:

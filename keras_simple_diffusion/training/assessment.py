@@ -10,16 +10,10 @@ import numpy as np
 from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
+from keras_simple_diffusion.files import default_cache_dir
 from keras_simple_diffusion.training import runs
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
-
-
-def default_cache_dir():
-    """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
-    return os.environ.get(
-        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
-    )
 
 
 def run_dataset(checkpoint):
