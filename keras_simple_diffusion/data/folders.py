@@ -152,6 +152,7 @@ def load_folder(
     """
     background, fit, max_pixels = check_folder_options(background, fit, max_pixels)
     channels = channels or 3
+    directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise ValueError(f"Image directory {directory!r} does not exist.")
     class_names, entries, ignored = list_image_files(directory)
@@ -228,7 +229,7 @@ def _decode_all(directory, class_names, entries, options, progress):
                     images.append(_decode_image(image, image_size, options))
                 labels.append(class_name)
             except (_Skipped, *_DECODE_ERRORS) as error:
-                skipped.append((path, _reason(error)))
+                skipped.append((path, _reason(error, os.path.join(directory, path))))
             progress.update()
     shape = (0, image_size or 1, image_size or 1, options["channels"])
     images = np.stack(images) if images else np.zeros(shape, "uint8")
@@ -241,11 +242,12 @@ def _decode_all(directory, class_names, entries, options, progress):
     return FolderImages(images, labels, class_names, skipped)
 
 
-def _reason(error):
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+def _reason(error, full_path):
+    """Why a file was skipped, in one line without its (already named) path."""
+    lines = str(error).replace(f" {full_path!r}", "").strip().splitlines()
     if isinstance(error, _Skipped):
-        return text
-    return f"unreadable ({type(error).__name__}: {text})" if text else "unreadable"
+        return lines[0]
+    return f"unreadable ({type(error).__name__}: {lines[0]})" if lines else "unreadable"
 
 
 def _first_image_size(directory, entries, max_pixels):
@@ -310,7 +312,8 @@ def _decode_image(image, image_size, options):
         reduced = _plain(image).reduce(_reduction(box, image_size), box=box)
     else:
         reduced = _reduce_bands(bands, target, factor)
-    return np.asarray(_fit(_flatten(reduced, channels, background), image_size, fit, background))
+    square = _fit(_flatten(reduced, channels, background), image_size, fit, background)
+    return np.asarray(square).reshape(image_size, image_size, channels)
 
 
 def _square_box(width, height, fit):
