@@ -127,9 +127,8 @@ def make_folder(root, count, huge=0, seed=0):
         mode = MODES[index % len(MODES)]
         image = _drawing(rng, size, mode)
         path = os.path.join(folder, f"{index:05d}.png")
-        image.save(
-            path, transparency=image.info["transparency"]
-        ) if "transparency" in image.info else image.save(path)
+        options = {key: image.info[key] for key in ("transparency",) if key in image.info}
+        image.save(path, **options)
     written = count
     if huge:
         for index in range(huge):
@@ -148,7 +147,7 @@ def make_folder(root, count, huge=0, seed=0):
         )
         with open(os.path.join(root, "logos", "corrupt.png"), "wb") as file:
             file.write(b"\x89PNG\r\n\x1a\nnot really")
-        with open(os.path.join(root, "icons", "00000.png"), "rb") as file:
+        with open(os.path.join(root, CLASSES[0], "00000.png"), "rb") as file:
             data = file.read()
         with open(os.path.join(root, "icons", "truncated.png"), "wb") as file:
             file.write(data[: len(data) // 2])

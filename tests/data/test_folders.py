@@ -218,9 +218,9 @@ def test_nested_folders_label_by_top_level_subfolder(tmp_path, capsys):
     assert folder.class_names == ["animals", "icons"]
     np.testing.assert_array_equal(folder.labels, [0, 0, 1])
     summary = capsys.readouterr().err.splitlines()[-1]
-    assert summary.endswith(
-        "3 images of '{}' (decoded), 2 classes: animals 2, icons 1; 1 images directly in "
-        "the folder ignored (not in a class subfolder)".format(tmp_path)
+    assert summary == (
+        f"3 images of {str(tmp_path)!r} (decoded), 2 classes: animals 2, icons 1; "
+        "1 images directly in the folder ignored (not in a class subfolder)"
     )
     flat = tmp_path / "icons"
     folder = load_folder(flat, 8, cache=False, quiet=True)
