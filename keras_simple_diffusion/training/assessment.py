@@ -16,9 +16,10 @@ from keras_simple_diffusion.training import runs
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
 
 
-def run_dataset(checkpoint):
-    """`(dataset, data_dir)` the checkpoint's run trained on: its training
-    run's `config.json`, or its distillation run's `distill.json`; else Nones."""
+def run_config(checkpoint):
+    """The config of the checkpoint's run: its training run's `config.json`
+    (a `TrainConfig`), or its distillation run's `distill.json` (a
+    `DistillConfig`); else None."""
     from keras_simple_diffusion.training.distill import DISTILL_CONFIG_FILE, DistillConfig
     from keras_simple_diffusion.training.trainer import TrainConfig
 
@@ -30,13 +31,27 @@ def run_dataset(checkpoint):
         ):
             path = os.path.join(candidate, name)
             if os.path.isfile(path):
-                config = config_class.load(path)
-                return config.dataset, config.data_dir
-    return None, None
+                return config_class.load(path)
+    return None
 
 
-def real_data(source, image_size, channels, data_dir, max_real):
-    """Up to `max_real` real images (and labels, or None) at the model's size."""
+def run_dataset(checkpoint):
+    """`(dataset, data_dir)` the checkpoint's run trained on, else Nones."""
+    config = run_config(checkpoint)
+    return (config.dataset, config.data_dir) if config else (None, None)
+
+
+def run_folder_options(checkpoint):
+    """The image-folder options (`background`, `fit`, `max_pixels`) the
+    checkpoint's training run read its data with; empty (the defaults) for
+    other runs."""
+    config = run_config(checkpoint)
+    return config.folder_options() if hasattr(config, "folder_options") else {}
+
+
+def real_data(source, image_size, channels, data_dir, max_real, folder_options=None):
+    """Up to `max_real` real images (and labels, or None) at the model's size,
+    image folders read with `folder_options`."""
     info = load_dataset(
         source,
         image_size=image_size,
@@ -45,6 +60,7 @@ def real_data(source, image_size, channels, data_dir, max_real):
         shuffle=False,
         drop_remainder=False,
         data_dir=data_dir,
+        **(folder_options or {}),
     )
     if info.images is not None:
         return info.images[:max_real], None if info.labels is None else info.labels[:max_real], info
@@ -158,7 +174,12 @@ def evaluate_checkpoint(
     source = dataset or run_source or "digits"
     image_size, channels = model.image_size, model.denoiser.channels
     real_images, real_labels, info = real_data(
-        source, image_size, channels, data_dir or (None if dataset else run_data_dir), max_real
+        source,
+        image_size,
+        channels,
+        data_dir or (None if dataset else run_data_dir),
+        max_real,
+        None if dataset else run_folder_options(checkpoint),
     )
     sample_labels = None
     if model.num_classes:

@@ -14,9 +14,11 @@ import pytest
 from PIL import Image
 
 from benchmarks.folder_scan import half_transparent_row, write_large_png
+from keras_simple_diffusion.cli import build_parser, main
 from keras_simple_diffusion.data import folders, load_dataset
 from keras_simple_diffusion.data.folders import load_folder
 from keras_simple_diffusion.training import config as train_config
+from keras_simple_diffusion.training.assessment import run_folder_options
 
 RED = (200, 30, 30)
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
@@ -293,3 +295,37 @@ def test_train_config_holds_the_folder_options():
         train_config.TrainConfig(background="purple")
     with pytest.raises(ValueError, match="`fit` must be one of"):
         train_config.TrainConfig(fit="stretch")
+
+
+def test_train_help_states_the_folder_rule():
+    (train,) = [
+        parser
+        for action in build_parser()._subparsers._group_actions
+        for name, parser in action.choices.items()
+        if name == "train"
+    ]
+    text = " ".join(train.format_help().split())
+    assert "each top-level subfolder with images is a class" in text
+    assert "--background {white,black,R,G,B}" in text and "--fit {crop,pad}" in text
+
+
+def test_evaluation_reads_a_folder_as_its_run_did(tmp_path):
+    config = train_config.TrainConfig(dataset=str(tmp_path), background="black", fit="pad")
+    config.save(tmp_path / "config.json")
+    (tmp_path / "checkpoints").mkdir()
+    options = run_folder_options(str(tmp_path / "checkpoints" / "step_000010.keras"))
+    assert options == dict(background="black", fit="pad", max_pixels=folders.DEFAULT_MAX_PIXELS)
+
+
+@pytest.mark.slow
+def test_train_on_a_folder_of_transparent_images(tmp_path, capsys):
+    for index in range(8):
+        _save(_corner_transparent(("RGBA", "P")[index % 2]), tmp_path / "data" / f"{index}.png")
+    argv = ["train", "--dataset", str(tmp_path / "data"), "--image-size", "16"]
+    argv += ["--background", "black", "--model", "uvit-tiny", "--batch-size", "8", "--steps", "2"]
+    argv += ["--sample-every", "2", "--checkpoint-every", "2", "--sample-steps", "2"]
+    assert main([*argv, "--runs-dir", str(tmp_path / "runs")]) == 0
+    run = tmp_path / "runs" / "latest"
+    assert (run / "samples" / "step_000002.png").is_file()
+    assert json.loads((run / "config.json").read_text())["background"] == "black"
+    assert "8 images of" in capsys.readouterr().err
