@@ -116,7 +116,7 @@ def test_config_refuses_non_finite_numbers(field):
         (["--jit-compile", "maybe"], "argument --jit-compile: expected auto, true or false"),
         (["--batch-size", "x"], "argument --batch-size: expected an integer; got 'x'"),
         (["--background", "grey"], "`--background` must be 'white', 'black' or 'R,G,B'"),
-        (["--fit", "stretch"], "argument --fit: invalid choice: 'stretch'"),
+        (["--fit", "stretch"], "`--fit` must be one of ['crop', 'pad']"),
         (["--max-pixels", "0"], "`--max-pixels` must be at least 1"),
     ],
 )
