@@ -21,6 +21,7 @@ import os
 import platform
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,9 @@ from PIL import Image, ImageDraw
 
 CLASSES = ("animals/cats", "animals/dogs", "icons", "logos", "plants/trees/oak")
 MODES = ("RGBA", "RGB", "LA", "L", "P", "P-transparent")
-DEFAULT_JSON = os.path.join(os.path.dirname(__file__), "results", "folder_scan.json")
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+DEFAULT_JSON = os.path.join(RESULTS, "folder_scan.json")
+LARGE_PNG_JSON = os.path.join(RESULTS, "folder_large_png.json")
 # Rows of a large flat PNG compressed at once; identical blocks compress to
 # identical bytes after a full flush, so the file is written in seconds.
 _BLOCK_ROWS = 64
@@ -75,6 +78,59 @@ def half_transparent_row(width, colour=(200, 30, 30)):
     row = np.zeros((width, 4), "uint8")
     row[width // 2 :] = (*colour, 255)
     return row
+
+
+_PEAK_MEMORY_SCRIPT = """
+import json, sys, time
+from keras_simple_diffusion.data.folders import load_folder
+
+def kib(key):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(key))
+
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # resets the peak resident size (VmHWM) to the current one
+before = kib("VmRSS")
+start = time.perf_counter()
+folder = load_folder(sys.argv[1], int(sys.argv[3]), fit=sys.argv[2], cache=False, quiet=True)
+print(json.dumps(dict(
+    seconds=time.perf_counter() - start,
+    extra_mib=(kib("VmHWM") - before) / 1024,
+    image=folder.images[0].tolist(),
+)))
+"""
+
+
+def measure_folder_read(folder, fit="crop", image_size=64):
+    """Reads `folder` in a new Python process (Linux only); returns its
+    `seconds`, its peak resident memory above where it started
+    (`extra_mib`) and the first `image`."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    measured = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(folder), fit, str(image_size)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    return json.loads(measured.stdout.splitlines()[-1])
+
+
+def _measure_large_png():
+    """Times one 10,000 x 16,000 RGBA PNG read to 64 px, crop and pad."""
+    folder = tempfile.mkdtemp(prefix="large_png_")
+    write_large_png(os.path.join(folder, "huge.png"), 10_000, 16_000, half_transparent_row(10_000))
+    result = dict(
+        file="10,000 x 16,000 RGBA PNG (610 MiB of pixels), left half transparent",
+        image_size=64,
+    )
+    for fit in ("crop", "pad"):
+        measured = measure_folder_read(folder, fit)
+        result[fit] = dict(
+            seconds=round(measured["seconds"], 2), peak_extra_mib=round(measured["extra_mib"], 1)
+        )
+    shutil.rmtree(folder)
+    return result
 
 
 def _drawing(rng, size, mode):
@@ -169,8 +225,16 @@ def main(argv=None):
     parser.add_argument("--huge", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--folder", help="where to write the folder (default: a temporary one)")
-    parser.add_argument("--json", default=DEFAULT_JSON)
+    parser.add_argument(
+        "--large-png",
+        action="store_true",
+        help=f"only time one 10,000 x 16,000 PNG and its peak memory (to {LARGE_PNG_JSON})",
+    )
+    parser.add_argument("--json", help=f"the result file (default {DEFAULT_JSON})")
     args = parser.parse_args(argv)
+    if args.large_png:
+        _write_result(_measure_large_png(), args.json or LARGE_PNG_JSON, argv)
+        return
     root = args.folder or tempfile.mkdtemp(prefix="folder_scan_")
     cache = tempfile.mkdtemp(prefix="folder_scan_cache_")
     os.environ["KSD_CACHE_DIR"] = cache
@@ -196,21 +260,25 @@ def main(argv=None):
         first_run_seconds=round(first_seconds, 1),
         cached_run_seconds=round(second_seconds, 2),
         cache_megabytes=round(os.path.getsize(folder.cache_path) / 1e6, 1),
-        machine=dict(
-            processor=platform.processor() or platform.machine(),
-            cpus=os.cpu_count(),
-            load_average_1min=round(os.getloadavg()[0], 2),
-        ),
-        command="python -m benchmarks.folder_scan " + " ".join(argv or sys.argv[1:]),
     )
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as file:
-        json.dump(result, file, indent=2)
-        file.write("\n")
-    print(json.dumps(result, indent=2))
+    _write_result(result, args.json or DEFAULT_JSON, argv)
     shutil.rmtree(cache)
     if not args.folder:
         shutil.rmtree(root)
+
+
+def _write_result(result, path, argv):
+    result["machine"] = dict(
+        processor=platform.processor() or platform.machine(),
+        cpus=os.cpu_count(),
+        load_average_1min=round(os.getloadavg()[0], 2),
+    )
+    result["command"] = "python -m benchmarks.folder_scan " + " ".join(argv or sys.argv[1:])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(result, file, indent=2)
+        file.write("\n")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

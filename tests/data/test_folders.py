@@ -6,14 +6,12 @@ Keras backend (one of them goes through `load_dataset`'s pipeline)."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.folder_scan import half_transparent_row, write_large_png
+from benchmarks.folder_scan import half_transparent_row, measure_folder_read, write_large_png
 from keras_simple_diffusion.cli import build_parser, main
 from keras_simple_diffusion.data import folders, load_dataset
 from keras_simple_diffusion.data.folders import load_folder
@@ -126,20 +124,6 @@ def test_a_file_over_pillows_own_limit_is_skipped_not_raised(tmp_path):
     assert len(folder.images) == 1
 
 
-_PEAK_MEMORY_SCRIPT = """
-import json, sys
-from keras_simple_diffusion.data.folders import load_folder
-
-def kib(key):
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(key))
-
-with open("/proc/self/clear_refs", "w") as clear:
-    clear.write("5")  # resets the peak resident size (VmHWM) to the current one
-before = kib("VmRSS")
-folder = load_folder(sys.argv[1], 64, fit=sys.argv[2], cache=False, quiet=True)
-print(json.dumps(dict(extra_mib=(kib("VmHWM") - before) / 1024, image=folder.images[0].tolist())))
-"""
 # A full decode of the 10,000 x 16,000 RGBA file takes 610 MiB for its
 # pixels alone; band by band it took about 52 MiB more than the process
 # held before.
@@ -154,14 +138,7 @@ HUGE_PNG_PEAK_MIB = 100
 def test_a_10000_by_16000_png_loads_in_bounded_memory(tmp_path, fit):
     # Left half transparent, right half opaque red, every row alike.
     write_large_png(tmp_path / "huge.png", 10_000, 16_000, half_transparent_row(10_000))
-    measured = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(tmp_path), fit],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
-    result = json.loads(measured.stdout.splitlines()[-1])
+    result = measure_folder_read(tmp_path, fit)
     assert result["extra_mib"] < HUGE_PNG_PEAK_MIB
     image = np.array(result["image"], "uint8")
     assert image.shape == (64, 64, 3)
