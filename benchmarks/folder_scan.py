@@ -156,13 +156,15 @@ def _drawing(rng, size, mode):
         return image.convert(mode)
     if mode in ("LA", "L"):
         return image.convert(mode)
-    palette = image.convert("RGB").quantize(16)
+    palette = image.convert("RGB").quantize(15)
     if mode == "P-transparent":
-        alpha = np.asarray(image)[..., 3]
+        # Entry 15 (past the at most 15 colours used) is the transparent one;
+        # the palette is padded to hold it, or PNG writers drop it.
         pixels = np.asarray(palette).copy()
-        pixels[alpha == 0] = 15
+        pixels[np.asarray(image)[..., 3] == 0] = 15
+        colours = palette.getpalette()[: 15 * 3]
         palette = Image.fromarray(pixels, "P")
-        palette.putpalette(image.convert("RGB").quantize(16).getpalette())
+        palette.putpalette(colours + [0] * (48 - len(colours)))
         palette.info["transparency"] = 15
     return palette
 
