@@ -5,6 +5,9 @@ into place with `os.replace`. The temporary name starts with a dot and ends
 with the final extension (Keras only saves to a path ending in `.keras`), so
 no reader's pattern (`step_*.keras`, `*.json`) matches it and listings skip it.
 A failed write removes the temporary file and leaves any earlier file intact.
+
+`default_cache_dir` is where cached files (classifiers, decoded image
+folders) live.
 """
 
 import contextlib
