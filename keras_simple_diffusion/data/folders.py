@@ -77,8 +77,17 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IDENTITY_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 # PNG colour type -> samples per pixel.
 _PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-# What a file that cannot be decoded raises in Pillow, zlib or the band reader.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error)
+# What a file that cannot be decoded raises in Pillow, zlib or the band reader
+# (MemoryError: a file decoded whole, within `max_pixels`, that does not fit).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    MemoryError,
+)
 
 
 @dataclasses.dataclass
@@ -158,8 +167,13 @@ def load_folder(
     class_names, entries, ignored = list_image_files(directory)
     if not entries:
         raise ValueError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in {directory!r}.")
-    options = dict(image_size=image_size, channels=channels, background=background, fit=fit)
-    options["max_pixels"] = max_pixels
+    options = dict(
+        image_size=image_size,
+        channels=channels,
+        background=background,
+        fit=fit,
+        max_pixels=max_pixels,
+    )
     cache_path = _cache_path(directory, entries, options) if cache else None
     folder = _read_cache(cache_path) if cache else None
     if folder is None:
@@ -236,7 +250,8 @@ def _decode_all(directory, class_names, entries, options, progress):
     if class_names is None:
         return FolderImages(images, None, None, skipped)
     # Classes whose files were all unreadable are dropped, keeping labels 0..N-1.
-    class_names = [name for name in class_names if name in set(labels)]
+    found = set(labels)
+    class_names = [name for name in class_names if name in found]
     index = {name: position for position, name in enumerate(class_names)}
     labels = np.array([index[name] for name in labels], "int32")
     return FolderImages(images, labels, class_names, skipped)
