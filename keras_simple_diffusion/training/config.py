@@ -270,8 +270,8 @@ class TrainConfig:
         help="'digits', 'shapes', 'tfds:NAME[:SPLIT]', a .npz file, or a FOLDER of images: "
         "each top-level subfolder with images is a class, its images found recursively "
         "beneath it (images directly in FOLDER are then ignored); a FOLDER without such "
-        "subfolders is unlabelled. Unreadable files are skipped; the decoded images are "
-        "cached in $KSD_CACHE_DIR (default ~/.cache/keras_simple_diffusion)",
+        "subfolders trains an unconditional model. Unreadable files are skipped; the "
+        "decoded images are cached under $KSD_CACHE_DIR/folders",
         group="data",
         check=check_text,
         fixed=FIXED_DATA,
