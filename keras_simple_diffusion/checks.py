@@ -64,3 +64,28 @@ def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {sorted(choices)}. {_received(name, value)}")
     return value
+
+
+NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0)}
+
+
+def check_colour(name, value):
+    """An RGB colour: "white", "black", "R,G,B" text, or three integers, each in
+    [0, 255]; returned as a tuple of three ints."""
+    if isinstance(value, str):
+        if value.strip().lower() in NAMED_COLOURS:
+            return NAMED_COLOURS[value.strip().lower()]
+        parts = value.split(",")
+        if len(parts) == 3 and all(part.strip().isdigit() for part in parts):
+            value = tuple(int(part) for part in parts)
+    is_triple = isinstance(value, (tuple, list)) and len(value) == 3
+    if not (
+        is_triple
+        and all(isinstance(part, numbers.Integral) and not isinstance(part, bool) for part in value)
+        and all(0 <= part <= 255 for part in value)
+    ):
+        raise ValueError(
+            f"`{name}` must be 'white', 'black' or 'R,G,B' with integers in [0, 255]. "
+            f"{_received(name, value)}"
+        )
+    return tuple(int(part) for part in value)

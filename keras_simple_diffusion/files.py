@@ -5,6 +5,9 @@ into place with `os.replace`. The temporary name starts with a dot and ends
 with the final extension (Keras only saves to a path ending in `.keras`), so
 no reader's pattern (`step_*.keras`, `*.json`) matches it and listings skip it.
 A failed write removes the temporary file and leaves any earlier file intact.
+
+`default_cache_dir` is where cached files (classifiers, decoded image
+folders) live.
 """
 
 import contextlib
@@ -53,6 +56,13 @@ def write_json(path, value):
     write_text(path, json.dumps(value, indent=2) + "\n")
 
 
+def default_cache_dir():
+    """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
+    return os.environ.get(
+        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
+    )
+
+
 def copy_file(source, path):
     """Copies `source` to `path` atomically."""
     with atomic_path(path) as temporary:
@@ -68,12 +78,3 @@ def remove_partial_files(folder):
         for name in os.listdir(folder):
             if is_partial(name):
                 os.remove(os.path.join(folder, name))
-
-
-def cache_dir(*parts):
-    """A folder under the package's cache, `$KSD_CACHE_DIR` or else
-    `~/.cache/keras_simple_diffusion` (not created here)."""
-    root = os.environ.get(
-        "KSD_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "keras_simple_diffusion")
-    )
-    return os.path.join(root, *parts)

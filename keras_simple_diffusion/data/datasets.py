@@ -10,18 +10,22 @@ plus what a model needs to know about it. `tf.data` pipelines work with
 import dataclasses
 import difflib
 import os
-import warnings
 import zipfile
 import zlib
 
-import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from keras_simple_diffusion.data import emoji, fashion
 from keras_simple_diffusion.data.checks import check_images, infer_num_classes
 from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
+from keras_simple_diffusion.data.folders import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_FIT,
+    DEFAULT_MAX_PIXELS,
+    check_folder_options,
+    load_folder,
+)
 from keras_simple_diffusion.data.images import (
     standardize_images,
     validate_channels,
@@ -31,8 +35,6 @@ from keras_simple_diffusion.data.shapes import make_shapes
 
 DEFAULT_IMAGE_SIZE = 32
 DEFAULT_SHAPES_IMAGES = 4096
-# File extensions `keras.utils.image_dataset_from_directory` reads.
-IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 ACCEPTED_SOURCES = (
     "'digits' (scikit-learn's bundled 8x8 digits)",
     "'shapes' or 'shapes:NUM_IMAGES' (synthetic captioned shapes)",
@@ -45,7 +47,6 @@ ACCEPTED_SOURCES = (
     "an images array or an (images, labels) pair of arrays",
 )
 _SHUFFLE_BUFFER = 10_000
-_CORRUPT_FILES_SHOWN = 5
 
 
 @dataclasses.dataclass
@@ -90,6 +91,11 @@ def load_dataset(
     repeat=False,
     drop_remainder=True,
     data_dir=None,
+    background=DEFAULT_BACKGROUND,
+    fit=DEFAULT_FIT,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    cache=True,
+    quiet=False,
 ):
     """Loads an image dataset as a batched `tf.data` pipeline.
 
@@ -121,13 +127,18 @@ def load_dataset(
       It is never downloaded: an unprepared dataset raises `RuntimeError`
       at once explaining how to prepare it elsewhere, and an unknown name
       raises `ValueError` listing the datasets prepared in `data_dir`.
-    - A directory, read with `keras.utils.image_dataset_from_directory`.
-      When it has subfolders, each is a class (sorted by name) and images
-      directly in the directory are ignored; without subfolders the images
-      are unlabelled. Files that PIL cannot read are skipped with a warning
-      giving their count. Images of any size are centre-cropped to a square
-      and resized to `image_size`, which defaults to the shorter side of the
-      first readable image.
+    - A folder of image files, read by `folders.load_folder`: each
+      top-level subfolder holding images is a class (sorted by name), with
+      its images found recursively beneath it, and images directly in the
+      folder are then ignored; a folder without such subfolders is
+      unlabelled. Files that cannot be read, or have more than `max_pixels`
+      pixels, are skipped (a stderr line each, a warning counting them).
+      Large images are decoded at reduced size, transparency is composited
+      onto `background`, and each image is centre-cropped (`fit="crop"`) or
+      padded (`fit="pad"`) to a square, never stretched, then resized to
+      `image_size`, which defaults to the shorter side of the first readable
+      image. The decoded set is cached under `$KSD_CACHE_DIR/folders`
+      unless `cache=False`; a changed folder is read again.
     - A path ending in `.npz` holding an `"images"` array and optionally
       `"labels"`. See "Arrays" for how pixel values are read. Files that
       are not such an archive, or that need unpickling, raise `ValueError`.
@@ -160,6 +171,13 @@ def load_dataset(
         data_dir: the folder of a named source's files: the TFDS data
             directory for `"tfds:"` sources, the IDX files for `"fashion"`,
             the font file or its folder for `"emoji"`.
+        background: for folders, the colour behind transparent pixels and
+            around padded images: "white", "black", "R,G,B" or three ints.
+        fit: for folders, "crop" (the centre square) or "pad" (the whole
+            image, centred on a square of the background).
+        max_pixels: for folders, files with more pixels are skipped.
+        cache: for folders, read and write the decoded images' cache.
+        quiet: for folders, print no progress and no summary.
 
     Returns:
         A `DatasetInfo`.
@@ -180,9 +198,13 @@ def load_dataset(
     if image_size is not None:
         image_size = validate_image_size(image_size)
     validate_channels(channels)
+    background, fit, max_pixels = check_folder_options(background, fit, max_pixels)
+    folder_options = dict(
+        background=background, fit=fit, max_pixels=max_pixels, cache=cache, quiet=quiet
+    )
     if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and batch_size > 0):
         raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
-    info = _load_examples(source, image_size, channels, shuffle, seed, data_dir)
+    info = _load_examples(source, image_size, channels, shuffle, seed, data_dir, folder_options)
     if drop_remainder and info.num_examples is not None and info.num_examples < batch_size:
         raise ValueError(
             f"The dataset has {info.num_examples} examples, fewer than "
@@ -216,7 +238,7 @@ def _unknown_source_error(source):
     return ValueError(f"Unknown dataset source {source!r}. Accepted forms:\n{accepted}")
 
 
-def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
+def _load_examples(source, image_size, channels, shuffle, seed, data_dir, folder_options):
     """Returns a `DatasetInfo` whose dataset yields single shuffled examples."""
     if isinstance(source, tf.data.Dataset):
         return _from_tf_dataset(source, image_size, channels, shuffle, seed)
@@ -259,7 +281,7 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir):
         return _from_npz(path, image_size, channels, shuffle, seed)
     looks_like_path = "/" in source or os.sep in source or source.startswith((".", "~"))
     if os.path.isdir(path) or looks_like_path:
-        return _from_directory(path, image_size, channels, shuffle, seed)
+        return _from_directory(path, image_size, channels, shuffle, seed, folder_options)
     raise _unknown_source_error(source)
 
 
@@ -559,83 +581,19 @@ def _from_tfds(spec, image_size, channels, shuffle, seed, data_dir):
     )
 
 
-def _image_files(directory, class_names):
-    """Image files, sorted, as `image_dataset_from_directory` indexes them."""
-    roots = [os.path.join(directory, name) for name in class_names]
-    return sorted(
-        os.path.join(root, filename)
-        for top in roots or [directory]
-        for root, _, filenames in os.walk(top)
-        for filename in filenames
-        if filename.lower().endswith(IMAGE_EXTENSIONS)
-    )
-
-
-def _readable_image_sizes(paths):
-    """Checks every file with PIL; returns `(sizes, corrupt_paths)`."""
-    sizes, corrupt = [], []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                size = image.size
-                image.verify()
-            sizes.append(size)
-        except (OSError, SyntaxError, ValueError):
-            corrupt.append(path)
-    return sizes, corrupt
-
-
-def _rescale_pixels(image, *label):
-    """Maps float `[0, 255]` pixels, as Keras decodes them, to `[-1, 1]`."""
-    image = image / 127.5 - 1.0
-    return (image, *label) if label else image
-
-
-def _from_directory(directory, image_size, channels, shuffle, seed):
-    if not os.path.isdir(directory):
-        raise ValueError(f"Image directory {directory!r} does not exist.")
-    class_names = sorted(
-        entry.name
-        for entry in os.scandir(directory)
-        if entry.is_dir() and not entry.name.startswith(".")
-    )
-    paths = _image_files(directory, class_names)
-    if not paths:
-        raise ValueError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) found in {directory!r}.")
-    sizes, corrupt = _readable_image_sizes(paths)
-    if not sizes:
-        raise ValueError(f"All {len(paths)} image files in {directory!r} are corrupt.")
-    if corrupt:
-        shown = [os.path.relpath(path, directory) for path in corrupt]
-        more = " ..." if len(shown) > _CORRUPT_FILES_SHOWN else ""
-        warnings.warn(
-            f"Skipping {len(corrupt)} corrupt image file(s) of {len(paths)} "
-            f"in {directory!r}: {', '.join(shown[:_CORRUPT_FILES_SHOWN])}"
-            f"{more}",
-            stacklevel=4,
-        )
-    image_size = image_size or min(sizes[0])
-    dataset = keras.utils.image_dataset_from_directory(
-        directory,
-        labels="inferred" if class_names else None,
-        label_mode="int" if class_names else None,
-        color_mode="grayscale" if channels == 1 else "rgb",
-        batch_size=None,
-        image_size=(image_size, image_size),
-        shuffle=shuffle,
-        seed=seed,
-        crop_to_aspect_ratio=True,
-        verbose=False,
-    )
-    # Skips the files PIL rejected above, and logs any it let through that
-    # TensorFlow cannot decode.
-    dataset = dataset.ignore_errors(log_warning=True)
-    dataset = dataset.map(_rescale_pixels, num_parallel_calls=tf.data.AUTOTUNE)
+def _from_directory(directory, image_size, channels, shuffle, seed, folder_options):
+    """Held in memory as uint8 (a quarter of float32) and standardized per example."""
+    folder = load_folder(directory, image_size, channels, **folder_options)
+    slices = folder.images if folder.labels is None else (folder.images, folder.labels)
+    dataset = tf.data.Dataset.from_tensor_slices(slices)
+    if shuffle:
+        dataset = dataset.shuffle(len(folder.images), seed=seed)
+    dataset = dataset.map(_standardize_example(None, None), num_parallel_calls=tf.data.AUTOTUNE)
     return DatasetInfo(
         dataset=dataset,
-        image_size=image_size,
-        channels=channels or 3,
-        num_examples=len(sizes),
-        num_classes=len(class_names) or None,
-        class_names=class_names or None,
+        image_size=folder.images.shape[1],
+        channels=folder.images.shape[-1],
+        num_examples=len(folder.images),
+        num_classes=len(folder.class_names) if folder.class_names else None,
+        class_names=folder.class_names,
     )

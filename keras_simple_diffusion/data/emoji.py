@@ -181,7 +181,7 @@ def _cache_path(font_path, emoji_test):
     stat = os.stat(font_path)
     key = f"{os.path.abspath(font_path)}:{stat.st_size}:{stat.st_mtime_ns}:{emoji_test}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return files.cache_dir("emoji", f"v{DRAWING_VERSION}-{digest}.npz")
+    return os.path.join(files.default_cache_dir(), "emoji", f"v{DRAWING_VERSION}-{digest}.npz")
 
 
 def _read_cache(path):

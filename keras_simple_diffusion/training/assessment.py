@@ -7,18 +7,14 @@ import warnings
 import keras
 import numpy as np
 
-from keras_simple_diffusion import evaluation, files
+from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
+from keras_simple_diffusion.files import default_cache_dir
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig, TrainConfig
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
-
-
-def default_cache_dir():
-    """`$KSD_CACHE_DIR`, else `~/.cache/keras_simple_diffusion`."""
-    return files.cache_dir()
 
 
 # Folders from a checkpoint up to its run's: a round's checkpoint of a
@@ -26,10 +22,11 @@ def default_cache_dir():
 RUN_FOLDER_DEPTH = 3
 
 
-def run_dataset(checkpoint):
-    """`(dataset, data_dir)` the checkpoint's run trained on: the nearest
-    training run's `config.json` or distillation run's `distill.json` (which
-    holds the teacher's dataset) in the folders above it; else Nones."""
+def run_config(checkpoint):
+    """The config of the checkpoint's run: the nearest training run's
+    `config.json` (a `TrainConfig`) or distillation run's `distill.json` (a
+    `DistillConfig`, which holds the teacher's dataset) in the folders above
+    it; else None."""
     candidate = os.path.abspath(checkpoint)
     for _ in range(RUN_FOLDER_DEPTH):
         candidate = os.path.dirname(candidate)
@@ -39,13 +36,27 @@ def run_dataset(checkpoint):
         ):
             path = os.path.join(candidate, name)
             if os.path.isfile(path):
-                config = config_class.load(path)
-                return config.dataset, config.data_dir
-    return None, None
+                return config_class.load(path)
+    return None
 
 
-def real_data(source, image_size, channels, data_dir, max_real):
-    """Up to `max_real` real images (and labels, or None) at the model's size."""
+def run_dataset(checkpoint):
+    """`(dataset, data_dir)` the checkpoint's run trained on, else Nones."""
+    config = run_config(checkpoint)
+    return (config.dataset, config.data_dir) if config else (None, None)
+
+
+def run_folder_options(checkpoint):
+    """The image-folder options (`background`, `fit`, `max_pixels`) the
+    checkpoint's training run read its data with; empty (the defaults) for
+    other runs."""
+    config = run_config(checkpoint)
+    return config.folder_options() if hasattr(config, "folder_options") else {}
+
+
+def real_data(source, image_size, channels, data_dir, max_real, folder_options=None):
+    """Up to `max_real` real images (and labels, or None) at the model's size,
+    image folders read with `folder_options`."""
     info = load_dataset(
         source,
         image_size=image_size,
@@ -54,6 +65,7 @@ def real_data(source, image_size, channels, data_dir, max_real):
         shuffle=False,
         drop_remainder=False,
         data_dir=data_dir,
+        **(folder_options or {}),
     )
     if info.images is not None:
         return info.images[:max_real], None if info.labels is None else info.labels[:max_real], info
@@ -84,15 +96,18 @@ def shape_readers_dir(image_size):
     return os.path.join(default_cache_dir(), "shape_readers", f"v{DRAWING_VERSION}-{image_size}px")
 
 
-def reference_data(source, image_size, channels, data_dir, max_real):
-    """The real images that samples of a run on `source` are judged against.
+def reference_data(source, image_size, channels, data_dir, max_real, folder_options=None):
+    """The real images that samples of a run on `source` are judged against
+    (image folders read with `folder_options`, as `real_data`).
 
     Returns `(real, held_out, info)`: `real` is `(images, labels)` of the
     training source (`real_data`), `held_out` those of its test split
     (`data.held_out_split`, e.g. Fashion-MNIST's) or None when the source
     holds none out, and `info` the training source's `DatasetInfo`.
     """
-    images, labels, info = real_data(source, image_size, channels, data_dir, max_real)
+    images, labels, info = real_data(
+        source, image_size, channels, data_dir, max_real, folder_options
+    )
     test_source = held_out_split(source)
     held_out = None
     if test_source is not None:
@@ -213,7 +228,12 @@ def evaluate_checkpoint(
     begin("real images")
     image_size, channels = model.image_size, model.denoiser.channels
     real, held_out, info = reference_data(
-        source, image_size, channels, data_dir or (None if dataset else run_data_dir), max_real
+        source,
+        image_size,
+        channels,
+        data_dir or (None if dataset else run_data_dir),
+        max_real,
+        None if dataset else run_folder_options(checkpoint),
     )
     sample_labels = None
     if model.num_classes:

@@ -31,6 +31,10 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
+# `data.folders.FITS` and `DEFAULT_MAX_PIXELS`, listed here for the command
+# line without importing the data package (and TensorFlow with it).
+FOLDER_FITS = ("crop", "pad")
+DEFAULT_MAX_PIXELS = 178_956_970
 
 # Reasons a resumed run keeps its saved value (see `option(fixed=...)`).
 FIXED_DATA = "the model was built for the run's data"
@@ -91,6 +95,12 @@ def check_text(name, value):
 def check_jit_compile(name, value):
     if not (value == "auto" or isinstance(value, bool)):
         raise ValueError(f"`{name}` must be 'auto', True or False. Received: {name}={value!r}")
+    return value
+
+
+def check_background(name, value):
+    """ "white", "black" or "R,G,B" text, kept as text for config.json."""
+    checks.check_colour(name, value)
     return value
 
 
@@ -195,6 +205,12 @@ class TrainConfig:
         image_size: resize the images to this size (default: the source's).
         channels: 1 or 3 to convert the images (default: the source's).
         unconditional: ignore the dataset's labels.
+        background: for image folders, the colour behind transparent pixels
+            and around padded images: "white", "black" or "R,G,B".
+        fit: for image folders, "crop" (the centre square) or "pad" (the
+            whole image on a square of the background); never stretched.
+        max_pixels: for image folders, files with more pixels (width x
+            height) are skipped.
         model: a preset of `keras_simple_diffusion.models.PRESETS`. None
             picks `DEFAULT_MODEL`, or `DEFAULT_TEXT_MODEL` on captioned data,
             in its version for the image size (`uvit-digits-128` at 128 px).
@@ -254,8 +270,11 @@ class TrainConfig:
     dataset: str = option(
         "digits",
         help="'digits', 'shapes', 'fashion[:test][:text]' (Fashion-MNIST), 'emoji[:group]' "
-        "(Noto Color Emoji, 64 px unless --image-size), 'tfds:NAME[:SPLIT]', an image folder "
-        "(class subfolders become labels) or a .npz file",
+        "(Noto Color Emoji, 64 px unless --image-size), 'tfds:NAME[:SPLIT]', a .npz file, "
+        "or a FOLDER of images: each top-level subfolder with images is a class, its images "
+        "found recursively beneath it (images directly in FOLDER are then ignored); a FOLDER "
+        "without such subfolders trains an unconditional model. Unreadable files are skipped; "
+        "the decoded images are cached under $KSD_CACHE_DIR/folders",
         group="data",
         check=check_text,
         fixed=FIXED_DATA,
@@ -286,6 +305,32 @@ class TrainConfig:
         help="ignore the dataset's labels",
         group="data",
         check=check_bool,
+        fixed=FIXED_DATA,
+    )
+    background: str = option(
+        "white",
+        help="image folders: the colour behind transparent pixels and around padded "
+        "images, white, black or R,G,B",
+        group="data",
+        metavar="{white,black,R,G,B}",
+        check=check_background,
+        fixed=FIXED_DATA,
+    )
+    fit: str = option(
+        "crop",
+        help="image folders: make images square by keeping the centre square (crop) or "
+        "the whole image on the background (pad); never stretched",
+        group="data",
+        check=choice(FOLDER_FITS),
+        choices=FOLDER_FITS,
+        fixed=FIXED_DATA,
+    )
+    max_pixels: int = option(
+        DEFAULT_MAX_PIXELS,
+        help="image folders: skip files with more pixels (width x height) than this, "
+        "Pillow's decompression-bomb limit by default",
+        group="data",
+        check=positive_int,
         fixed=FIXED_DATA,
     )
     model: str | None = option(
@@ -445,6 +490,10 @@ class TrainConfig:
                 f"`mesh` ({self.mesh!r}) needs `distribution` ('data' or 'model'): "
                 "a mesh lays out the devices of distributed training."
             )
+
+    def folder_options(self):
+        """The `load_dataset` options that apply to image folders."""
+        return dict(background=self.background, fit=self.fit, max_pixels=self.max_pixels)
 
     def with_default_steps(self, text):
         """This config, with `steps` filled in if None: for captioned data

@@ -64,11 +64,16 @@ def round_dir(run_dir, index, plan):
 def _training_data(config, teacher):
     """The repeating, shuffled `tf.data` batches of the teacher's kind:
     images with labels, tokens, or alone. Loaded as `train` loads them."""
+    from keras_simple_diffusion.training.assessment import run_dataset, run_folder_options
     from keras_simple_diffusion.training.trainer import load_training_data
 
     conditional = teacher.conditioning.conditional
+    # The teacher's own data is read as its run read it (an image folder's
+    # background and fit).
+    same_data = run_dataset(config.checkpoint)[0] == config.dataset
     info, _ = load_training_data(
         TrainConfig(
+            **(run_folder_options(config.checkpoint) if same_data else {}),
             dataset=config.dataset,
             data_dir=config.data_dir,
             image_size=teacher.image_size,

@@ -79,6 +79,8 @@ def load_training_data(config):
         repeat=True,
         drop_remainder=True,
         data_dir=config.data_dir,
+        quiet=config.verbose == 0,
+        **config.folder_options(),
     )
     num_classes = None if config.unconditional else info.num_classes
     # Targets the model does not condition on (no classes, not captions) are dropped.

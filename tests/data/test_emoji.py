@@ -97,7 +97,9 @@ def test_the_real_font_gives_colour_emoji_on_white_with_names_and_groups(font_pa
 def test_a_corrupt_cache_is_drawn_again(font_path, monkeypatch):
     catalogue = emoji.emoji_catalogue(font_path, emoji.find_emoji_test())
     monkeypatch.setattr(emoji, "emoji_catalogue", lambda *args: catalogue[:3])
-    monkeypatch.setenv("KSD_CACHE_DIR", files.cache_dir("corrupt-cache-test"))
+    monkeypatch.setenv(
+        "KSD_CACHE_DIR", os.path.join(files.default_cache_dir(), "corrupt-cache-test")
+    )
     first = emoji.load_emoji()
     assert len(first["images"]) == 3
     cache = emoji._cache_path(font_path, emoji.find_emoji_test())

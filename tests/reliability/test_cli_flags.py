@@ -114,6 +114,9 @@ def test_config_refuses_non_finite_numbers(field):
         (["--widths", "32,x"], "argument --widths: expected comma-separated integers"),
         (["--jit-compile", "maybe"], "argument --jit-compile: expected auto, true or false"),
         (["--batch-size", "x"], "argument --batch-size: expected an integer; got 'x'"),
+        (["--background", "grey"], "`--background` must be 'white', 'black' or 'R,G,B'"),
+        (["--fit", "stretch"], "`--fit` must be one of ['crop', 'pad']"),
+        (["--max-pixels", "0"], "`--max-pixels` must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_before_the_run_folder(argv, message, tmp_path, capsys):
