@@ -34,7 +34,7 @@ TINY = os.environ.get("KSD_EXAMPLE_TINY") == "1"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=4 if TINY else 2000)
+    parser.add_argument("--steps", type=int, default=2 if TINY else 2000)
     parser.add_argument("--out", default="arrays_run")
     args = parser.parse_args()
     sampling_steps = 2 if TINY else 64
@@ -72,6 +72,7 @@ def main():
                 every=period,
                 labels=list(range(10)),
                 steps=sampling_steps,
+                guidance=1.0,
             ),
         ],
     )

@@ -3,9 +3,14 @@
 
 Each runs as a user runs it, its file as `__main__` with its command-line
 arguments, but in this process (`runpy`): a fresh interpreter spends more
-time importing Keras and its backends than a tiny example takes to run.
-The multi-device example also runs in a fresh process on JAX with two CPU
-devices, a number fixed when JAX starts.
+time importing Keras and its backends than a tiny example takes to run. On
+JAX the multi-device example runs in a fresh process with two CPU devices,
+a number fixed when JAX starts.
+
+Training on arrays and on several devices run on every backend. Fine-tuning,
+distillation and text to image are `slow` (one backend in CI): on JAX and
+TensorFlow their compilations and tracing take minutes of a 2-core CPU, and
+the package's own tests cover those paths on every backend.
 """
 
 import contextlib
@@ -52,12 +57,11 @@ def test_train_on_arrays(arrays_run):
     out, output = arrays_run
     model = keras.saving.load_model(out / "model.keras")
     assert (model.image_size, model.num_classes) == (16, 10)
-    assert sorted(os.listdir(out / "checkpoints")) == [
-        f"step_00000{step}.keras" for step in (1, 2, 3, 4)
-    ]
+    assert sorted(os.listdir(out / "checkpoints")) == ["step_000001.keras", "step_000002.keras"]
     assert f"wrote {out / 'final.png'}" in output
 
 
+@pytest.mark.slow
 def test_fine_tune(arrays_run, tmp_path):
     out, _ = arrays_run
     output = run_example("fine_tune", out / "model.keras", "--out", tmp_path)
@@ -71,6 +75,7 @@ def test_fine_tune(arrays_run, tmp_path):
     assert (tmp_path / "samples.png").is_file() and "fine-tuning" in output
 
 
+@pytest.mark.slow
 def test_distill(arrays_run, tmp_path):
     out, _ = arrays_run
     output = run_example("distill", out / "model.keras", "--out", tmp_path)
@@ -79,6 +84,7 @@ def test_distill(arrays_run, tmp_path):
     assert "the student samples in 2 steps" in output
 
 
+@pytest.mark.slow
 def test_text_to_image(tmp_path):
     output = run_example("text_to_image", "--out", tmp_path)
     (run_dir,) = [path for path in tmp_path.iterdir() if path.name != "latest"]
@@ -92,25 +98,20 @@ def test_text_to_image(tmp_path):
 
 
 def test_multi_device():
-    output = run_example("multi_device")
-    assert "data-parallel replica(s)" in output and "loss after 4 steps:" in output
-
-
-@pytest.mark.skipif(keras.config.backend() != "jax", reason="two CPU devices are a JAX flag")
-def test_multi_device_on_two_devices():
-    environment = dict(
-        os.environ,
-        KSD_EXAMPLE_TINY="1",
-        XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2",
-    )
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "multi_device.py")],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "jax: 2 data-parallel replica(s)" in result.stdout
-    loss = float(result.stdout.split("loss after 4 steps: ")[1].split()[0])
+    if keras.config.backend() != "jax":
+        output = run_example("multi_device")
+        assert "data-parallel replica(s)" in output
+    else:
+        flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLES / "multi_device.py")],
+            env=dict(os.environ, KSD_EXAMPLE_TINY="1", XLA_FLAGS=flags),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        output = result.stdout
+        assert "jax: 2 data-parallel replica(s)" in output
+    loss = float(output.split("loss after 4 steps: ")[1].split()[0])
     assert np.isfinite(loss)
