@@ -26,7 +26,14 @@ import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).parents[2] / "examples"
-TESTED = {"distill", "fine_tune", "multi_device", "text_to_image", "train_on_arrays"}
+TESTED = {
+    "distill",
+    "fine_tune",
+    "multi_device",
+    "text_to_image",
+    "train_on_arrays",
+    "train_on_folder",
+}
 
 
 def run_example(name, *args):
@@ -59,6 +66,16 @@ def test_train_on_arrays(arrays_run):
     assert (model.image_size, model.num_classes) == (16, 10)
     assert sorted(os.listdir(out / "checkpoints")) == ["step_000001.keras", "step_000002.keras"]
     assert f"wrote {out / 'final.png'}" in output
+
+
+@pytest.mark.slow
+def test_train_on_folder(tmp_path):
+    runs = tmp_path / "runs"
+    output = run_example("train_on_folder", "--steps", 2, "--image-size", 16, "--runs-dir", runs)
+    model = keras.saving.load_model(runs / "latest" / "model.keras")
+    # The made-up folder's two top-level classes, circles and squares.
+    assert (model.image_size, model.num_classes) == (16, 2)
+    assert os.listdir(runs / "latest" / "samples") and "Samples:" in output
 
 
 @pytest.mark.slow
