@@ -88,26 +88,30 @@ def kib(key):
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith(key))
 
-with open("/proc/self/clear_refs", "w") as clear:
-    clear.write("5")  # resets the peak resident size (VmHWM) to the current one
-before = kib("VmRSS")
-start = time.perf_counter()
-folder = load_folder(sys.argv[1], int(sys.argv[3]), fit=sys.argv[2], cache=False, quiet=True)
-print(json.dumps(dict(
-    seconds=time.perf_counter() - start,
-    extra_mib=(kib("VmHWM") - before) / 1024,
-    image=folder.images[0].tolist(),
-)))
+results = {}
+for fit in sys.argv[3:]:
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # resets the peak resident size (VmHWM) to the current one
+    before = kib("VmRSS")
+    start = time.perf_counter()
+    folder = load_folder(sys.argv[1], int(sys.argv[2]), fit=fit, cache=False, quiet=True)
+    results[fit] = dict(
+        seconds=time.perf_counter() - start,
+        extra_mib=(kib("VmHWM") - before) / 1024,
+        image=folder.images[0].tolist(),
+    )
+    del folder
+print(json.dumps(results))
 """
 
 
-def measure_folder_read(folder, fit="crop", image_size=64):
-    """Reads `folder` in a new Python process (Linux only); returns its
-    `seconds`, its peak resident memory above where it started
-    (`extra_mib`) and the first `image`."""
+def measure_folder_read(folder, fits=("crop", "pad"), image_size=64):
+    """Reads `folder` with each of `fits` in a new Python process (Linux
+    only); returns, by fit, its `seconds`, its peak resident memory above
+    where the read started (`extra_mib`) and the first `image`."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     measured = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(folder), fit, str(image_size)],
+        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(folder), str(image_size), *fits],
         capture_output=True,
         text=True,
         check=True,
@@ -124,8 +128,7 @@ def _measure_large_png():
         file="10,000 x 16,000 RGBA PNG (610 MiB of pixels), left half transparent",
         image_size=64,
     )
-    for fit in ("crop", "pad"):
-        measured = measure_folder_read(folder, fit)
+    for fit, measured in measure_folder_read(folder).items():
         result[fit] = dict(
             seconds=round(measured["seconds"], 2), peak_extra_mib=round(measured["extra_mib"], 1)
         )
