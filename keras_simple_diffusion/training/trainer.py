@@ -9,7 +9,11 @@ from keras_simple_diffusion import files
 from keras_simple_diffusion.backend import default_jit_compile
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
-from keras_simple_diffusion.distribution import configure_distribution, initialize
+from keras_simple_diffusion.distribution import (
+    configure_distribution,
+    initialize,
+    multi_process_launch,
+)
 from keras_simple_diffusion.models import build_denoiser, preset_config, preset_for_image_size
 from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
@@ -30,8 +34,6 @@ from keras_simple_diffusion.training.config import (
 from keras_simple_diffusion.training.tensorboard import SCALAR_EVERY, TensorBoardLog
 
 GRID_COLUMNS = 10
-# Set on every host of a multi-host JAX job (see README, Scaling out).
-MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 
 
 def model_spec(config, image_size, text=False):
@@ -145,7 +147,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
         runs_root: parent of new run folders, where `latest` points.
 
     Returns:
-        `(model, run_dir)`: the trained model with its EMA weights.
+        `(model, run_dir)`: the trained model with its EMA weights; `run_dir`
+        is None in the processes of a multi-process run that do not write.
 
     Raises:
         TrainingDiverged: if the loss became NaN.
@@ -154,8 +157,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
     >>> model, run_dir = train(TrainConfig(steps=1000))  # doctest: +SKIP
     """
     config = config or TrainConfig()
-    if any(os.environ.get(name) for name in MULTI_HOST_VARIABLES):
-        initialize()  # multi-host JAX: before anything touches a device
+    if multi_process_launch():
+        initialize()  # before anything touches a device
     configure_precision(config.precision)
     info, num_classes = load_training_data(config)
     text = is_text_conditioned(config, info)
@@ -173,13 +176,54 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
     model = build_model(config, info.image_size, info.channels, num_classes, jit_compile, text)
     model = context.prepare(model)
     dataset = model.tokenize_dataset(info.dataset) if text else info.dataset
-
-    if run_dir is None:
-        run_dir = runs.new_run_dir(runs_root)
-    os.makedirs(run_dir, exist_ok=True)
-    config.save(os.path.join(run_dir, runs.CONFIG_FILE))
-
+    dataset = context.shard_dataset(dataset, config.batch_size)
     period = epoch_length(config.steps, config.sample_every, config.checkpoint_every)
+    if context.is_writer:
+        if run_dir is None:
+            run_dir = runs.new_run_dir(runs_root)
+        os.makedirs(run_dir, exist_ok=True)
+        config.save(os.path.join(run_dir, runs.CONFIG_FILE))
+        run_log, callbacks = _writer_callbacks(config, info, num_classes, text, run_dir, period)
+    else:
+        run_log, callbacks = _reader_callbacks(run_dir)
+    model.fit(
+        dataset,
+        epochs=config.steps // period,
+        steps_per_epoch=period,
+        callbacks=callbacks,
+        shuffle=False,  # load_dataset shuffles
+        verbose=config.verbose,
+    )
+    if model.stop_training:
+        raise TrainingDiverged(
+            f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
+            f"stopped. Last good checkpoint: "
+            f"{(run_dir and runs.latest_checkpoint(run_dir)) or 'none yet'}; "
+            f"resume with --resume {run_dir or 'RUN'} (the backup holds the last good state), "
+            "perhaps with a lower learning rate."
+        )
+    if context.is_writer:
+        with files.atomic_path(os.path.join(run_dir, runs.MODEL_FILE)) as temporary:
+            model.save(temporary)
+        runs.point_latest(run_dir)
+    return model, run_dir
+
+
+def _reader_callbacks(run_dir):
+    """The callbacks of a process that does not write (not process 0 of a
+    multi-process run): the same stops as process 0's (its logs carry the
+    global loss), and on `--resume` the same restore, from process 0's run
+    folder; `run_dir` is None on a fresh run (process 0 names the folder)."""
+    run_log = RunLog(run_dir and os.path.join(run_dir, runs.LOG_FILE), write=False)
+    callbacks = [keras.callbacks.TerminateOnNaN(), run_log]
+    if run_dir is not None:
+        backup_dir = os.path.join(run_dir, runs.BACKUP_DIR)
+        callbacks.append(NaNSafeBackupAndRestore(backup_dir, write=False))
+    return run_log, callbacks
+
+
+def _writer_callbacks(config, info, num_classes, text, run_dir, period):
+    """The run log and the callbacks of the process that writes the run folder."""
     grid_labels = grid_prompts = None
     if num_classes:
         columns = min(num_classes, GRID_COLUMNS)
@@ -226,22 +270,4 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
         ),
         NaNSafeBackupAndRestore(os.path.join(run_dir, runs.BACKUP_DIR)),
     ]
-    model.fit(
-        dataset,
-        epochs=config.steps // period,
-        steps_per_epoch=period,
-        callbacks=callbacks,
-        shuffle=False,  # load_dataset shuffles
-        verbose=config.verbose,
-    )
-    if model.stop_training:
-        raise TrainingDiverged(
-            f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
-            f"stopped. Last good checkpoint: {runs.latest_checkpoint(run_dir) or 'none yet'}; "
-            f"resume with --resume {run_dir} (the backup holds the last good state), perhaps "
-            "with a lower learning rate."
-        )
-    with files.atomic_path(os.path.join(run_dir, runs.MODEL_FILE)) as temporary:
-        model.save(temporary)
-    runs.point_latest(run_dir)
-    return model, run_dir
+    return run_log, callbacks
