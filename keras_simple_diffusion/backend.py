@@ -194,9 +194,7 @@ def start_tf_workers(timeout_s):
 
     if _workers_strategy is None:
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_s)
-        _workers_strategy = tf.distribute.MultiWorkerMirroredStrategy(
-            communication_options=options
-        )
+        _workers_strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         _mean_scalar_logs_over_workers()
     return _workers_strategy
 
@@ -209,8 +207,8 @@ def _mean_scalar_logs_over_workers():
     `reduce_per_replica` is replaced by one that averages over the replicas
     (axis None) in that case and is Keras' own otherwise; the multi-worker
     test fails if a Keras release renames it."""
-    from keras.src.backend.tensorflow import trainer
     from keras.src import tree
+    from keras.src.backend.tensorflow import trainer
 
     keras_reduce = trainer.reduce_per_replica
     if getattr(keras_reduce, "averages_scalars_over_workers", False):

@@ -317,6 +317,12 @@ class DistributionContext:
         return self.process_index == 0
 
     @property
+    def symmetric(self):
+        """Whether every process must run the same computations, saving and
+        sampling included: JAX with several processes (its arrays span them)."""
+        return self.backend == "jax" and self.num_processes > 1
+
+    @property
     def torch_processes(self):
         """Whether `torch.distributed` processes share the training."""
         return self.backend == "torch" and self.kind is not None and self.distribution is None

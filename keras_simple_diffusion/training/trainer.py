@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import shutil
+import tempfile
 
 import keras
 
@@ -183,30 +185,58 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
             run_dir = runs.new_run_dir(runs_root)
         os.makedirs(run_dir, exist_ok=True)
         config.save(os.path.join(run_dir, runs.CONFIG_FILE))
-        run_log, callbacks = _writer_callbacks(config, info, num_classes, text, run_dir, period)
-    else:
-        run_log, callbacks = _reader_callbacks(run_dir)
-    model.fit(
-        dataset,
-        epochs=config.steps // period,
-        steps_per_epoch=period,
-        callbacks=callbacks,
-        shuffle=False,  # load_dataset shuffles
-        verbose=config.verbose,
-    )
-    if model.stop_training:
-        raise TrainingDiverged(
-            f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
-            f"stopped. Last good checkpoint: "
-            f"{(run_dir and runs.latest_checkpoint(run_dir)) or 'none yet'}; "
-            f"resume with --resume {run_dir or 'RUN'} (the backup holds the last good state), "
-            "perhaps with a lower learning rate."
+        output_dir = run_dir
+    else:  # JAX: a private copy (see `_scratch_copy`); elsewhere nothing is written
+        output_dir = _scratch_copy(run_dir) if context.symmetric else None
+    try:
+        if output_dir is None:
+            run_log, callbacks = _reader_callbacks(run_dir)
+        else:
+            run_log, callbacks = _writer_callbacks(
+                config, info, num_classes, text, output_dir, period
+            )
+        model.fit(
+            dataset,
+            epochs=config.steps // period,
+            steps_per_epoch=period,
+            callbacks=callbacks,
+            shuffle=False,  # load_dataset shuffles
+            verbose=config.verbose,
         )
-    if context.is_writer:
-        with files.atomic_path(os.path.join(run_dir, runs.MODEL_FILE)) as temporary:
-            model.save(temporary)
-        runs.point_latest(run_dir)
-    return model, run_dir
+        if model.stop_training:
+            raise TrainingDiverged(
+                f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
+                f"stopped. Last good checkpoint: "
+                f"{(run_dir and runs.latest_checkpoint(run_dir)) or 'none yet'}; resume with "
+                f"--resume {run_dir or 'RUN'} (the backup holds the last good state), perhaps "
+                "with a lower learning rate."
+            )
+        if output_dir is not None:
+            with files.atomic_path(os.path.join(output_dir, runs.MODEL_FILE)) as temporary:
+                model.save(temporary)
+            runs.point_latest(output_dir)
+    finally:
+        if output_dir is not None and output_dir != run_dir:
+            shutil.rmtree(os.path.dirname(output_dir), ignore_errors=True)
+    return model, run_dir if context.is_writer else None
+
+
+def _scratch_copy(run_dir):
+    """A private run folder for a process of a multi-process JAX run that is
+    not process 0. JAX runs every computation on every process alike (its
+    global arrays span them all), so such a process runs process 0's
+    callbacks -- checkpoints, sample grids, backups -- but writes here, in a
+    temporary folder removed at the end; on `--resume` it starts from a copy
+    of the run's backup and log."""
+    scratch = os.path.join(tempfile.mkdtemp(prefix="keras-simple-diffusion-"), "run")
+    os.makedirs(scratch)
+    if run_dir is not None:
+        backup = os.path.join(run_dir, runs.BACKUP_DIR)
+        if os.path.isdir(backup):
+            shutil.copytree(backup, os.path.join(scratch, runs.BACKUP_DIR))
+        if os.path.isfile(os.path.join(run_dir, runs.LOG_FILE)):
+            shutil.copy(os.path.join(run_dir, runs.LOG_FILE), scratch)
+    return scratch
 
 
 def _reader_callbacks(run_dir):

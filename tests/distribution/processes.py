@@ -133,7 +133,10 @@ def _jax_runs():
     result["kernel_shape"] = list(kernel.shape)
     result["kernel_local_shards"] = [list(s.data.shape) for s in kernel.addressable_shards]
     result["kernel_local_columns"] = sorted(
-        {(s.index[1].start or 0, s.index[1].stop or kernel.shape[1]) for s in kernel.addressable_shards}
+        {
+            (s.index[1].start or 0, s.index[1].stop or kernel.shape[1])
+            for s in kernel.addressable_shards
+        }
     )
     result["devices"] = len(keras.distribution.list_devices())
     return result
