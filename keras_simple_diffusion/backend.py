@@ -18,6 +18,7 @@ library (see below), lives in this module:
 - `start_torch_processes`, `synchronise_torch_training`, `barrier`:
   data parallelism over `torch.distributed` processes (launched by
   `torchrun`), inside Keras' own `fit`;
+- `start_jax_processes`: JAX's processes joined with a heartbeat timeout;
 - `start_tf_workers`: `MultiWorkerMirroredStrategy` from `TF_CONFIG`;
 - `process_index`, `process_count`: this process in a multi-process run.
 
@@ -287,6 +288,25 @@ def _process_index_and_count():
         workers = len(resolver.cluster_spec().as_dict().get("worker", []))
         return resolver.task_id, max(workers, 1)
     return 0, 1
+
+
+def start_jax_processes(job_addresses, num_processes, process_id, heartbeat_timeout_s):
+    """`keras.distribution.initialize`, with JAX's coordination service
+    declaring a process dead after `heartbeat_timeout_s` seconds without a
+    heartbeat (JAX's default, 100 s, is longer than a user waits for a run
+    that cannot go on); the other processes then stop with "The following
+    tasks are unhealthy (stopped sending heartbeats)". Keras passes no such
+    option, so its call of `jax.distributed.initialize` gets it here."""
+    import jax
+
+    initialize = jax.distributed.initialize
+    jax.distributed.initialize = functools.partial(
+        initialize, heartbeat_timeout_seconds=heartbeat_timeout_s
+    )
+    try:
+        keras.distribution.initialize(job_addresses, num_processes, process_id)
+    finally:
+        jax.distributed.initialize = initialize
 
 
 def start_torch_processes(timeout_s):

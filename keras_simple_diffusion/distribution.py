@@ -76,6 +76,9 @@ KINDS = ("data", "model")
 # peer; a dead one fails it at once). Above the longest pause of process 0
 # alone: sampling a grid, writing a checkpoint.
 COLLECTIVE_TIMEOUT_S = int(os.environ.get("KSD_COLLECTIVE_TIMEOUT", "1800"))
+# Seconds without a heartbeat after which JAX's coordinator declares a
+# process dead and stops the others.
+HEARTBEAT_TIMEOUT_S = int(os.environ.get("KSD_HEARTBEAT_TIMEOUT", "30"))
 # What a multi-process launch sets: JAX (see `initialize`), TensorFlow, torchrun.
 JAX_LAUNCH_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 BATCH_AXIS = "batch"
@@ -331,9 +334,12 @@ class DistributionContext:
     def jit_compile(self):
         """The `jit_compile` to pass to `compile`: XLA cannot compile a step
         over a `MirroredStrategy`'s per-device variables (TF raises "Trying to
-        access resource ... located in device CPU:1 from device CPU:0"), so
-        False there; "auto" (Keras' default) elsewhere."""
-        if self.strategy is not None and type(self.strategy).__name__ == "MirroredStrategy":
+        access resource ... located in device CPU:1 from device CPU:0"), nor
+        Keras' step over a `MultiWorkerMirroredStrategy` (its XLA function
+        is given the per-replica batch: "Attempt to convert a value
+        (PerReplica...)"), so False there; "auto" (Keras' default) elsewhere,
+        `TPUStrategy` included."""
+        if self.strategy is not None and "TPU" not in type(self.strategy).__name__:
             return False
         return "auto"
 
@@ -547,4 +553,4 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
             "TF_CONFIG (TensorFlow); on PyTorch, torchrun starts the processes and "
             "--distribution data joins them. " + _supported_message(keras.config.backend())
         )
-    keras.distribution.initialize(job_addresses, num_processes, process_id)
+    engines.start_jax_processes(job_addresses, num_processes, process_id, HEARTBEAT_TIMEOUT_S)

@@ -213,6 +213,58 @@ def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
     assert_relatively_close(first["losses"], want["losses"], 1e-4)
 
 
+def kill_the_second_and_time_the_first(tmp_path, name, envs):
+    """Starts two processes of scenario `name`, SIGKILLs the second once it
+    trains, and returns the first's exit code, the seconds it took to stop
+    and its output."""
+    with processes() as start, open(tmp_path / "log", "w") as log:
+        command = [sys.executable, "processes.py", name, str(tmp_path)]
+        first, second = [start(command, env, log) for env in envs]
+        deadline = time.monotonic() + 900
+        while not (tmp_path / "training-1").exists():
+            assert first.poll() is None and second.poll() is None, (tmp_path / "log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        second.kill()
+        killed = time.monotonic()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            first.wait(timeout=KILL_LIMIT_S + 60)
+        seconds = time.monotonic() - killed
+    return first.returncode, seconds, (tmp_path / "log").read_text()
+
+
+@only["tensorflow"]
+@pytest.mark.slow
+def test_tf_killed_worker_stops_the_other_with_an_error(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    envs = [
+        environment(
+            KERAS_BACKEND="tensorflow",
+            TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        for index in (0, 1)
+    ]
+    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "tf_until_killed", envs)
+    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
+    assert "Connection reset by peer" in output or "unavailable" in output.lower()
+
+
+@only["jax"]
+@pytest.mark.slow
+def test_jax_killed_process_stops_the_other_with_an_error(tmp_path):
+    env = environment(
+        KERAS_BACKEND="jax",
+        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        COORDINATOR=f"127.0.0.1:{free_port()}",
+        PROCESSES=2,
+    )
+    envs = [{**env, "PROCESS": str(index)} for index in (0, 1)]
+    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "jax_until_killed", envs)
+    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
+
+
 # The CLI, PyTorch: run folder, resume across process counts, a killed rank.
 
 STEPS = 40
