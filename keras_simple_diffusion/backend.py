@@ -197,7 +197,24 @@ def start_tf_workers(timeout_s):
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_s)
         _workers_strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         _mean_scalar_logs_over_workers()
+        _reduce_each_tensor_of_a_nest(_workers_strategy)
     return _workers_strategy
+
+
+def _reduce_each_tensor_of_a_nest(strategy):
+    """Keras 3.15's TF `fit` first averages a batch over the replicas with
+    one `strategy.reduce` of the whole (images, labels) tuple, which a
+    `MultiWorkerMirroredStrategy` refuses ("Attempt to convert a value
+    (PerReplica...)"); this strategy's `reduce` reduces each tensor of a
+    nest instead."""
+    import tensorflow as tf
+
+    reduce = strategy.reduce
+
+    def reduce_each(reduce_op, value, axis=None):
+        return tf.nest.map_structure(lambda tensor: reduce(reduce_op, tensor, axis=axis), value)
+
+    strategy.reduce = reduce_each
 
 
 def _mean_scalar_logs_over_workers():

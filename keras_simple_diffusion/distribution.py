@@ -322,8 +322,10 @@ class DistributionContext:
     @property
     def symmetric(self):
         """Whether every process must run the same computations, saving and
-        sampling included: JAX with several processes (its arrays span them)."""
-        return self.backend == "jax" and self.num_processes > 1
+        sampling included: JAX with several processes (its arrays span
+        them), TensorFlow with several workers (a variable made under the
+        strategy, as saving a model makes, is a collective)."""
+        return self.backend in ("jax", "tensorflow") and self.num_processes > 1
 
     @property
     def torch_processes(self):

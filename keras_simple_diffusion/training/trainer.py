@@ -186,7 +186,7 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
         os.makedirs(run_dir, exist_ok=True)
         config.save(os.path.join(run_dir, runs.CONFIG_FILE))
         output_dir = run_dir
-    else:  # JAX: a private copy (see `_scratch_copy`); elsewhere nothing is written
+    else:  # JAX, TF: a private copy (see `_scratch_copy`); torch writes nothing
         output_dir = _scratch_copy(run_dir) if context.symmetric else None
     try:
         if output_dir is None:
@@ -222,12 +222,13 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
 
 
 def _scratch_copy(run_dir):
-    """A private run folder for a process of a multi-process JAX run that is
-    not process 0. JAX runs every computation on every process alike (its
-    global arrays span them all), so such a process runs process 0's
-    callbacks -- checkpoints, sample grids, backups -- but writes here, in a
-    temporary folder removed at the end; on `--resume` it starts from a copy
-    of the run's backup and log."""
+    """A private run folder for a process of a multi-process JAX or
+    TensorFlow run that is not process 0. These run every computation on
+    every process alike (JAX's global arrays span them all; a variable made
+    under TF's multi-worker strategy is a collective), so such a process runs
+    process 0's callbacks -- checkpoints, sample grids, backups -- but writes
+    here, in a temporary folder removed at the end; on `--resume` it starts
+    from a copy of the run's backup and log."""
     scratch = os.path.join(tempfile.mkdtemp(prefix="keras-simple-diffusion-"), "run")
     os.makedirs(scratch)
     if run_dir is not None:
