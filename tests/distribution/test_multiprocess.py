@@ -373,3 +373,33 @@ def test_torch_cli_run_folder_resume_across_process_counts_and_killed_rank(tmp_p
     images = model.generate(num_images=2, steps=2, seed=0)
     assert tuple(images.shape) == (2, 16, 16, 1)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(images)))
+
+
+class _StopAfterFirstPeriod(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_process_that_does_not_write_restores_the_backup_and_writes_nothing(tmp_path):
+    from keras_simple_diffusion.training import NaNSafeBackupAndRestore, TrainConfig
+    from keras_simple_diffusion.training.callbacks import RunLog
+    from keras_simple_diffusion.training.trainer import build_model, load_training_data
+
+    config = TrainConfig(model="uvit-tiny", image_size=16, batch_size=8, steps=4, verbose=0)
+    info, num_classes = load_training_data(config)
+    backup_dir, log_path = tmp_path / "backup", tmp_path / "log.csv"
+    model = build_model(config, info.image_size, info.channels, num_classes)
+    with pytest.raises(KeyboardInterrupt):  # killed after its first period's backup
+        writer = [RunLog(str(log_path)), NaNSafeBackupAndRestore(str(backup_dir))]
+        callbacks = [*writer, _StopAfterFirstPeriod()]
+        model.fit(info.dataset, epochs=2, steps_per_epoch=2, verbose=0, callbacks=callbacks)
+    files_before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+
+    reader = build_model(config, info.image_size, info.channels, num_classes)
+    run_log = RunLog(str(log_path), write=False)
+    backup = NaNSafeBackupAndRestore(str(backup_dir), write=False)
+    reader.fit(info.dataset, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[run_log, backup])
+    assert reader._initial_epoch == 1  # resumed at the saved period
+    assert int(keras.ops.convert_to_numpy(reader.optimizer.iterations)) == 4
+    assert [row["epoch"] for row in run_log._rows] == [0, 1]  # the saved row, then its own
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == files_before
