@@ -110,22 +110,20 @@ def _jax_start():
 
 
 def _jax_runs():
-    """DataParallel over all devices, then ModelParallel on a 2 x 2 mesh
+    """DataParallel over all devices, then ModelParallel on a 1 x 4 mesh
     (batch x model): per-step losses, and each process' part of the
     model-parallel kernels."""
     import keras
 
     from keras_simple_diffusion import distribution
 
-    devices = keras.distribution.list_devices()
-    # The model axis across the processes: mesh rows pair process 0's i-th
-    # device with process 1's, so each process holds half of every kernel.
-    across = [device for pair in zip(devices[:2], devices[2:]) for device in pair]
     result = {}
-    for kind, mesh in (("data", None), ("model", "2x2")):
-        context = distribution.configure_distribution(kind, mesh, widths=(16,), devices=across)
+    # 1 x 4: the model axis spans both processes' devices, so each process
+    # holds half of every sharded kernel (4 heads: the heads split 4 ways).
+    for kind, mesh in (("data", None), ("model", "1x4")):
+        context = distribution.configure_distribution(kind, mesh, widths=(16,))
         with context.scope():
-            model = _model()
+            model = _model(num_heads=4)
         context.prepare(model)
         result[kind] = _train(model, _dataset())
         keras.distribution.set_distribution(None)

@@ -180,12 +180,12 @@ def test_jax_two_processes_form_one_mesh_and_match_one_process(tmp_path):
         assert len(first[kind]) == 5
         assert first[kind] == second[kind]  # one global loss
         assert_relatively_close(first[kind], want[kind], 1e-4)
-    # mlp_hidden (32, 128) split column-wise over the model axis, which spans
-    # the processes: each holds one half (on both of its devices).
+    # mlp_hidden (32, 128) split column-wise 4 ways over the model axis,
+    # which spans the processes: each holds one half, a quarter per device.
     assert first["kernel_shape"] == [32, 128]
-    assert first["kernel_local_shards"] == second["kernel_local_shards"] == [[32, 64]] * 2
+    assert first["kernel_local_shards"] == second["kernel_local_shards"] == [[32, 32]] * 2
     halves = [first["kernel_local_columns"], second["kernel_local_columns"]]
-    assert sorted(halves) == [[[0, 64]], [[64, 128]]]
+    assert sorted(halves) == [[[0, 32], [32, 64]], [[64, 96], [96, 128]]]
 
 
 @only["tensorflow"]
