@@ -380,6 +380,7 @@ class _StopAfterFirstPeriod(keras.callbacks.Callback):
         raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_a_process_that_does_not_write_restores_the_backup_and_writes_nothing(tmp_path):
     from keras_simple_diffusion.training import NaNSafeBackupAndRestore, TrainConfig
     from keras_simple_diffusion.training.callbacks import RunLog
