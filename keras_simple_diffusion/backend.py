@@ -420,7 +420,7 @@ def synchronise_torch_training(model):
     apply = optimizer.apply
 
     def apply_averaged(grads, trainable_variables=None):
-        # A variable without a gradient on every rank keeps None (Keras then
+        # A variable without a gradient on any rank keeps None (Keras then
         # skips it, as in one process): the flags count the ranks that had one.
         flags = torch.tensor([g is not None for g in grads], dtype=torch.float32)
         parts = [
