@@ -170,7 +170,8 @@ def run_train(args):
     except TrainingDiverged as error:
         raise CommandFailed(str(error)) from None
     minutes = (time.monotonic() - start) / 60
-    print(f"Saved {os.path.join(run_dir, runs.MODEL_FILE)} after {minutes:.1f} min of training")
+    if run_dir is not None:  # None: a process of a multi-process run that does not write
+        print(f"Saved {os.path.join(run_dir, runs.MODEL_FILE)} after {minutes:.1f} min of training")
     return 0
 
 

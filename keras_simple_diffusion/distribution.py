@@ -25,12 +25,20 @@ model is built, wires the right engine for the active Keras backend:
   state is a mirrored variable), which would noise every replica's images
   with the same eps and t; `context.prepare(model)` makes every seed
   generator of the model fold the replica id into its seed.
+  Several workers (hosts): `MultiWorkerMirroredStrategy` from `TF_CONFIG`,
+  made by `initialize()` at start-up.
 - **PyTorch**: Keras 3.15 has no `keras.distribution` backend for torch
-  (it arrives with Keras >= 3.16, and is then used as on JAX), and `fit`
-  does not run under torch DDP. Any distributed request -- and a plain run
-  launched by `torchrun` with WORLD_SIZE > 1 -- raises
-  `DistributionNotSupportedError` saying what is supported, instead of
-  silently training on one device.
+  (it arrives with Keras >= 3.16, and is then used as on JAX). ``kind="data"``
+  under `torchrun` is data parallelism over `torch.distributed` processes
+  (gloo on CPU, NCCL on GPU) inside Keras' own `fit`: see
+  `backend.synchronise_torch_training`. Each process takes its share of
+  every global batch (`context.shard_dataset`). ``kind="model"``, and a run
+  launched by `torchrun` with WORLD_SIZE > 1 but no ``kind``, raise
+  `DistributionNotSupportedError` instead of silently training N copies.
+
+Multi-process runs (all backends): `context.process_index` is this
+process' index; only process 0 writes files (`context.is_writer`), and
+`context.barrier()` waits for the others where they must not run ahead.
 
 Which engine a backend uses, and the TensorFlow strategies, come from
 `keras_simple_diffusion.backend`; this module holds the backend-neutral
@@ -48,11 +56,15 @@ Example (JAX or TensorFlow):
 import contextlib
 import os
 import re
+import sys
 
 import keras
 
+from keras_simple_diffusion import backend as engines
 from keras_simple_diffusion.backend import (
     KERAS_DISTRIBUTION,
+    TF_DISTRIBUTE,
+    TORCH_DISTRIBUTED,
     distribution_devices,
     distribution_engine,
     fold_in_replica_id,
@@ -60,6 +72,15 @@ from keras_simple_diffusion.backend import (
 )
 from keras_simple_diffusion.choices import DISTRIBUTION_KINDS
 
+# Seconds a collective may wait for a peer before the run fails (a hung
+# peer; a dead one fails it at once). Above the longest pause of process 0
+# alone: sampling a grid, writing a checkpoint.
+COLLECTIVE_TIMEOUT_S = int(os.environ.get("KSD_COLLECTIVE_TIMEOUT", "1800"))
+# Seconds without a heartbeat after which JAX's coordinator declares a
+# process dead and stops the others.
+HEARTBEAT_TIMEOUT_S = int(os.environ.get("KSD_HEARTBEAT_TIMEOUT", "30"))
+# What a multi-process launch sets: JAX (see `initialize`), TensorFlow, torchrun.
+JAX_LAUNCH_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 BATCH_AXIS = "batch"
 MODEL_AXIS = "model"
 
@@ -81,10 +102,11 @@ def _supported_message(backend):
         f"Keras {keras.__version__}. Supported: on JAX, keras.distribution "
         "(--distribution data|model --mesh BATCHxMODEL, multi-host via "
         "keras.distribution.initialize); on TensorFlow, tf.distribute "
-        "(--distribution data: MirroredStrategy, or TPUStrategy). PyTorch needs "
-        "Keras >= 3.16 for keras.distribution; until then run on JAX "
-        "(KERAS_BACKEND=jax) or TensorFlow, or train on a single device without "
-        "--distribution (and without torchrun)."
+        "(--distribution data: MirroredStrategy, MultiWorkerMirroredStrategy from "
+        "TF_CONFIG, or TPUStrategy); on PyTorch, data parallelism under torchrun "
+        "(torchrun --nproc-per-node N -m keras_simple_diffusion train --distribution "
+        "data ...); model parallelism on PyTorch needs Keras >= 3.16 for "
+        "keras.distribution, until then run it on JAX (KERAS_BACKEND=jax)."
     )
 
 
@@ -289,14 +311,37 @@ class DistributionContext:
         self.num_replicas = mesh[0]
         self.distribution = distribution
         self.strategy = strategy
+        self.process_index = engines.process_index()
+        self.num_processes = engines.process_count()
+
+    @property
+    def is_writer(self):
+        """Whether this process writes the run folder: process 0 only."""
+        return self.process_index == 0
+
+    @property
+    def symmetric(self):
+        """Whether every process must run the same computations, saving and
+        sampling included: JAX with several processes (its arrays span
+        them), TensorFlow with several workers (a variable made under the
+        strategy, as saving a model makes, is a collective)."""
+        return self.backend in ("jax", "tensorflow") and self.num_processes > 1
+
+    @property
+    def torch_processes(self):
+        """Whether `torch.distributed` processes share the training."""
+        return self.backend == "torch" and self.kind is not None and self.distribution is None
 
     @property
     def jit_compile(self):
         """The `jit_compile` to pass to `compile`: XLA cannot compile a step
         over a `MirroredStrategy`'s per-device variables (TF raises "Trying to
-        access resource ... located in device CPU:1 from device CPU:0"), so
-        False there; "auto" (Keras' default) elsewhere."""
-        if self.strategy is not None and type(self.strategy).__name__ == "MirroredStrategy":
+        access resource ... located in device CPU:1 from device CPU:0"), nor
+        Keras' step over a `MultiWorkerMirroredStrategy` (its XLA function
+        is given the per-replica batch: "Attempt to convert a value
+        (PerReplica...)"), so False there; "auto" (Keras' default) elsewhere,
+        `TPUStrategy` included."""
+        if self.strategy is not None and "TPU" not in type(self.strategy).__name__:
             return False
         return "auto"
 
@@ -309,13 +354,35 @@ class DistributionContext:
         return contextlib.nullcontext()
 
     def prepare(self, model):
-        """Call after building the model: replica-aware random numbers under
-        tf.distribute; a check of the layout (divisibility) under JAX."""
+        """Call after building and compiling the model: replica-aware random
+        numbers under tf.distribute and torch.distributed, whose processes
+        also start from rank 0's variables and average their gradients; a
+        check of the layout (divisibility) under JAX."""
         if self.strategy is not None and self.strategy.num_replicas_in_sync > 1:
             make_replica_aware(model)
+        if self.torch_processes and self.num_processes > 1:
+            make_replica_aware(model)
+            engines.synchronise_torch_training(model)
         if isinstance(self.distribution, keras.distribution.ModelParallel):
             check_layout(model, self.distribution._layout_map)
         return model
+
+    def shard_dataset(self, dataset, batch_size):
+        """This process' share of a `tf.data` dataset of global batches of
+        `batch_size`: under torch.distributed, rank r takes the r-th of the
+        equal slices of every global batch (as Keras' `DataParallel` shards
+        across JAX processes); elsewhere the dataset itself (Keras and
+        tf.distribute shard it)."""
+        if not (self.torch_processes and self.num_processes > 1):
+            return dataset
+        share = batch_size // self.num_processes
+        return dataset.rebatch(share).shard(self.num_processes, self.process_index)
+
+    def barrier(self):
+        """Waits until every process gets here (no-op in one process)."""
+        if self.num_processes <= 1:
+            return
+        engines.barrier(self.strategy)
 
     def check_batch_size(self, batch_size):
         """The global batch must split evenly over the replicas."""
@@ -362,16 +429,8 @@ def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=
         raise ValueError(f"--distribution must be one of {DISTRIBUTION_KINDS}. Received: {kind!r}")
     backend = keras.config.backend()
     engine = distribution_engine()
-    if engine is None:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if kind is not None or world > 1:
-            reason = (
-                f"launched by torchrun with WORLD_SIZE={world}"
-                if kind is None
-                else f"--distribution {kind} was requested"
-            )
-            raise DistributionNotSupportedError(f"{reason}. " + _supported_message(backend))
-        return DistributionContext(None, backend)
+    if engine == TORCH_DISTRIBUTED:
+        return _configure_torch_distributed(kind, mesh)
     if kind is None:
         if mesh is not None:
             raise ValueError("--mesh needs --distribution data|model.")
@@ -379,6 +438,39 @@ def configure_distribution(kind=None, mesh=None, widths=None, devices=None, tpu=
     if engine == KERAS_DISTRIBUTION:
         return _configure_keras_distribution(kind, mesh, widths, devices)
     return _configure_tf_distribute(kind, mesh, devices, tpu)
+
+
+def _configure_torch_distributed(kind, mesh):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if kind is None:
+        if world > 1:
+            raise DistributionNotSupportedError(
+                f"launched by torchrun with WORLD_SIZE={world} but without --distribution "
+                "data, which would train the same model in every process. "
+                + _supported_message("torch")
+            )
+        if mesh is not None:
+            raise ValueError("--mesh needs --distribution data|model.")
+        return DistributionContext(None, "torch")
+    if kind == "model":
+        raise DistributionNotSupportedError(
+            "--distribution model was requested. " + _supported_message("torch")
+        )
+    if "MASTER_ADDR" in os.environ:  # a torchrun launch
+        _, world = engines.start_torch_processes(COLLECTIVE_TIMEOUT_S)
+    else:  # one process, e.g. resuming a multi-process run on one device
+        world = 1
+        print(
+            "notice: --distribution data on PyTorch without torchrun trains in this one "
+            "process; launch it with torchrun --nproc-per-node N to use N devices",
+            file=sys.stderr,
+        )
+    if mesh is not None and parse_mesh(mesh) != (world, 1):
+        raise ValueError(
+            f"--mesh {mesh}: torch.distributed here is data parallel over the "
+            f"{world} processes; use --mesh {world}x1 or leave it out."
+        )
+    return DistributionContext(kind, "torch", (world, 1))
 
 
 def _configure_keras_distribution(kind, mesh, widths, devices):
@@ -426,20 +518,41 @@ def _configure_tf_distribute(kind, mesh, devices, tpu):
     return DistributionContext(kind, keras.config.backend(), (n, 1), strategy=strategy)
 
 
-def initialize(job_addresses=None, num_processes=None, process_id=None):
-    """Multi-host set-up: `keras.distribution.initialize`, on every host,
-    before anything touches a device (JAX).
+def multi_process_launch():
+    """Whether this process was launched as one of several that must join
+    before anything touches a device: the JAX variables of `initialize`, or a
+    `TF_CONFIG` naming several workers (TensorFlow). (`torchrun`'s processes
+    join when `configure_distribution("data")` runs.)"""
+    engine = distribution_engine()
+    if engine == KERAS_DISTRIBUTION:
+        return any(os.environ.get(name) for name in JAX_LAUNCH_VARIABLES)
+    return engine == TF_DISTRIBUTE and engines.tf_workers_configured()
 
-    On Cloud TPU pod slices all three arguments can stay None (JAX reads the
-    TPU environment). On GPU clusters pass the coordinator address
-    ("10.0.0.1:1234"), the number of processes and this process' id, or set
-    KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES and
-    KERAS_DISTRIBUTION_PROCESS_ID. Afterwards `list_devices()` returns the
-    devices of all hosts and `configure_distribution` spans them.
+
+def initialize(job_addresses=None, num_processes=None, process_id=None):
+    """Multi-process set-up, on every process, before anything touches a
+    device.
+
+    JAX: `keras.distribution.initialize`. On Cloud TPU pod slices all three
+    arguments can stay None (JAX reads the TPU environment). On GPU clusters
+    pass the coordinator address ("10.0.0.1:1234"), the number of processes
+    and this process' id, or set KERAS_DISTRIBUTION_JOB_ADDRESSES,
+    KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID.
+    Afterwards `list_devices()` returns the devices of all processes and
+    `configure_distribution` spans them.
+
+    TensorFlow: the `MultiWorkerMirroredStrategy` of the cluster in
+    `TF_CONFIG` (no arguments), which `configure_distribution("data")` then
+    uses.
     """
-    if distribution_engine() != KERAS_DISTRIBUTION:
+    engine = distribution_engine()
+    if engine == TF_DISTRIBUTE:
+        engines.start_tf_workers(COLLECTIVE_TIMEOUT_S)
+        return
+    if engine != KERAS_DISTRIBUTION:
         raise DistributionNotSupportedError(
-            "Multi-host set-up is keras.distribution.initialize, used here on JAX. "
-            + _supported_message(keras.config.backend())
+            "Multi-process set-up here is keras.distribution.initialize (JAX) or "
+            "TF_CONFIG (TensorFlow); on PyTorch, torchrun starts the processes and "
+            "--distribution data joins them. " + _supported_message(keras.config.backend())
         )
-    keras.distribution.initialize(job_addresses, num_processes, process_id)
+    engines.start_jax_processes(job_addresses, num_processes, process_id, HEARTBEAT_TIMEOUT_S)

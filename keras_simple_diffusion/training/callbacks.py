@@ -128,15 +128,19 @@ class RunLog(keras.callbacks.Callback):
     period appears once. `divergence` then describes why training stopped.
 
     Args:
-        path: the CSV file.
+        path: the CSV file (None: no file, the stops only).
+        write: False reads the earlier periods' rows but writes nothing: the
+            processes of a multi-process run but process 0, which stop where
+            it stops.
 
     Example:
     >>> model.fit(dataset, callbacks=[RunLog("runs/x/log.csv")])  # doctest: +SKIP
     """
 
-    def __init__(self, path):
+    def __init__(self, path, write=True):
         super().__init__()
         self.path = path
+        self.write = write
         self.divergence = None
         self._rows = None
 
@@ -158,9 +162,12 @@ class RunLog(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
+        writes = self.write and self.path is not None
         if self._rows is None:  # first period of this fit: drop the rows it repeats
-            self._rows = [row for row in runs.read_log(self.path) if row["epoch"] < epoch]
-            self._write_rows(self._rows)
+            earlier = runs.read_log(self.path) if self.path is not None else []
+            self._rows = [row for row in earlier if row["epoch"] < epoch]
+            if writes:
+                self._write_rows(self._rows)
         step = _step(self.model)
         loss = float((logs or {}).get("loss", math.nan))
         row = {
@@ -171,14 +178,15 @@ class RunLog(keras.callbacks.Callback):
         }
         reason = divergence(loss, [earlier["loss"] for earlier in self._rows])
         self._rows.append(row)
-        with open(self.path, "a", newline="") as file:
-            csv.DictWriter(file, LOG_FIELDS).writerow(row)
+        if writes:
+            with open(self.path, "a", newline="") as file:
+                csv.DictWriter(file, LOG_FIELDS).writerow(row)
         if reason:
             self.divergence = f"{reason} at step {step}"
             self.model.stop_training = True
 
     def get_config(self):
-        return {"path": self.path}
+        return {"path": self.path, "write": self.write}
 
 
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
@@ -382,6 +390,9 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
 
     Args:
         backup_dir: folder of the backup (used by nothing else).
+        write: False restores but writes nothing (no backups, no repair of
+            a cut-short set, kept at the end): the processes of a
+            multi-process run but process 0, which writes the backup.
 
     Example:
     >>> backup = NaNSafeBackupAndRestore("runs/x/backup")
@@ -394,9 +405,10 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
     RANDOM_STATES = "random_states.npz"
     PREVIOUS = ".bkp"
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, write=True):
         super().__init__()
         self.backup_dir = backup_dir
+        self.write = write
 
     def _path(self, name, previous=False):
         return os.path.join(self.backup_dir, name + (self.PREVIOUS if previous else ""))
@@ -407,9 +419,11 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
         return [v for v in self.model.variables if id(v) not in weights]
 
     def on_train_begin(self, logs=None):
-        files.remove_partial_files(self.backup_dir)  # of a killed run
+        if self.write:
+            files.remove_partial_files(self.backup_dir)  # of a killed run
         failures = []
-        for previous in (False, True):
+        # Only the writer falls back to the previous set (by copying it).
+        for previous in (False, True) if self.write else (False,):
             if not os.path.exists(self._path(self.METADATA, previous)):
                 continue
             if previous:  # promote it: Keras loads `*.weights.h5` files only
@@ -470,7 +484,7 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
             variable.assign(state)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not _is_good_period(self.model, logs):
+        if not (self.write and _is_good_period(self.model, logs)):
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         # The metadata is written last and names the step: a kill in between
@@ -488,11 +502,11 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
         files.write_json(self._path(self.METADATA), {"epoch": epoch + 1, "batch": 0, "step": step})
 
     def on_train_end(self, logs=None):
-        if not self.model.stop_training and os.path.isdir(self.backup_dir):
+        if self.write and not self.model.stop_training and os.path.isdir(self.backup_dir):
             shutil.rmtree(self.backup_dir)
 
     def get_config(self):
-        return {"backup_dir": self.backup_dir}
+        return {"backup_dir": self.backup_dir, "write": self.write}
 
 
 def _first_line(error):

@@ -429,7 +429,8 @@ class TrainConfig:
         parse=parse_jit_compile,
     )
     distribution: str | None = option(
-        help="data parallel (JAX keras.distribution, TF MirroredStrategy) or model parallel "
+        help="data parallel (JAX keras.distribution, TF MirroredStrategy / "
+        "MultiWorkerMirroredStrategy, PyTorch under torchrun) or model parallel "
         "(JAX: 16x16 kernels sharded over the model axis)",
         group="scale out (see README, Scaling out)",
         check=optional(choice(DISTRIBUTION_KINDS)),

@@ -2,6 +2,8 @@
 
 import dataclasses
 import os
+import shutil
+import tempfile
 
 import keras
 
@@ -9,7 +11,11 @@ from keras_simple_diffusion import files
 from keras_simple_diffusion.backend import default_jit_compile
 from keras_simple_diffusion.data import load_dataset
 from keras_simple_diffusion.diffusion import SimpleDiffusion
-from keras_simple_diffusion.distribution import configure_distribution, initialize
+from keras_simple_diffusion.distribution import (
+    configure_distribution,
+    initialize,
+    multi_process_launch,
+)
 from keras_simple_diffusion.models import build_denoiser, preset_config, preset_for_image_size
 from keras_simple_diffusion.precision import configure_precision
 from keras_simple_diffusion.training import runs
@@ -30,8 +36,6 @@ from keras_simple_diffusion.training.config import (
 from keras_simple_diffusion.training.tensorboard import SCALAR_EVERY, TensorBoardLog
 
 GRID_COLUMNS = 10
-# Set on every host of a multi-host JAX job (see README, Scaling out).
-MULTI_HOST_VARIABLES = ("KERAS_DISTRIBUTION_INITIALIZE", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
 
 
 def model_spec(config, image_size, text=False):
@@ -153,7 +157,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
         runs_root: parent of new run folders, where `latest` points.
 
     Returns:
-        `(model, run_dir)`: the trained model with its EMA weights.
+        `(model, run_dir)`: the trained model with its EMA weights; `run_dir`
+        is None in the processes of a multi-process run that do not write.
 
     Raises:
         TrainingDiverged: if the loss became NaN.
@@ -162,8 +167,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
     >>> model, run_dir = train(TrainConfig(steps=1000))  # doctest: +SKIP
     """
     config = config or TrainConfig()
-    if any(os.environ.get(name) for name in MULTI_HOST_VARIABLES):
-        initialize()  # multi-host JAX: before anything touches a device
+    if multi_process_launch():
+        initialize()  # before anything touches a device
     configure_precision(config.precision)
     info, num_classes = load_training_data(config)
     text = is_text_conditioned(config, info)
@@ -181,13 +186,83 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
     model = build_model(config, info.image_size, info.channels, num_classes, jit_compile, text)
     model = context.prepare(model)
     dataset = model.tokenize_dataset(info.dataset) if text else info.dataset
-
-    if run_dir is None:
-        run_dir = runs.new_run_dir(runs_root)
-    os.makedirs(run_dir, exist_ok=True)
-    config.save(os.path.join(run_dir, runs.CONFIG_FILE))
-
+    dataset = context.shard_dataset(dataset, config.batch_size)
     period = epoch_length(config.steps, config.sample_every, config.checkpoint_every)
+    if context.is_writer:
+        if run_dir is None:
+            run_dir = runs.new_run_dir(runs_root)
+        os.makedirs(run_dir, exist_ok=True)
+        config.save(os.path.join(run_dir, runs.CONFIG_FILE))
+        output_dir = run_dir
+    else:  # JAX, TF: a private copy (see `_scratch_copy`); torch writes nothing
+        output_dir = _scratch_copy(run_dir) if context.symmetric else None
+    try:
+        if output_dir is None:
+            run_log, callbacks = _reader_callbacks(run_dir)
+        else:
+            run_log, callbacks = _writer_callbacks(
+                config, info, num_classes, text, output_dir, period
+            )
+        model.fit(
+            dataset,
+            epochs=config.steps // period,
+            steps_per_epoch=period,
+            callbacks=callbacks,
+            shuffle=False,  # load_dataset shuffles
+            verbose=config.verbose,
+        )
+        if model.stop_training:
+            raise TrainingDiverged(
+                f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
+                f"stopped. Last good checkpoint: "
+                f"{(run_dir and runs.latest_checkpoint(run_dir)) or 'none yet'}; resume with "
+                f"--resume {run_dir or 'RUN'} (the backup holds the last good state), perhaps "
+                "with a lower learning rate."
+            )
+        if output_dir is not None:
+            with files.atomic_path(os.path.join(output_dir, runs.MODEL_FILE)) as temporary:
+                model.save(temporary)
+            runs.point_latest(output_dir)
+    finally:
+        if output_dir is not None and output_dir != run_dir:
+            shutil.rmtree(os.path.dirname(output_dir), ignore_errors=True)
+    return model, run_dir if context.is_writer else None
+
+
+def _scratch_copy(run_dir):
+    """A private run folder for a process of a multi-process JAX or
+    TensorFlow run that is not process 0. These run every computation on
+    every process alike (JAX's global arrays span them all; a variable made
+    under TF's multi-worker strategy is a collective), so such a process runs
+    process 0's callbacks -- checkpoints, sample grids, backups -- but writes
+    here, in a temporary folder removed at the end; on `--resume` it starts
+    from a copy of the run's backup and log."""
+    scratch = os.path.join(tempfile.mkdtemp(prefix="keras-simple-diffusion-"), "run")
+    os.makedirs(scratch)
+    if run_dir is not None:
+        backup = os.path.join(run_dir, runs.BACKUP_DIR)
+        if os.path.isdir(backup):
+            shutil.copytree(backup, os.path.join(scratch, runs.BACKUP_DIR))
+        if os.path.isfile(os.path.join(run_dir, runs.LOG_FILE)):
+            shutil.copy(os.path.join(run_dir, runs.LOG_FILE), scratch)
+    return scratch
+
+
+def _reader_callbacks(run_dir):
+    """The callbacks of a process that does not write (not process 0 of a
+    multi-process run): the same stops as process 0's (its logs carry the
+    global loss), and on `--resume` the same restore, from process 0's run
+    folder; `run_dir` is None on a fresh run (process 0 names the folder)."""
+    run_log = RunLog(run_dir and os.path.join(run_dir, runs.LOG_FILE), write=False)
+    callbacks = [keras.callbacks.TerminateOnNaN(), run_log]
+    if run_dir is not None:
+        backup_dir = os.path.join(run_dir, runs.BACKUP_DIR)
+        callbacks.append(NaNSafeBackupAndRestore(backup_dir, write=False))
+    return run_log, callbacks
+
+
+def _writer_callbacks(config, info, num_classes, text, run_dir, period):
+    """The run log and the callbacks of the process that writes the run folder."""
     grid_labels = grid_prompts = None
     if num_classes:
         columns = min(num_classes, GRID_COLUMNS)
@@ -234,22 +309,4 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
         ),
         NaNSafeBackupAndRestore(os.path.join(run_dir, runs.BACKUP_DIR)),
     ]
-    model.fit(
-        dataset,
-        epochs=config.steps // period,
-        steps_per_epoch=period,
-        callbacks=callbacks,
-        shuffle=False,  # load_dataset shuffles
-        verbose=config.verbose,
-    )
-    if model.stop_training:
-        raise TrainingDiverged(
-            f"Training diverged: {run_log.divergence or 'the loss became nan'}; training "
-            f"stopped. Last good checkpoint: {runs.latest_checkpoint(run_dir) or 'none yet'}; "
-            f"resume with --resume {run_dir} (the backup holds the last good state), perhaps "
-            "with a lower learning rate."
-        )
-    with files.atomic_path(os.path.join(run_dir, runs.MODEL_FILE)) as temporary:
-        model.save(temporary)
-    runs.point_latest(run_dir)
-    return model, run_dir
+    return run_log, callbacks

@@ -8,7 +8,6 @@ splits the CPU into logical devices itself, before TF initialises.
 """
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -174,25 +173,6 @@ def tf_mirrored():
         unscaled=unscaled,
         keras=keras.__version__,
     )
-
-
-def torch_error():
-    from keras_simple_diffusion import distribution
-
-    messages = {}
-    for kind in ("data", "model"):
-        try:
-            distribution.configure_distribution(kind, "2x1")
-            messages[kind] = None
-        except distribution.DistributionNotSupportedError as error:
-            messages[kind] = str(error)
-    os.environ["WORLD_SIZE"] = "2"
-    try:
-        distribution.configure_distribution(None)
-        messages["torchrun"] = None
-    except distribution.DistributionNotSupportedError as error:
-        messages["torchrun"] = str(error)
-    return messages
 
 
 if __name__ == "__main__":

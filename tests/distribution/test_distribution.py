@@ -85,12 +85,12 @@ def test_engine_and_devices_of_the_backend():
         assert engine == "tf.distribute"
         gpus, cpus = tf.config.list_logical_devices("GPU"), tf.config.list_logical_devices("CPU")
         assert devices == [d.name for d in gpus or cpus]
-    else:
-        assert engine is None and devices == []
+    else:  # torchrun's processes, one device each
+        assert engine == "torch.distributed" and devices == []
     assert backend.default_jit_compile() == (True if BACKEND == "tensorflow" else "auto")
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="no distribution engine on torch")
+@pytest.mark.skipif(BACKEND == "torch", reason="no device mesh on torch")
 def test_mesh_larger_than_the_devices_suggests_meshes_that_fit():
     n = len(backend.distribution_devices())
     kind = "model" if BACKEND == "jax" else "data"
@@ -201,12 +201,22 @@ def test_tf_model_parallel_is_a_clear_error():
 
 
 @only["torch"]
-@pytest.mark.parametrize("kind", ["data", "model"])
-def test_torch_distribution_is_a_clear_error(kind):
+def test_torch_model_parallel_is_a_clear_error():
     with pytest.raises(distribution.DistributionNotSupportedError) as info:
-        distribution.configure_distribution(kind, "2x1")
+        distribution.configure_distribution("model", "1x2")
     message = str(info.value)
-    assert "3.16" in message and "JAX" in message and "TensorFlow" in message
+    assert "3.16" in message and "JAX" in message and "torchrun" in message
+
+
+@only["torch"]
+def test_torch_data_parallel_without_torchrun_is_one_process_said_so(monkeypatch, capsys):
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    context = distribution.configure_distribution("data")
+    assert (context.kind, context.mesh, context.num_processes) == ("data", (1, 1), 1)
+    assert context.is_writer and "torchrun --nproc-per-node N" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--mesh 1x1"):
+        distribution.configure_distribution("data", "2x1")
 
 
 @only["torch"]

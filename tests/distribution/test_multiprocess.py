@@ -1,0 +1,406 @@
+"""Training with several processes, on one machine (CPU, 127.0.0.1 only).
+
+Each backend's own engine, run for real with two processes, against a run
+in one process on the same global batches:
+
+- PyTorch: `torchrun` (gloo), each rank its share of the batch and its own
+  noise, gradients averaged; the CLI's run folder, resume 2 -> 1 -> 2
+  processes, and a killed rank;
+- JAX: two processes x two CPU devices forming one mesh (gloo collectives),
+  DataParallel and ModelParallel with the model axis across the processes;
+- TensorFlow: MultiWorkerMirroredStrategy, two workers from TF_CONFIG.
+
+Every process is started in its own session and its group is killed at the
+end, whatever happens. Each test runs on its own backend only (KERAS_BACKEND).
+"""
+
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import keras
+import numpy as np
+import pytest
+
+HERE = pathlib.Path(__file__).parent
+ROOT = HERE.parent.parent
+BACKEND = keras.config.backend()
+only = {
+    name: pytest.mark.skipif(BACKEND != name, reason=f"needs KERAS_BACKEND={name}")
+    for name in ("jax", "tensorflow", "torch")
+}
+KILL_LIMIT_S = 60
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(**extra):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "OMP_NUM_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
+    env.update({name: str(value) for name, value in extra.items()})
+    return env
+
+
+@contextlib.contextmanager
+def processes():
+    """`start(command, env, log)` starts a process in a new session; every
+    session's process group is killed on the way out."""
+    started = []
+
+    def start(command, env, log):
+        started.append(
+            subprocess.Popen(
+                command,
+                env=env,
+                cwd=str(HERE),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_all(started, timeout=900):
+    deadline = time.monotonic() + timeout
+    for process in started:
+        process.wait(timeout=max(deadline - time.monotonic(), 1))
+    return [process.returncode for process in started]
+
+
+def read_results(out, name):
+    return [json.loads(path.read_text()) for path in sorted(out.glob(f"{name}-*.json"))]
+
+
+def torchrun(nproc, port):
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nproc),
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
+
+
+def assert_relatively_close(got, want, tolerance):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    assert np.all(np.abs(got - want) <= tolerance * np.abs(want)), (got, want)
+
+
+@only["torch"]
+@pytest.mark.slow
+def test_torch_two_ranks_train_as_one_process_averaging_their_gradients(tmp_path):
+    # Ranks start from different weights and seeds: rank 0's are broadcast.
+    # Three steps; the one-process reference does by hand what the two ranks
+    # do (each half of the batch with its rank's noise, gradients averaged).
+    # The same float32 operations in the same order, so equal to float
+    # rounding: 1e-6 relative (they come out bit-identical here).
+    env = environment(KERAS_BACKEND="torch", STEPS=3)
+    with processes() as start, open(tmp_path / "log", "w") as log:
+        command = [*torchrun(2, free_port()), "processes.py", "torch_processes", str(tmp_path)]
+        codes = wait_all([start(command, env, log)])
+        reference = start(
+            [sys.executable, "processes.py", "torch_reference", str(tmp_path)], env, log
+        )
+        codes += wait_all([reference])
+    assert codes == [0, 0], (tmp_path / "log").read_text()[-4000:]
+    ranks = read_results(tmp_path, "torch_processes")
+    (want,) = read_results(tmp_path, "torch_reference")
+    assert [r["process"] for r in ranks] == [0, 1] and ranks[0]["processes"] == 2
+    assert ranks[0]["losses"] == ranks[1]["losses"] and len(ranks[0]["losses"]) == 3
+    # Every weight trained, and weights, Adam moments and step count agree.
+    assert all(want["initial"][k] != want["weights"][k] for k in want["initial"])
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["weights"].keys() == want["weights"].keys()
+    for path, values in want["weights"].items():
+        np.testing.assert_allclose(ranks[0]["weights"][path], values, rtol=1e-6, atol=1e-9)
+
+
+@only["jax"]
+@pytest.mark.slow
+def test_jax_two_processes_form_one_mesh_and_match_one_process(tmp_path):
+    port = free_port()
+    env = environment(
+        KERAS_BACKEND="jax",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        COORDINATOR=f"127.0.0.1:{port}",
+        PROCESSES=2,
+    )
+    one = environment(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    with processes() as start, open(tmp_path / "log", "w") as log:
+        started = [
+            start(
+                [sys.executable, "processes.py", "jax_processes", str(tmp_path)],
+                {**env, "PROCESS": str(index)},
+                log,
+            )
+            for index in (0, 1)
+        ]
+        started.append(
+            start([sys.executable, "processes.py", "jax_reference", str(tmp_path)], one, log)
+        )
+        codes = wait_all(started)
+    assert codes == [0, 0, 0], (tmp_path / "log").read_text()[-4000:]
+    first, second = read_results(tmp_path, "jax_processes")
+    (want,) = read_results(tmp_path, "jax_reference")
+    assert first["devices"] == second["devices"] == want["devices"] == 4
+    for kind in ("data", "model"):
+        assert len(first[kind]) == 5
+        assert first[kind] == second[kind]  # one global loss
+        assert_relatively_close(first[kind], want[kind], 1e-4)
+    # mlp_hidden (32, 128) split column-wise 4 ways over the model axis,
+    # which spans the processes: each holds one half, a quarter per device.
+    assert first["kernel_shape"] == [32, 128]
+    assert first["kernel_local_shards"] == second["kernel_local_shards"] == [[32, 32]] * 2
+    halves = [first["kernel_local_columns"], second["kernel_local_columns"]]
+    assert sorted(halves) == [[[0, 32], [32, 64]], [[64, 96], [96, 128]]]
+
+
+@only["tensorflow"]
+@pytest.mark.slow
+def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    with processes() as start, open(tmp_path / "log", "w") as log:
+        started = []
+        for index in (0, 1):
+            config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            env = environment(KERAS_BACKEND="tensorflow", TF_CONFIG=json.dumps(config))
+            command = [sys.executable, "processes.py", "tf_processes", str(tmp_path)]
+            started.append(start(command, env, log))
+        command = [sys.executable, "processes.py", "tf_reference", str(tmp_path)]
+        started.append(start(command, environment(KERAS_BACKEND="tensorflow"), log))
+        codes = wait_all(started)
+    assert codes == [0, 0, 0], (tmp_path / "log").read_text()[-4000:]
+    first, second = read_results(tmp_path, "tf_processes")
+    (want,) = read_results(tmp_path, "tf_reference")
+    assert [first["process"], second["process"]] == [0, 1]
+    assert first["replicas"] == want["replicas"] == 2
+    assert first["strategy"] == "CollectiveAllReduceStrategy"  # MultiWorkerMirroredStrategy
+    assert want["strategy"] == "MirroredStrategy"
+    assert first["losses"] == second["losses"] and len(first["losses"]) == 5
+    assert_relatively_close(first["losses"], want["losses"], 1e-4)
+
+
+def kill_the_second_and_time_the_first(tmp_path, name, envs):
+    """Starts two processes of scenario `name`, SIGKILLs the second once it
+    trains, and returns the first's exit code, the seconds it took to stop
+    and its output."""
+    with processes() as start, open(tmp_path / "log", "w") as log:
+        command = [sys.executable, "processes.py", name, str(tmp_path)]
+        first, second = [start(command, env, log) for env in envs]
+        deadline = time.monotonic() + 900
+        while not (tmp_path / "training-1").exists():
+            assert first.poll() is None and second.poll() is None, (tmp_path / "log").read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        second.kill()
+        killed = time.monotonic()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            first.wait(timeout=KILL_LIMIT_S + 60)
+        seconds = time.monotonic() - killed
+    return first.returncode, seconds, (tmp_path / "log").read_text()
+
+
+@only["tensorflow"]
+@pytest.mark.slow
+def test_tf_killed_worker_stops_the_other_with_an_error(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    envs = [
+        environment(
+            KERAS_BACKEND="tensorflow",
+            TF_CONFIG=json.dumps(
+                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            ),
+        )
+        for index in (0, 1)
+    ]
+    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "tf_until_killed", envs)
+    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
+    assert "Connection reset by peer" in output or "unavailable" in output.lower()
+
+
+@only["jax"]
+@pytest.mark.slow
+def test_jax_killed_process_stops_the_other_with_an_error(tmp_path):
+    env = environment(
+        KERAS_BACKEND="jax",
+        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        COORDINATOR=f"127.0.0.1:{free_port()}",
+        PROCESSES=2,
+    )
+    envs = [{**env, "PROCESS": str(index)} for index in (0, 1)]
+    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "jax_until_killed", envs)
+    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
+
+
+# The CLI, PyTorch: run folder, resume across process counts, a killed rank.
+
+STEPS = 40
+PERIOD = 2
+TRAIN = [
+    "-m",
+    "keras_simple_diffusion",
+    "train",
+    "--model",
+    "uvit-tiny",
+    "--image-size",
+    "16",
+    "--batch-size",
+    "16",
+    "--steps",
+    str(STEPS),
+    "--checkpoint-every",
+    str(PERIOD),
+    "--sample-every",
+    str(STEPS),
+    "--sample-steps",
+    "2",
+    "--quiet",
+]
+
+
+def backed_up_epoch(run_dir):
+    path = run_dir / "backup" / "training_metadata.json"
+    try:
+        return json.loads(path.read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def wait_for_epoch(run_dir, epoch, process, timeout=600):
+    deadline = time.monotonic() + timeout
+    while backed_up_epoch(run_dir) < epoch:
+        assert process.poll() is None, "training ended before the backup"
+        assert time.monotonic() < deadline, f"no backup of epoch {epoch} after {timeout} s"
+        time.sleep(0.1)
+
+
+def worker_pid(marker, rank):
+    """The pid of the torchrun worker of `rank` whose environment has `marker`."""
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            variables = (entry / "environ").read_bytes().split(b"\0")
+            if marker.encode() in variables and f"RANK={rank}".encode() in variables:
+                return int(entry.name)
+    return None
+
+
+@only["torch"]
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank in /proc")
+def test_torch_cli_run_folder_resume_across_process_counts_and_killed_rank(tmp_path):
+    runs = tmp_path / "runs"
+    latest = runs / "latest"
+    marker = f"KSD_TEST_RUN={uuid.uuid4().hex}"
+    env = environment(KERAS_BACKEND="torch", KSD_TEST_RUN=marker.split("=", 1)[1])
+    log_path = tmp_path / "log"
+    with processes() as start, open(log_path, "w") as log:
+        # Two ranks; rank 1 is killed once a period is backed up: the run
+        # fails with a message within KILL_LIMIT_S instead of hanging.
+        command = [*torchrun(2, free_port()), *TRAIN, "--runs-dir", str(runs)]
+        command += ["--distribution", "data"]
+        launch = start(command, env, log)
+        wait_for_epoch(latest, 1, launch)
+        os.kill(worker_pid(marker, 1), signal.SIGKILL)
+        killed = time.monotonic()
+        assert wait_all([launch], timeout=KILL_LIMIT_S + 30) != [0]
+        assert time.monotonic() - killed < KILL_LIMIT_S
+        log.flush()
+        output = log_path.read_text()
+        assert "Signal 9 (SIGKILL)" in output or "another process stopped" in output, output[-3000:]
+        two_process_epoch = backed_up_epoch(latest)
+
+        # Resumed in one process, killed after one more period.
+        one = start([sys.executable, *TRAIN[:3], "--resume", str(latest), "--quiet"], env, log)
+        wait_for_epoch(latest, two_process_epoch + 1, one)
+        one.kill()
+        one.wait()
+
+        # Resumed in two processes, to the end.
+        command = [*torchrun(2, free_port()), *TRAIN[:3], "--resume", str(latest)]
+        command += ["--distribution", "data", "--quiet"]
+        assert wait_all([start(command, env, log)]) == [0], log_path.read_text()[-4000:]
+
+    # One run folder, written by rank 0 alone: each period logged once, one
+    # TensorBoard file per launch (three), the checkpoints; every step
+    # trained once.
+    assert sorted(p.name for p in runs.iterdir() if p.name != "latest") == [latest.resolve().name]
+    run_dir = latest.resolve()
+    with open(run_dir / "log.csv") as file:
+        epochs = [int(line.split(",")[0]) for line in file.readlines()[1:]]
+    assert epochs == list(range(STEPS // PERIOD))
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 3
+    assert (run_dir / "checkpoints" / f"step_{STEPS:06d}.keras").exists()
+    assert not (run_dir / "backup").exists()
+
+    # The two-process model loads and samples in this one process.
+    model = keras.saving.load_model(run_dir / "model.keras")
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == STEPS
+    images = model.generate(num_images=2, steps=2, seed=0)
+    assert tuple(images.shape) == (2, 16, 16, 1)
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(images)))
+
+
+class _StopAfterFirstPeriod(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_a_process_that_does_not_write_restores_the_backup_and_writes_nothing(tmp_path):
+    from keras_simple_diffusion.training import NaNSafeBackupAndRestore, TrainConfig
+    from keras_simple_diffusion.training.callbacks import RunLog
+    from keras_simple_diffusion.training.trainer import build_model, load_training_data
+
+    config = TrainConfig(model="uvit-tiny", image_size=16, batch_size=8, steps=4, verbose=0)
+    info, num_classes = load_training_data(config)
+    backup_dir, log_path = tmp_path / "backup", tmp_path / "log.csv"
+    model = build_model(config, info.image_size, info.channels, num_classes)
+    with pytest.raises(KeyboardInterrupt):  # killed after its first period's backup
+        writer = [RunLog(str(log_path)), NaNSafeBackupAndRestore(str(backup_dir))]
+        callbacks = [*writer, _StopAfterFirstPeriod()]
+        model.fit(info.dataset, epochs=2, steps_per_epoch=2, verbose=0, callbacks=callbacks)
+    files_before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+
+    reader = build_model(config, info.image_size, info.channels, num_classes)
+    run_log = RunLog(str(log_path), write=False)
+    backup = NaNSafeBackupAndRestore(str(backup_dir), write=False)
+    reader.fit(info.dataset, epochs=2, steps_per_epoch=2, verbose=0, callbacks=[run_log, backup])
+    assert reader._initial_epoch == 1  # resumed at the saved period
+    assert int(keras.ops.convert_to_numpy(reader.optimizer.iterations)) == 4
+    assert [row["epoch"] for row in run_log._rows] == [0, 1]  # the saved row, then its own
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == files_before
