@@ -35,6 +35,8 @@ from keras_simple_diffusion.progress import Progress
 from keras_simple_diffusion.training.config import (
     ARCHITECTURE_OPTIONS,
     FIXED_MODEL,
+    SAMPLERS,
+    SPACINGS,
     TrainConfig,
     parse_int_list,
 )
@@ -323,12 +325,19 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     parser.add_argument(
         "--steps",
         type=flag_type("--steps", int, checks.check_positive_int),
-        help="sampler steps (default: the model's, 128 unless distilled)",
+        help="sampler steps (default: a distilled model's own, else the sampler's: "
+        "128 for the first-order samplers; see docs/samplers.md)",
     )
     parser.add_argument(
         "--sampler",
-        choices=("ancestral", "ddim", "stochastic"),
-        help="default: the model's (ancestral unless distilled, then ddim)",
+        choices=SAMPLERS,
+        help="default: the model's (ddim for a distilled model)",
+    )
+    parser.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        help="where the steps fall: uniform in t, in logSNR, or Karras' (default: the "
+        "sampler's best measured)",
     )
     parser.add_argument(
         "--guidance",
@@ -440,6 +449,7 @@ def _generate(model, checkpoint, args, labels, prompts, num_images):
                 num_images=None if labels or prompts else stop - start,
                 steps=args.steps,
                 sampler=args.sampler,
+                spacing=args.spacing,
                 guidance=args.guidance,
                 seed=batch_seed(args.seed, index),
             )
@@ -548,6 +558,7 @@ def run_evaluate(args):
             max_real=args.max_real,
             steps=args.steps,
             sampler=args.sampler,
+            spacing=args.spacing,
             guidance=args.guidance,
             seed=args.seed,
             batch_size=args.batch_size,

@@ -234,6 +234,7 @@ class SampleGrid(keras.callbacks.Callback):
             nor `prompts` are given.
         columns: images per grid row.
         steps: sampler steps.
+        sampler: the sampler (see `samplers.SAMPLERS`); None for the model's.
         guidance: classifier-free guidance weight.
         seed: sampling seed.
 
@@ -253,6 +254,7 @@ class SampleGrid(keras.callbacks.Callback):
         guidance=0.0,
         seed=0,
         prompts=None,
+        sampler=None,
     ):
         super().__init__()
         self.folder = folder
@@ -262,6 +264,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.num_images = num_images
         self.columns = columns
         self.steps = steps
+        self.sampler = sampler
         self.guidance = guidance
         self.seed = seed
 
@@ -276,6 +279,7 @@ class SampleGrid(keras.callbacks.Callback):
                 prompts=self.prompts,
                 num_images=None if conditioned else self.num_images,
                 steps=self.steps,
+                sampler=self.sampler,
                 guidance=self.guidance if conditioned else 0.0,
                 seed=self.seed,
             )
@@ -289,6 +293,7 @@ class SampleGrid(keras.callbacks.Callback):
             "num_images": self.num_images,
             "columns": self.columns,
             "steps": self.steps,
+            "sampler": self.sampler,
             "guidance": self.guidance,
             "seed": self.seed,
             "prompts": self.prompts,

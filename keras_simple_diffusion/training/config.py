@@ -23,10 +23,13 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # all) is still rising steeply at 4000 steps.
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
-# The names `losses.WEIGHTINGS` and `precision.PRECISIONS` accept, listed
-# here for the command line's choices without importing Keras.
+# The names `losses.WEIGHTINGS`, `precision.PRECISIONS` and
+# `samplers.SAMPLERS` / `SPACINGS` accept, listed here for the command
+# line's choices without importing Keras.
 LOSS_WEIGHTINGS = ("eps", "v", "sigmoid")
 PRECISIONS = ("float32", "bfloat16", "float16")
+SAMPLERS = ("ancestral", "ddim", "stochastic", "dpmpp-2m", "dpmpp-2m-sde")
+SPACINGS = ("time", "logsnr", "karras")
 DISTRIBUTIONS = ("data", "model")
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 
@@ -417,6 +420,12 @@ class TrainConfig:
     )
     sample_steps: int = option(
         64, help="sampler steps of the grids", group="output", check=positive_int
+    )
+    sample_sampler: str | None = option(
+        help="sampler of the grids (default: the model's)",
+        group="output",
+        check=optional(choice(SAMPLERS)),
+        choices=SAMPLERS,
     )
     guidance: float = option(
         1.0, help="guidance weight of the grids", group="output", check=non_negative_number

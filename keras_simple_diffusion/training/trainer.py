@@ -215,6 +215,7 @@ def _train(config, context, info, num_classes, text, run_dir, runs_root):
             num_images=2 * GRID_COLUMNS,
             columns=GRID_COLUMNS,
             steps=config.sample_steps,
+            sampler=config.sample_sampler,
             guidance=config.guidance,
             seed=config.seed,
         ),
