@@ -111,6 +111,7 @@ def np_multistep(z, logsnrs, denoise, noises=None):
 def test_multistep_solvers_match_their_published_update(sampler, spacing):
     rng = np.random.RandomState(1)
     z, noise = (rng.randn(1, 4, 4, 1).astype("float32") for _ in range(2))
+    noise_tensor = ops.convert_to_tensor(noise)
     steps = 5
     logsnrs = to_np(samplers.logsnr_grid(SCHEDULE, steps, spacing))
 
@@ -126,7 +127,7 @@ def test_multistep_solvers_match_their_published_update(sampler, spacing):
 
     stochastic = sampler == "dpmpp-2m-sde"
     got = samplers.sample_loop(
-        denoise, z, SCHEDULE, steps, sampler, False, lambda state: (noise, state), 0, spacing
+        denoise, z, SCHEDULE, steps, sampler, False, lambda state: (noise_tensor, state), 0, spacing
     )
     expected = np_multistep(
         z.astype("float64"), logsnrs, np_denoise, [noise] * steps if stochastic else None
@@ -135,20 +136,25 @@ def test_multistep_solvers_match_their_published_update(sampler, spacing):
 
 
 def test_dpm_solver_2m_sde_draws_from_the_data_distribution():
-    """With the exact denoiser, the SDE solver's samples have the data's
-    mean and spread (every draw is independent: 4096 pixels)."""
+    """With the exact denoiser, 32 steps of the SDE solver give samples with
+    the data's mean and spread (4096 independent pixels); 32 ancestral
+    steps, first order, still visibly shrink the spread."""
     rng = np.random.RandomState(2)
-    z = rng.randn(1, 64, 64, 1).astype("float32")
-
-    z = ops.convert_to_tensor(z)
+    z = ops.convert_to_tensor(rng.randn(1, 64, 64, 1).astype("float32"))
 
     def draw(state):
         return ops.convert_to_tensor(rng.randn(1, 64, 64, 1).astype("float32")), state
 
-    out = to_np(
-        samplers.sample_loop(gaussian_denoiser, z, SCHEDULE, 32, "dpmpp-2m-sde", False, draw, 0)
-    )
-    assert abs(out.mean() - MU) < 0.02 and abs(out.std() - S) < 0.02, (out.mean(), out.std())
+    def sample(sampler):
+        return to_np(
+            samplers.sample_loop(
+                gaussian_denoiser, z, SCHEDULE, 32, sampler, False, draw, 0, "logsnr"
+            )
+        )
+
+    solver, ancestral = sample("dpmpp-2m-sde"), sample("ancestral")
+    assert abs(solver.mean() - MU) < 0.01 and abs(solver.std() - S) < 0.012, solver.std()
+    assert abs(ancestral.mean() - MU) < 0.01 and ancestral.std() < S - 0.025, ancestral.std()
 
 
 def test_spacings_share_the_schedule_ends():
