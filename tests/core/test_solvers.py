@@ -139,16 +139,20 @@ def test_dpm_solver_2m_sde_draws_from_the_data_distribution():
     """With the exact denoiser, 32 steps of the SDE solver give samples with
     the data's mean and spread (4096 independent pixels); 32 ancestral
     steps, first order, still visibly shrink the spread."""
-    rng = np.random.RandomState(2)
-    z = ops.convert_to_tensor(rng.randn(1, 64, 64, 1).astype("float32"))
+    shape = (1, 64, 64, 1)
+    z = ops.convert_to_tensor(np.random.RandomState(2).randn(*shape).astype("float32"))
+    generator = keras.random.SeedGenerator(2)
 
-    def draw(state):
-        return ops.convert_to_tensor(rng.randn(1, 64, 64, 1).astype("float32")), state
+    def draw(state):  # fresh noise each step, also inside a traced loop
+        with keras.StatelessScope(state_mapping=[(generator.state, state)]) as scope:
+            noise = keras.random.normal(shape, seed=generator)
+            return noise, scope.get_current_value(generator.state)
 
     def sample(sampler):
+        state = ops.convert_to_tensor([2, 0], dtype=generator.state.dtype)
         return to_np(
             samplers.sample_loop(
-                gaussian_denoiser, z, SCHEDULE, 32, sampler, False, draw, 0, "logsnr"
+                gaussian_denoiser, z, SCHEDULE, 32, sampler, False, draw, state, "logsnr"
             )
         )
 
