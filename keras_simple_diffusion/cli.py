@@ -337,7 +337,7 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         "--spacing",
         choices=SPACINGS,
         help="where the steps fall: uniform in t, in logSNR, or Karras' (default: the "
-        "sampler's best measured)",
+        "sampler's own, uniform in t)",
     )
     parser.add_argument(
         "--guidance",

@@ -519,8 +519,8 @@ class SimpleDiffusion(keras.Model):
                 empty prompt `""` is the unconditional (null) prompt, which
                 guidance also uses.
             spacing: where the steps fall, one of `samplers.SPACINGS`
-                ("time", "logsnr", "karras"); None for the sampler's best
-                measured one (`samplers.DEFAULT_SPACINGS`).
+                ("time", "logsnr", "karras"); None for the sampler's own
+                (`samplers.DEFAULT_SPACINGS`).
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
