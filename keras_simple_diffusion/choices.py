@@ -15,3 +15,8 @@ PRECISION_POLICIES = {
 }
 # `--distribution` kinds (`distribution.configure_distribution`).
 DISTRIBUTION_KINDS = ("data", "model")
+# `generate(sampler=...)`, `--sampler` (`samplers`).
+SAMPLERS = ("ancestral", "ddim", "stochastic", "dpmpp-2m", "dpmpp-2m-sde")
+# `generate(spacing=...)`, `--spacing`: where the steps fall between pure
+# noise and the data end (`samplers.logsnr_grid`).
+SPACINGS = ("time", "logsnr", "karras")

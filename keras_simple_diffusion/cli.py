@@ -30,6 +30,7 @@ import sys
 import time
 
 from keras_simple_diffusion import checks
+from keras_simple_diffusion.choices import SAMPLERS, SPACINGS
 from keras_simple_diffusion.progress import Progress
 from keras_simple_diffusion.training.commands import (
     VERBOSE_VARIABLE,
@@ -232,12 +233,19 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     parser.add_argument(
         "--steps",
         type=flag_type("--steps", int, checks.check_positive_int),
-        help="sampler steps (default: the model's, 128 unless distilled)",
+        help="sampler steps (default: a distilled model's own, else the sampler's: "
+        "128 for the first-order samplers; see docs/samplers.md)",
     )
     parser.add_argument(
         "--sampler",
-        choices=("ancestral", "ddim", "stochastic"),
-        help="default: the model's (ancestral unless distilled, then ddim)",
+        choices=SAMPLERS,
+        help="default: the model's (ddim for a distilled model)",
+    )
+    parser.add_argument(
+        "--spacing",
+        choices=SPACINGS,
+        help="where the steps fall: uniform in t, in logSNR, or Karras' (default: the "
+        "sampler's own, uniform in t)",
     )
     parser.add_argument(
         "--guidance",
@@ -329,6 +337,7 @@ def run_sample(args):
             num_images=num_images,
             steps=args.steps,
             sampler=args.sampler,
+            spacing=args.spacing,
             guidance=args.guidance,
             seed=args.seed,
             batch_size=args.batch_size,
@@ -420,6 +429,7 @@ def run_evaluate(args):
             max_real=args.max_real,
             steps=args.steps,
             sampler=args.sampler,
+            spacing=args.spacing,
             guidance=args.guidance,
             seed=args.seed,
             batch_size=args.batch_size,

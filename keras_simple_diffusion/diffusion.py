@@ -28,11 +28,19 @@ from keras_simple_diffusion.parametrization import (
     diffuse,
     epsilon_error,
 )
-from keras_simple_diffusion.samplers import check_sampler, guide, sample_loop
+from keras_simple_diffusion.samplers import (
+    DEFAULT_SPACINGS,
+    DEFAULT_STEPS,
+    check_sampler,
+    check_spacing,
+    guide,
+    sample_loop,
+)
 from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
 
-# Sampler steps of `generate` for a model without its own `sampling_steps`.
-DEFAULT_SAMPLING_STEPS = 128
+# Steps of the first-order samplers for a model without its own
+# `sampling_steps` (a distillation teacher's, say).
+DEFAULT_SAMPLING_STEPS = DEFAULT_STEPS["ancestral"]
 
 
 class NonFiniteSamples(ValueError):
@@ -78,11 +86,13 @@ class SimpleDiffusion(keras.Model):
             (or a caption with the empty prompt, for text conditioning)
             during training, for classifier-free guidance.
         sampling_steps: the steps `generate` takes by default; None for
-            `DEFAULT_SAMPLING_STEPS` (128). A distilled model (see
+            the sampler's own default (`samplers.DEFAULT_STEPS`: 128 for
+            the first-order samplers). A distilled model (see
             `ProgressiveDistillation`) has its distilled count here.
-        sampler: the sampler `generate` uses by default, "ancestral",
-            "ddim" (the one a distilled model was distilled for) or
-            "stochastic" (see `samplers`).
+        sampler: the sampler `generate` uses by default, one of
+            `samplers.SAMPLERS`: "ancestral", "ddim" (the one a distilled
+            model was distilled for), "stochastic", "dpmpp-2m" or
+            "dpmpp-2m-sde" (see `samplers`).
         seed: seed of the model's `SeedGenerator`s.
 
     Example:
@@ -406,7 +416,7 @@ class SimpleDiffusion(keras.Model):
             return noise, scope.get_current_value(generator.state)
 
     def _generate_batch(
-        self, condition, seed_state, guidance, batch, steps, sampler, guided, clip_denoised
+        self, condition, seed_state, guidance, batch, steps, sampler, spacing, guided, clip_denoised
     ):
         shape = (batch,) + self.image_shape
         z, seed_state = self._draw_normal(shape, seed_state)
@@ -431,17 +441,18 @@ class SimpleDiffusion(keras.Model):
 
         draw = functools.partial(self._draw_normal, shape)
         return sample_loop(
-            denoise, z, self.schedule, steps, sampler, clip_denoised, draw, seed_state
+            denoise, z, self.schedule, steps, sampler, clip_denoised, draw, seed_state, spacing
         )
 
-    def _generate_function(self, batch, steps, sampler, guided, clip_denoised):
-        key = (batch, steps, sampler, guided, clip_denoised)
+    def _generate_function(self, batch, steps, sampler, spacing, guided, clip_denoised):
+        key = (batch, steps, sampler, spacing, guided, clip_denoised)
         if key not in self._generate_functions:
             step = functools.partial(
                 self._generate_batch,
                 batch=batch,
                 steps=steps,
                 sampler=sampler,
+                spacing=spacing,
                 guided=guided,
                 clip_denoised=clip_denoised,
             )
@@ -469,9 +480,12 @@ class SimpleDiffusion(keras.Model):
 
     def sampling_defaults(self, steps=None, sampler=None):
         """`(steps, sampler)`, each None replaced by the model's own: its
-        `sampling_steps` (128 unless distilled) and `sampler`."""
-        steps = (self.sampling_steps or DEFAULT_SAMPLING_STEPS) if steps is None else steps
-        return steps, (self.sampler if sampler is None else sampler)
+        `sampler`, and its `sampling_steps` if it has them (a distilled
+        model), else the sampler's default count (`samplers.DEFAULT_STEPS`)."""
+        sampler = check_sampler(self.sampler if sampler is None else sampler)
+        if steps is None:
+            steps = self.sampling_steps or DEFAULT_STEPS[sampler]
+        return steps, sampler
 
     def generate(
         self,
@@ -485,6 +499,7 @@ class SimpleDiffusion(keras.Model):
         batch_size=None,
         prompts=None,
         progress=None,
+        spacing=None,
     ):
         """Samples images, returned as a NumPy array in [-1, 1].
 
@@ -493,9 +508,11 @@ class SimpleDiffusion(keras.Model):
             num_images: number of images; for a conditional model without
                 `labels` (or `prompts`) they are unconditional samples (the
                 null class, or the empty prompt).
-            steps: sampler steps from t = 1 to t = 0; None for the model's
-                `sampling_steps` (128 unless distilled).
-            sampler: "ancestral", "ddim" or "stochastic" (see `samplers`);
+            steps: sampler steps from t = 1 to t = 0 (network calls, twice
+                that with guidance); None for the model's `sampling_steps`,
+                else the sampler's default (see `sampling_defaults`).
+            sampler: one of `samplers.SAMPLERS`: "ancestral", "ddim",
+                "stochastic", "dpmpp-2m" or "dpmpp-2m-sde" (see `samplers`);
                 None for the model's `sampler`.
             guidance: classifier-free guidance weight w (0 = none).
             seed: integer seed; the same seed gives the same images on one
@@ -510,6 +527,9 @@ class SimpleDiffusion(keras.Model):
                 `progress(done, total)`: the images generated so far and the
                 number asked for (a progress bar's counts). `batch_size`
                 sets how often; the images do not depend on `progress`.
+            spacing: where the steps fall, one of `samplers.SPACINGS`
+                ("time", "logsnr", "karras"); None for the sampler's own
+                (`samplers.DEFAULT_SPACINGS`).
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
@@ -521,7 +541,7 @@ class SimpleDiffusion(keras.Model):
                 weights, say); a `ValueError` too.
         """
         steps, sampler = self.sampling_defaults(steps, sampler)
-        sampler = check_sampler(sampler)
+        spacing = check_spacing(DEFAULT_SPACINGS[sampler] if spacing is None else spacing)
         steps = check_positive_int("steps", steps)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
         seed = check_seed("seed", seed)
@@ -535,7 +555,7 @@ class SimpleDiffusion(keras.Model):
             chunk = self.conditioning.take(condition, start, start + batch_size)
             size = min(batch_size, count - start)
             guided = guidance > 0 and not self.guidance_input
-            function = self._generate_function(size, steps, sampler, guided, clip_denoised)
+            function = self._generate_function(size, steps, sampler, spacing, guided, clip_denoised)
             seed_state = ops.convert_to_tensor(
                 [seed, index], dtype=self.sampling_seed_generator.state.dtype
             )

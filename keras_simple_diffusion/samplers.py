@@ -1,4 +1,5 @@
-"""Samplers: ancestral (VDM form) and DDIM steps, guidance, and the loop.
+"""Samplers: ancestral (VDM form), DDIM, stochastic and DPM-Solver++ steps,
+guidance, step spacings and the loop.
 
 Pure keras.ops: a sampler sees a `denoise(z, logsnr) -> (x_hat, eps_hat)`
 function and a schedule, never a network.
@@ -20,18 +21,60 @@ of twice the length to t_{i+2}, then noise back to t_{i+1}:
 
 and a plain DDIM step to t = 0 last: the same network calls as DDIM, with
 fresh noise at every step but the last, as in ancestral sampling.
+
+DPM-Solver++ (Lu et al. 2022) integrates the probability-flow ODE (or the
+reverse SDE) in lambda = logsnr / 2 with the data prediction x_hat. With
+h = lambda_s - lambda_t its first-order step is exactly DDIM,
+``z_s = (sigma_s / sigma_t) z_t + alpha_s (1 - e^-h) x_hat``, and the
+first-order step of its SDE variant is exactly the ancestral step. The
+multistep second-order solvers (2M, 2M SDE) take the same steps with x_hat
+replaced by its extrapolation from the previous step's prediction,
+
+    x_2 = x_hat + (h / (2 h_prev)) (x_hat - x_hat_prev),
+
+(eps_hat moved with it, so that z_t = alpha_t x_2 + sigma_t eps_2 still
+holds). The first step has no previous prediction and the last step,
+which jumps to the clean end in one long stride, is first order: 1 or 2
+steps of a 2M solver are its first-order steps (DDIM or ancestral).
 """
 
 from keras import ops
 
 from keras_simple_diffusion.checks import check_choice
+from keras_simple_diffusion.choices import SAMPLERS, SPACINGS
 from keras_simple_diffusion.schedules import alpha_sigma
 
-SAMPLERS = ("ancestral", "ddim", "stochastic")
+# Samplers that extrapolate x_hat from the previous step (second order).
+MULTISTEP_SAMPLERS = ("dpmpp-2m", "dpmpp-2m-sde")
+# `SPACINGS`: uniform in t (through the model's schedule, so the schedule's
+# own spacing), uniform in logSNR, or EDM's rho = 7 spacing of sigma / alpha
+# (Karras et al. 2022).
+KARRAS_RHO = 7.0
+# What `generate` uses for each sampler when neither the call nor the model
+# names them. The solvers' 32 steps are a cautious choice, and uniform time
+# steps the spacing no measurement beat (docs/samplers.md).
+DEFAULT_STEPS = {
+    "ancestral": 128,
+    "ddim": 128,
+    "stochastic": 128,
+    "dpmpp-2m": 32,
+    "dpmpp-2m-sde": 32,
+}
+DEFAULT_SPACINGS = {
+    "ancestral": "time",
+    "ddim": "time",
+    "stochastic": "time",
+    "dpmpp-2m": "time",
+    "dpmpp-2m-sde": "time",
+}
 
 
 def check_sampler(sampler):
     return check_choice("sampler", sampler, SAMPLERS)
+
+
+def check_spacing(spacing):
+    return check_choice("spacing", spacing, SPACINGS)
 
 
 def ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise):
@@ -76,7 +119,36 @@ def time_grid(steps):
     return 1.0 - ops.arange(steps + 1, dtype="float32") / steps
 
 
-def sample_loop(denoise, z, schedule, steps, sampler, clip_denoised, draw_noise, seed_state):
+def logsnr_grid(schedule, steps, spacing="time"):
+    """logSNR at the `steps + 1` points from pure noise (t = 1) to the data
+    end (t = 0), spaced by `spacing` (see `SPACINGS`); the ends are the
+    schedule's."""
+    check_spacing(spacing)
+    if spacing == "time":
+        return schedule(time_grid(steps))
+    logsnr_noise, logsnr_data = schedule(1.0), schedule(0.0)
+    fraction = ops.arange(steps + 1, dtype="float32") / steps
+    if spacing == "logsnr":
+        return logsnr_noise + fraction * (logsnr_data - logsnr_noise)
+    # (sigma / alpha)^(1 / rho) = exp(-logsnr / (2 rho)) uniformly spaced.
+    root_noise, root_data = (ops.exp(-v / (2.0 * KARRAS_RHO)) for v in (logsnr_noise, logsnr_data))
+    return -2.0 * KARRAS_RHO * ops.log(root_noise + fraction * (root_data - root_noise))
+
+
+def extrapolation_weights(logsnrs):
+    """Weight of ``x_hat - x_hat_prev`` at each step of a second-order
+    multistep solver: ``h / (2 h_prev)``, 0 on the first and the last step."""
+    gaps = logsnrs[1:] - logsnrs[:-1]  # proportional to h in lambda
+    steps = int(gaps.shape[0])
+    if steps < 3:
+        return ops.zeros((steps,), "float32")
+    inner = gaps[1:-1] / (2.0 * gaps[:-2])
+    return ops.concatenate([ops.zeros((1,)), inner, ops.zeros((1,))])
+
+
+def sample_loop(
+    denoise, z, schedule, steps, sampler, clip_denoised, draw_noise, seed_state, spacing="time"
+):
     """Runs the sampler from pure noise `z` (t = 1) to t = 0.
 
     Args:
@@ -84,41 +156,48 @@ def sample_loop(denoise, z, schedule, steps, sampler, clip_denoised, draw_noise,
         z: initial noise, (batch, H, W, C).
         schedule: t -> logSNR.
         steps: number of steps (a Python int).
-        sampler: "ancestral", "ddim" or "stochastic".
+        sampler: one of `SAMPLERS`.
         clip_denoised: clip x_hat to [-1, 1] at every step (eps_hat is then
             recomputed from the clipped x_hat so the two stay consistent).
         draw_noise: `(seed_state) -> (noise like z, new seed_state)`.
         seed_state: random state carried through the loop.
+        spacing: where the steps fall, one of `SPACINGS`.
 
     Returns:
         The samples at t = 0, clipped to [-1, 1].
 
     The loop is `keras.ops.fori_loop`, so it compiles to one XLA while loop
-    on JAX and TensorFlow when the caller is compiled.
+    on JAX and TensorFlow when the caller is compiled. It carries the
+    previous step's x_hat for the multistep solvers.
     """
     check_sampler(sampler)
-    grid = time_grid(steps)
-    logsnrs = schedule(grid)
+    logsnrs = logsnr_grid(schedule, steps, spacing)
+    weights = extrapolation_weights(logsnrs)
 
     def body(i, carry):
-        z, seed_state = carry
+        z, x_previous, seed_state = carry
         logsnr_t, logsnr_s = logsnrs[i], logsnrs[i + 1]
         x_hat, eps_hat = denoise(z, logsnr_t)
+        alpha_t, sigma_t = alpha_sigma(logsnr_t)
         if clip_denoised:
             x_hat = ops.clip(x_hat, -1.0, 1.0)
-            alpha_t, sigma_t = alpha_sigma(logsnr_t)
             eps_hat = (z - alpha_t * x_hat) / sigma_t
-        if sampler == "ddim":
-            return ddim_step(x_hat, eps_hat, logsnr_s), seed_state
+        x_step, eps_step = x_hat, eps_hat
+        if sampler in MULTISTEP_SAMPLERS:
+            shift = weights[i] * (x_hat - x_previous)
+            x_step, eps_step = x_hat + shift, eps_hat - (alpha_t / sigma_t) * shift
+        if sampler in ("ddim", "dpmpp-2m"):
+            return ddim_step(x_step, eps_step, logsnr_s), x_hat, seed_state
         noise, seed_state = draw_noise(seed_state)
         if sampler == "stochastic":
             # Twice the step, then noised back; on the last step t_far = t_s and
             # the noise's variance is zero.
             logsnr_far = logsnrs[ops.minimum(i + 2, steps)]
-            z_far = ddim_step(x_hat, eps_hat, logsnr_far)
-            return renoise(z_far, logsnr_far, logsnr_s, noise), seed_state
+            z_far = ddim_step(x_step, eps_step, logsnr_far)
+            return renoise(z_far, logsnr_far, logsnr_s, noise), x_hat, seed_state
         last = ops.cast(ops.equal(i, steps - 1), z.dtype)
-        return ancestral_step(z, x_hat, logsnr_t, logsnr_s, noise * (1.0 - last)), seed_state
+        z_s = ancestral_step(z, x_step, logsnr_t, logsnr_s, noise * (1.0 - last))
+        return z_s, x_hat, seed_state
 
-    z, _ = ops.fori_loop(0, steps, body, (z, seed_state))
+    z, _, _ = ops.fori_loop(0, steps, body, (z, ops.zeros_like(z), seed_state))
     return ops.clip(z, -1.0, 1.0)

@@ -11,6 +11,7 @@ from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.files import default_cache_dir
+from keras_simple_diffusion.samplers import DEFAULT_SPACINGS
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig, TrainConfig
 
@@ -170,6 +171,7 @@ def evaluate_checkpoint(
     classifier_cache=None,
     report_path=None,
     progress=None,
+    spacing=None,
 ):
     """Generates samples from `model` and measures them against real data.
 
@@ -188,8 +190,9 @@ def evaluate_checkpoint(
         data_dir: TFDS data directory.
         num_samples: samples to generate, labels cycling through the classes.
         max_real: real images to read at most.
-        steps, sampler, guidance, seed, batch_size: passed to `generate`;
-            None steps or sampler take the model's own (`sampling_defaults`).
+        steps, sampler, guidance, seed, batch_size, spacing: passed to
+            `generate`; None steps or sampler take the model's own
+            (`sampling_defaults`), None spacing the sampler's.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -223,7 +226,15 @@ def evaluate_checkpoint(
         )
     if model.text_encoder is not None:
         return evaluate_prompt_adherence(
-            model, num_samples, steps, sampler, guidance, seed, batch_size, report_path=report_path
+            model,
+            num_samples,
+            steps,
+            sampler,
+            guidance,
+            seed,
+            batch_size,
+            report_path=report_path,
+            spacing=spacing,
         )
     begin("real images")
     image_size, channels = model.image_size, model.denoiser.channels
@@ -249,6 +260,7 @@ def evaluate_checkpoint(
         num_images=num_samples,
         steps=steps,
         sampler=sampler,
+        spacing=spacing,
         guidance=guidance if sample_labels is not None else 0.0,
         seed=seed,
         batch_size=batch_size,
@@ -276,7 +288,9 @@ def evaluate_checkpoint(
             shown = real_images[matching_labels(real_labels, sample_labels[:REPORT_IMAGES])]
         _save_report(report_path, samples, report, checkpoint, shown, columns)
     metrics.update(
-        checkpoint=checkpoint, dataset=source, **_settings(steps, sampler, guidance, seed)
+        checkpoint=checkpoint,
+        dataset=source,
+        **_settings(steps, sampler, spacing, guidance, seed),
     )
     return metrics, report
 
@@ -313,10 +327,15 @@ def _save_report(path, samples, report, title, real_images=None, columns=None):
     save_report(path, samples[:count], report, real_images=real, title=title, columns=columns)
 
 
-def _settings(steps, sampler, guidance, seed):
+def _settings(steps, sampler, spacing, guidance, seed):
     """What the metrics were measured with, for the JSON report."""
     return dict(
-        backend=keras.config.backend(), steps=steps, sampler=sampler, guidance=guidance, seed=seed
+        backend=keras.config.backend(),
+        steps=steps,
+        sampler=sampler,
+        spacing=spacing or DEFAULT_SPACINGS[sampler],
+        guidance=guidance,
+        seed=seed,
     )
 
 
@@ -371,6 +390,7 @@ def evaluate_prompt_adherence(
     batch_size=None,
     cache_dir=None,
     report_path=None,
+    spacing=None,
 ):
     """Prompt adherence of a text-to-image model trained on the captioned shapes.
 
@@ -400,6 +420,7 @@ def evaluate_prompt_adherence(
             prompts=prompts,
             steps=steps,
             sampler=sampler,
+            spacing=spacing,
             guidance=weight,
             seed=seed,
             batch_size=batch_size,
@@ -417,5 +438,5 @@ def evaluate_prompt_adherence(
     report = evaluation.format_report(metrics)
     if report_path:
         _save_report(report_path, guided_samples, report, f"{num_samples} random shape prompts")
-    metrics.update(num_samples=num_samples, **_settings(steps, sampler, guidance, seed))
+    metrics.update(num_samples=num_samples, **_settings(steps, sampler, spacing, guidance, seed))
     return metrics, report

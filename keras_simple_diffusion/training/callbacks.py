@@ -242,6 +242,7 @@ class SampleGrid(keras.callbacks.Callback):
             nor `prompts` are given.
         columns: images per grid row.
         steps: sampler steps.
+        sampler: the sampler (see `samplers.SAMPLERS`); None for the model's.
         guidance: classifier-free guidance weight.
         seed: sampling seed.
 
@@ -261,6 +262,7 @@ class SampleGrid(keras.callbacks.Callback):
         guidance=0.0,
         seed=0,
         prompts=None,
+        sampler=None,
     ):
         super().__init__()
         self.folder = folder
@@ -270,6 +272,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.num_images = num_images
         self.columns = columns
         self.steps = steps
+        self.sampler = sampler
         self.guidance = guidance
         self.seed = seed
 
@@ -284,6 +287,7 @@ class SampleGrid(keras.callbacks.Callback):
                 prompts=self.prompts,
                 num_images=None if conditioned else self.num_images,
                 steps=self.steps,
+                sampler=self.sampler,
                 guidance=self.guidance if conditioned else 0.0,
                 seed=self.seed,
             )
@@ -297,6 +301,7 @@ class SampleGrid(keras.callbacks.Callback):
             "num_images": self.num_images,
             "columns": self.columns,
             "steps": self.steps,
+            "sampler": self.sampler,
             "guidance": self.guidance,
             "seed": self.seed,
             "prompts": self.prompts,

@@ -19,6 +19,7 @@ from keras_simple_diffusion.choices import (
     DISTRIBUTION_KINDS,
     LOSS_WEIGHTINGS,
     PRECISION_POLICIES,
+    SAMPLERS,
 )
 
 DEFAULT_MODEL = "uvit-digits"
@@ -467,6 +468,12 @@ class TrainConfig:
     )
     sample_steps: int = option(
         64, help="sampler steps of the grids", group="output", check=positive_int
+    )
+    sample_sampler: str | None = option(
+        help="sampler of the grids (default: the model's)",
+        group="output",
+        check=optional(choice(SAMPLERS)),
+        choices=SAMPLERS,
     )
     guidance: float = option(
         1.0, help="guidance weight of the grids", group="output", check=non_negative_number

@@ -298,6 +298,7 @@ def _writer_callbacks(config, info, num_classes, text, run_dir, period):
             num_images=2 * GRID_COLUMNS,
             columns=GRID_COLUMNS,
             steps=config.sample_steps,
+            sampler=config.sample_sampler,
             guidance=config.guidance,
             seed=config.seed,
         ),

@@ -75,7 +75,7 @@ def test_keras_round_trip_samples_identically(trained, tmp_path):
         (dict(labels=[0], prompts=["a"]), "not text-conditioned"),
         (
             dict(labels=[0], sampler="heun"),
-            r"`sampler` must be one of \[.ancestral., .ddim., .stochastic.\]",
+            r"`sampler` must be one of \[.ancestral., .ddim., .dpmpp-2m., .dpmpp-2m-sde., .stochastic.\]",
         ),
         (dict(labels=[0], steps=0), "steps"),
         (dict(num_images=2, guidance=2.0), "guidance needs `labels`"),
