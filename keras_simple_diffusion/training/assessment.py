@@ -220,7 +220,7 @@ def evaluate_checkpoint(
             source,
             data_dir or (None if dataset else run_data_dir),
             num_samples,
-            _settings(steps, sampler, guidance, seed),
+            _settings(steps, sampler, spacing, guidance, seed),
             batch_size,
             report_path,
         )
@@ -366,6 +366,7 @@ def evaluate_caption_retrieval(
         prompts=[info.captions[index] for index in indices],
         steps=settings["steps"],
         sampler=settings["sampler"],
+        spacing=settings["spacing"],
         guidance=settings["guidance"],
         seed=settings["seed"],
         batch_size=batch_size,

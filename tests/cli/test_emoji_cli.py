@@ -6,6 +6,7 @@ import pytest
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.data import emoji
+from keras_simple_diffusion.training.commands import tiny_train_command
 
 
 @pytest.mark.slow
@@ -15,25 +16,12 @@ def test_train_and_evaluate_on_emoji_captions(tmp_path):
     except FileNotFoundError as error:
         pytest.skip(f"no emoji font: {error}")
     runs_dir = tmp_path / "runs"
-    train = [
-        "train",
+    # The tiny run, on the emoji's captions with the tiny text U-ViT.
+    train = tiny_train_command(steps=2, batch_size=16) + [
         "--dataset",
         "emoji:activities",
         "--model",
         "uvit-text-tiny",
-        "--image-size",
-        "16",
-        "--batch-size",
-        "16",
-        "--steps",
-        "2",
-        "--sample-every",
-        "2",
-        "--checkpoint-every",
-        "2",
-        "--sample-steps",
-        "2",
-        "--quiet",
         "--runs-dir",
         str(runs_dir),
     ]

@@ -114,13 +114,15 @@ def test_distribution_flags_are_wired(tmp_path, capsys):
 
     visible = len(distribution_devices())  # 0 without an engine (torch)
     mesh = f"{visible + 1}x1"  # one device too many, whatever is visible
-    expected = (
-        f"Mesh {mesh} needs {visible + 1} devices but {visible} are visible"
+    # PyTorch takes data parallelism from torchrun, without a mesh, and
+    # refuses model parallelism.
+    kind, expected = (
+        ("data", f"Mesh {mesh} needs {visible + 1} devices but {visible} are visible")
         if visible
-        else "not available on the 'torch' backend"
+        else ("model", "--distribution model was requested")
     )
     _fails_cleanly(
-        ["train", "--distribution", "data", "--mesh", mesh, "--runs-dir", str(tmp_path), *TINY],
+        ["train", "--distribution", kind, "--mesh", mesh, "--runs-dir", str(tmp_path), *TINY],
         capsys,
         expected,
     )

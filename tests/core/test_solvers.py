@@ -16,7 +16,7 @@ import pytest
 from keras import ops
 
 import keras_simple_diffusion as ksd
-from keras_simple_diffusion import samplers
+from keras_simple_diffusion import choices, samplers
 from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
 from keras_simple_diffusion.training import config
 
@@ -241,8 +241,9 @@ def test_bad_sampler_and_spacing_name_the_valid_ones(model):
         ksd.SimpleDiffusion(model.denoiser, sampler="unipc")
     with pytest.raises(ValueError, match="`steps` must be at least 1"):
         model.generate(labels=[0], sampler="dpmpp-2m", steps=0)
-    # The command line lists the same names without importing Keras.
-    assert config.SAMPLERS == samplers.SAMPLERS and config.SPACINGS == samplers.SPACINGS
+    # The command line offers the very names the samplers check (`choices`).
+    assert config.SAMPLERS is samplers.SAMPLERS is choices.SAMPLERS
+    assert samplers.SPACINGS is choices.SPACINGS
 
 
 def test_cli_rejects_an_unknown_sampler_with_the_valid_ones():

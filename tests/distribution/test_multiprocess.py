@@ -29,6 +29,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_simple_diffusion.training.commands import tiny_train_command
+
 HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parent.parent
 BACKEND = keras.config.backend()
@@ -272,22 +274,7 @@ PERIOD = 2
 TRAIN = [
     "-m",
     "keras_simple_diffusion",
-    "train",
-    "--model",
-    "uvit-tiny",
-    "--image-size",
-    "16",
-    "--batch-size",
-    "16",
-    "--steps",
-    str(STEPS),
-    "--checkpoint-every",
-    str(PERIOD),
-    "--sample-every",
-    str(STEPS),
-    "--sample-steps",
-    "2",
-    "--quiet",
+    *tiny_train_command(steps=STEPS, checkpoint_every=PERIOD, sample_every=STEPS, batch_size=16),
 ]
 
 
