@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from real_data import require
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.data import emoji
@@ -11,10 +12,7 @@ from keras_simple_diffusion.training.commands import tiny_train_command
 
 @pytest.mark.slow
 def test_train_and_evaluate_on_emoji_captions(tmp_path):
-    try:
-        emoji.find_font()
-    except FileNotFoundError as error:
-        pytest.skip(f"no emoji font: {error}")
+    require(emoji.find_font, "the emoji font")
     runs_dir = tmp_path / "runs"
     # The tiny run, on the emoji's captions with the tiny text U-ViT.
     train = tiny_train_command(steps=2, batch_size=16) + [
@@ -40,10 +38,7 @@ def test_emoji_runs_train_at_64_px_unless_told(monkeypatch):
     from keras_simple_diffusion.training.config import TrainConfig
     from keras_simple_diffusion.training.trainer import is_text_conditioned, load_training_data
 
-    try:
-        emoji.find_font()
-    except FileNotFoundError as error:
-        pytest.skip(f"no emoji font: {error}")
+    require(emoji.find_font, "the emoji font")
     config = TrainConfig(dataset="emoji:activities", batch_size=16)
     info, num_classes = load_training_data(config)
     assert info.image_size == 64 and num_classes is None and is_text_conditioned(config, info)

@@ -2,11 +2,11 @@
 where the machine has it (CI installs `fonts-noto-color-emoji`)."""
 
 import os
-import shutil
 import warnings
 
 import numpy as np
 import pytest
+from real_data import require
 
 from keras_simple_diffusion import files
 from keras_simple_diffusion.cli import main
@@ -15,14 +15,7 @@ from keras_simple_diffusion.data import emoji, load_dataset
 
 @pytest.fixture(scope="module")
 def font_path():
-    """The real font; where it is missing, a skip only on a machine that
-    cannot install it."""
-    try:
-        return emoji.find_font()
-    except FileNotFoundError as error:
-        if shutil.which("apt-get"):
-            pytest.fail(f"{error} (.ci/run installs it)")
-        pytest.skip(f"no apt-get to install the emoji font: {error}")
+    return require(emoji.find_font, "the emoji font")
 
 
 def test_a_missing_font_says_how_to_install_it(tmp_path, capsys):

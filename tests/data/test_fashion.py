@@ -3,10 +3,10 @@ real files where the machine has them (CI installs `dataset-fashion-mnist`)."""
 
 import gzip
 import os
-import shutil
 
 import numpy as np
 import pytest
+from real_data import require
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.data import fashion, held_out_split, load_dataset
@@ -80,14 +80,7 @@ def test_spec_options_and_held_out_split():
 
 @pytest.fixture(scope="module")
 def fashion_dir():
-    """The real files' folder; where they are missing, a skip only on a
-    machine that cannot install them."""
-    try:
-        return fashion.find_fashion_dir()
-    except FileNotFoundError as error:
-        if shutil.which("apt-get"):
-            pytest.fail(f"{error} (.ci/run installs them)")
-        pytest.skip(f"no apt-get to install Fashion-MNIST: {error}")
+    return require(fashion.find_fashion_dir, "Fashion-MNIST")
 
 
 def test_the_real_files_load_padded_with_balanced_labels(fashion_dir):
