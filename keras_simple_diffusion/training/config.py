@@ -31,6 +31,10 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # all) is still rising steeply at 4000 steps.
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
+# Named sources whose default run needs its own step count: Fashion-MNIST's
+# 60,000 images are far from fitted at 4000 steps, and 6000 keep the run
+# within 15 minutes of this CPU (docs/results.md).
+DEFAULT_SOURCE_STEPS = {"fashion": 6000}
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 # `data.folders.FITS` and `DEFAULT_MAX_PIXELS`, listed here for the command
 # line without importing the data package (and TensorFlow with it).
@@ -236,8 +240,8 @@ class TrainConfig:
             leaves it to `SimpleDiffusion` (on above 32 px). No command-line
             flag: the section-5.1 study sets it.
         steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
-            (4000), or `DEFAULT_TEXT_STEPS` (6000) on captioned data (see
-            `with_default_steps`).
+            (4000), `DEFAULT_TEXT_STEPS` (6000) on captioned data, or the
+            source's own (`DEFAULT_SOURCE_STEPS`; see `with_default_steps`).
         batch_size: images per step.
         learning_rate: peak learning rate of AdamW (linear warm-up over
             `warmup_steps`, then cosine decay to a tenth).
@@ -387,7 +391,9 @@ class TrainConfig:
     )
     steps: int | None = option(
         help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on captioned "
-        "data such as shapes)",
+        "data such as shapes; "
+        + ", ".join(f"{steps} on {name}" for name, steps in DEFAULT_SOURCE_STEPS.items())
+        + ")",
         group="optimisation",
         check=optional(positive_int),
         parse=int,
@@ -504,11 +510,14 @@ class TrainConfig:
         return dict(background=self.background, fit=self.fit, max_pixels=self.max_pixels)
 
     def with_default_steps(self, text):
-        """This config, with `steps` filled in if None: for captioned data
+        """This config, with `steps` filled in if None: the named source's own
+        count (`DEFAULT_SOURCE_STEPS`), else that of captioned data
         (`text=True`) or the rest."""
         if self.steps is not None:
             return self
-        return dataclasses.replace(self, steps=DEFAULT_TEXT_STEPS if text else DEFAULT_STEPS)
+        steps = DEFAULT_TEXT_STEPS if text else DEFAULT_STEPS
+        steps = DEFAULT_SOURCE_STEPS.get(self.dataset.split(":")[0], steps)
+        return dataclasses.replace(self, steps=steps)
 
     @property
     def resolved_ema_momentum(self):

@@ -15,7 +15,11 @@ from PIL import Image
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
-from keras_simple_diffusion.training.config import DEFAULT_STEPS, DEFAULT_TEXT_STEPS
+from keras_simple_diffusion.training.config import (
+    DEFAULT_SOURCE_STEPS,
+    DEFAULT_STEPS,
+    DEFAULT_TEXT_STEPS,
+)
 from keras_simple_diffusion.training.trainer import build_model
 
 
@@ -78,6 +82,10 @@ def test_default_steps_depend_on_the_data():
     assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 4000
     assert TrainConfig().with_default_steps(text=True).steps == DEFAULT_TEXT_STEPS == 6000
     assert TrainConfig(steps=7).with_default_steps(text=True).steps == 7
+    fashion = DEFAULT_SOURCE_STEPS["fashion"]
+    assert TrainConfig(dataset="fashion").with_default_steps(text=False).steps == fashion
+    assert TrainConfig(dataset="fashion:text").with_default_steps(text=True).steps == fashion
+    assert TrainConfig(dataset="fashion", steps=7).with_default_steps(text=False).steps == 7
 
 
 def _sample(tiny_run, out, *args):
