@@ -3,8 +3,8 @@
 `SLOW_BACKENDS` (comma-separated; `scripts/test.sh` sets "torch") limits the
 tests marked `slow` (whole runs, killed runs, studies) to those backends,
 so that the fast suite covers all three backends and each slow end-to-end
-path runs once. Slow tests that are written for one backend (a `skipif` on
-the backend) keep to their own. Unset, every test runs.
+path runs once. Unset, every test runs. A test marked `backends("jax", ...)`
+tests those backends' own paths: it runs on them only, slow or not.
 """
 
 import os
@@ -21,13 +21,16 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     slow_backends = os.environ.get("SLOW_BACKENDS")
     backend = keras.config.backend()
-    if not slow_backends or backend in slow_backends.split(","):
-        return
-    skip = pytest.mark.skip(reason=f"slow: runs on SLOW_BACKENDS={slow_backends} only")
+    runs_slow = not slow_backends or backend in slow_backends.split(",")
+    skip_slow = pytest.mark.skip(reason=f"slow: runs on SLOW_BACKENDS={slow_backends} only")
     for item in items:
-        backend_specific = any(True for _ in item.iter_markers("skipif"))
-        if item.get_closest_marker("slow") and not backend_specific:
-            item.add_marker(skip)
+        own = item.get_closest_marker("backends")
+        if own is not None:
+            if backend not in own.args:
+                names = ", ".join(own.args)
+                item.add_marker(pytest.mark.skip(reason=f"tests the {names} backend only"))
+        elif item.get_closest_marker("slow") and not runs_slow:
+            item.add_marker(skip_slow)
 
 
 @pytest.fixture(autouse=True)

@@ -32,8 +32,7 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: Fashion-MNIST's
-# 60,000 images are far from fitted at 4000 steps, and 6000 keep the run
-# within 15 minutes of this CPU (docs/results.md).
+# 60,000 images are far from fitted at 4000 steps (docs/results.md).
 DEFAULT_SOURCE_STEPS = {"fashion": 6000}
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 # `data.folders.FITS` and `DEFAULT_MAX_PIXELS`, listed here for the command

@@ -181,7 +181,7 @@ def _micro_jax_model():
     return model, x
 
 
-@pytest.mark.skipif(keras.config.backend() != "jax", reason="XLA cost analysis: JAX only")
+@pytest.mark.backends("jax")  # XLA cost analysis
 def test_jax_flops_fall_back_to_the_cpu_lowering(monkeypatch):
     """On the H200 `Lowered.cost_analysis()` returned None; the count then comes
     from the same step lowered for the CPU (no compile)."""
@@ -202,7 +202,7 @@ def test_jax_flops_fall_back_to_the_cpu_lowering(monkeypatch):
     assert _positive(worker.flops_jax(model, x, detail)) and detail["source"] == "lowered for cpu"
 
 
-@pytest.mark.skipif(keras.config.backend() != "jax", reason="the GPU run's JAX row, on the CPU")
+@pytest.mark.backends("jax")  # the GPU run's JAX row, on the CPU
 def test_gpu_jax_row_survives_missing_cost_analysis(monkeypatch, tmp_path):
     """The GPU JAX row died with "TypeError: 'NoneType' object is not subscriptable"
     (`analysis["flops"]` on a None analysis). With no analysis at all the row

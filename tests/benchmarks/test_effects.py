@@ -3,7 +3,6 @@
 import json
 import os
 
-import keras
 import pytest
 
 from benchmarks import effects
@@ -140,7 +139,7 @@ def test_a_variant_that_trained_short_of_its_budget_is_flagged(
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(keras.config.backend() != "torch", reason="one backend is enough")
+@pytest.mark.backends("torch")  # one backend is enough
 def test_a_tiny_study_trains_scores_and_reports(tmp_path):
     out = str(tmp_path)
     argv = ["--study", "tiny", "--variants", "base,peers", "--budget-min", "0.15"]

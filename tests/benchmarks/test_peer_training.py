@@ -2,16 +2,12 @@
 
 import os
 
-import keras
 import numpy as np
 import pytest
 
 from benchmarks import peer_training
 
-pytestmark = pytest.mark.skipif(
-    keras.config.backend() != "torch",
-    reason="the peers are PyTorch programs; tested once, on torch",
-)
+pytestmark = pytest.mark.backends("torch")  # the peers are PyTorch programs
 
 CONFIG = dict(dataset="digits", image_size=16, batch_size=16, seed=0)
 BUDGET_S, EVERY_S = 10.0, 4.0

@@ -99,9 +99,10 @@ def test_train_refuses_a_preset_too_small_before_making_a_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "dataset,preset,downsample_factor",
     [
-        ("digits", "uvit-digits-128", 4),
-        # The default text encoder's compile is most of this one's minute on
-        # JAX and TensorFlow; the text path runs on every backend in tests/text.
+        # A whole run at 128 px is minutes of XLA compiling on TensorFlow
+        # and JAX, so it runs once; the presets' sizes are checked above on
+        # every backend, and the text path in tests/text.
+        pytest.param("digits", "uvit-digits-128", 4, marks=pytest.mark.slow),
         pytest.param("shapes:8", "uvit-shapes-text-128", 2, marks=pytest.mark.slow),
     ],
 )

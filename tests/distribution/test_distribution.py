@@ -24,10 +24,6 @@ from keras_simple_diffusion import backend, distribution
 
 SCENARIOS = pathlib.Path(__file__).with_name("scenarios.py")
 BACKEND = keras.config.backend()
-only = {
-    name: pytest.mark.skipif(BACKEND != name, reason=f"needs KERAS_BACKEND={name}")
-    for name in ("jax", "tensorflow", "torch")
-}
 
 
 def run_scenario(name, backend, timeout=900, **env):
@@ -90,7 +86,7 @@ def test_engine_and_devices_of_the_backend():
     assert backend.default_jit_compile() == (True if BACKEND == "tensorflow" else "auto")
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="no device mesh on torch")
+@pytest.mark.backends("jax", "tensorflow")  # no device mesh on torch
 def test_mesh_larger_than_the_devices_suggests_meshes_that_fit():
     n = len(backend.distribution_devices())
     kind = "model" if BACKEND == "jax" else "data"
@@ -106,7 +102,7 @@ def test_unknown_kind():
         distribution.configure_distribution("pipeline")
 
 
-@only["jax"]
+@pytest.mark.backends("jax")
 def test_layout_map_one_key_per_variable_and_divisible():
     import keras_simple_diffusion as ksd
 
@@ -134,7 +130,7 @@ def test_layout_map_one_key_per_variable_and_divisible():
     ]
 
 
-@only["jax"]
+@pytest.mark.backends("jax")
 @pytest.mark.slow
 def test_jax_data_parallel_fit_on_8_devices():
     result = run_scenario("jax_data", "jax", **JAX_8)
@@ -144,7 +140,7 @@ def test_jax_data_parallel_fit_on_8_devices():
     assert np.all(np.isfinite(result["losses"])) and len(result["losses"]) == 6
 
 
-@only["jax"]
+@pytest.mark.backends("jax")
 @pytest.mark.slow
 def test_jax_model_parallel_shards_kernels_and_matches_single_device():
     result = run_scenario("jax_model", "jax", **JAX_8)
@@ -175,7 +171,7 @@ def test_jax_model_parallel_shards_kernels_and_matches_single_device():
     np.testing.assert_allclose(result["losses"], result["single_losses"], rtol=1e-4, atol=1e-5)
 
 
-@only["tensorflow"]
+@pytest.mark.backends("tensorflow")
 @pytest.mark.slow
 def test_tf_mirrored_strategy_fit_with_different_noise_per_replica():
     result = run_scenario("tf_mirrored", "tensorflow")
@@ -194,13 +190,13 @@ def test_tf_mirrored_strategy_fit_with_different_noise_per_replica():
     assert before[0] == pytest.approx(result["unscaled"] / result["replicas"], rel=1e-4)
 
 
-@only["tensorflow"]
+@pytest.mark.backends("tensorflow")
 def test_tf_model_parallel_is_a_clear_error():
     with pytest.raises(distribution.DistributionNotSupportedError, match="JAX"):
         distribution.configure_distribution("model", "1x2")
 
 
-@only["torch"]
+@pytest.mark.backends("torch")
 def test_torch_model_parallel_is_a_clear_error():
     with pytest.raises(distribution.DistributionNotSupportedError) as info:
         distribution.configure_distribution("model", "1x2")
@@ -208,7 +204,7 @@ def test_torch_model_parallel_is_a_clear_error():
     assert "3.16" in message and "JAX" in message and "torchrun" in message
 
 
-@only["torch"]
+@pytest.mark.backends("torch")
 def test_torch_data_parallel_without_torchrun_is_one_process_said_so(monkeypatch, capsys):
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
@@ -219,7 +215,7 @@ def test_torch_data_parallel_without_torchrun_is_one_process_said_so(monkeypatch
         distribution.configure_distribution("data", "2x1")
 
 
-@only["torch"]
+@pytest.mark.backends("torch")
 def test_torchrun_without_flag_is_not_a_silent_single_device_run(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(distribution.DistributionNotSupportedError, match="torchrun"):

@@ -33,11 +33,6 @@ from keras_simple_diffusion.training.commands import tiny_train_command
 
 HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parent.parent
-BACKEND = keras.config.backend()
-only = {
-    name: pytest.mark.skipif(BACKEND != name, reason=f"needs KERAS_BACKEND={name}")
-    for name in ("jax", "tensorflow", "torch")
-}
 KILL_LIMIT_S = 60
 
 
@@ -121,7 +116,7 @@ def assert_relatively_close(got, want, tolerance):
     assert np.all(np.abs(got - want) <= tolerance * np.abs(want)), (got, want)
 
 
-@only["torch"]
+@pytest.mark.backends("torch")
 @pytest.mark.slow
 def test_torch_two_ranks_train_as_one_process_averaging_their_gradients(tmp_path):
     # Ranks start from different weights and seeds: rank 0's are broadcast.
@@ -150,7 +145,7 @@ def test_torch_two_ranks_train_as_one_process_averaging_their_gradients(tmp_path
         np.testing.assert_allclose(ranks[0]["weights"][path], values, rtol=1e-6, atol=1e-9)
 
 
-@only["jax"]
+@pytest.mark.backends("jax")
 @pytest.mark.slow
 def test_jax_two_processes_form_one_mesh_and_match_one_process(tmp_path):
     port = free_port()
@@ -190,7 +185,7 @@ def test_jax_two_processes_form_one_mesh_and_match_one_process(tmp_path):
     assert sorted(halves) == [[[0, 32], [32, 64]], [[64, 96], [96, 128]]]
 
 
-@only["tensorflow"]
+@pytest.mark.backends("tensorflow")
 @pytest.mark.slow
 def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
     workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
@@ -235,7 +230,7 @@ def kill_the_second_and_time_the_first(tmp_path, name, envs):
     return first.returncode, seconds, (tmp_path / "log").read_text()
 
 
-@only["tensorflow"]
+@pytest.mark.backends("tensorflow")
 @pytest.mark.slow
 def test_tf_killed_worker_stops_the_other_with_an_error(tmp_path):
     workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
@@ -253,7 +248,7 @@ def test_tf_killed_worker_stops_the_other_with_an_error(tmp_path):
     assert "Connection reset by peer" in output or "unavailable" in output.lower()
 
 
-@only["jax"]
+@pytest.mark.backends("jax")
 @pytest.mark.slow
 def test_jax_killed_process_stops_the_other_with_an_error(tmp_path):
     env = environment(
@@ -306,7 +301,7 @@ def worker_pid(marker, rank):
     return None
 
 
-@only["torch"]
+@pytest.mark.backends("torch")
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank in /proc")
 def test_torch_cli_run_folder_resume_across_process_counts_and_killed_rank(tmp_path):
