@@ -8,7 +8,8 @@ library (see below), lives in this module:
   eager under `no_grad`);
 - `scale_loss_for_replicas`: the per-replica loss scaling of Keras' TF
   trainer under `tf.distribute`;
-- `default_jit_compile`: XLA by default on TensorFlow, Keras' "auto" elsewhere;
+- `default_jit_compile`, `tensorflow_xla`: XLA by default on TensorFlow
+  (training and sampling) unless `KSD_TF_XLA=0`, Keras' "auto" elsewhere;
 - `distribution_engine`, `distribution_devices`, `tf_distribute_strategy`:
   which engine distributes training (`keras.distribution` on JAX,
   `tf.distribute` on TensorFlow, none on PyTorch with Keras 3.15), over
@@ -37,6 +38,9 @@ import os
 import keras
 
 KERAS_DISTRIBUTION = "keras.distribution"
+# "0" turns off the XLA that the package otherwise chooses on TensorFlow:
+# compiling costs more than it saves in short runs and in the tests.
+TF_XLA_VARIABLE = "KSD_TF_XLA"
 TF_DISTRIBUTE = "tf.distribute"
 TORCH_DISTRIBUTED = "torch.distributed"
 # An odd constant (2^32 / golden ratio): rank r's seeds are offset by r times
@@ -46,14 +50,15 @@ _RANK_SEED_STRIDE = 0x9E3779B9
 _workers_strategy = None
 
 
-def compile_inference(model, function, jit_compile=True):
+def compile_inference(model, function, jit_compile=None):
     """Wraps `function(*tensors)`, which reads `model`'s variables, for fast
     repeated inference on the active backend.
 
     - JAX: `jax.jit` with the model state passed in explicitly (through a
       `StatelessScope`), so the compiled function sees the current weights
       instead of baking them in as constants.
-    - TensorFlow: `tf.function` (XLA with `jit_compile=True`).
+    - TensorFlow: `tf.function`, with XLA if `jit_compile` (None: unless
+      `KSD_TF_XLA=0`, see `tensorflow_xla`).
     - PyTorch: eager under `torch.no_grad()`.
     """
     backend = keras.config.backend()
@@ -82,6 +87,8 @@ def compile_inference(model, function, jit_compile=True):
     if backend == "tensorflow":
         import tensorflow as tf
 
+        if jit_compile is None:
+            jit_compile = tensorflow_xla()
         return tf.function(function, jit_compile=jit_compile, reduce_retracing=True)
     if backend == "torch":
         import torch
@@ -105,11 +112,23 @@ def scale_loss_for_replicas(loss):
     return scale_loss_for_distribution(loss)
 
 
+def tensorflow_xla():
+    """Whether TensorFlow compiles with XLA where the package chooses (the
+    training step, sampling): yes, unless the environment sets `KSD_TF_XLA=0`."""
+    value = os.environ.get(TF_XLA_VARIABLE, "1").strip()
+    if value not in ("0", "1"):
+        raise ValueError(f"{TF_XLA_VARIABLE} must be 0 or 1. Received: {value!r}")
+    return value == "1"
+
+
 def default_jit_compile():
-    """The training step's `jit_compile` when the user leaves it to us: True
-    (XLA) on TensorFlow, about twice as fast as Keras' "auto" (no XLA on a
-    CPU-only machine); "auto" elsewhere (jit on JAX, eager on torch)."""
-    return True if keras.config.backend() == "tensorflow" else "auto"
+    """The training step's `jit_compile` when the user leaves it to us: XLA
+    on TensorFlow (`tensorflow_xla`), about twice as fast a step as Keras'
+    "auto" (no XLA on a CPU-only machine); "auto" elsewhere (jit on JAX,
+    eager on torch)."""
+    if keras.config.backend() == "tensorflow":
+        return tensorflow_xla()
+    return "auto"
 
 
 def distribution_engine():

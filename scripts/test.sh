@@ -11,13 +11,17 @@
 # two at `nice` 10: it gets a core of its own while they share the other.
 # Each backend's output is shown whole when it ends. Tests marked `slow` run
 # on SLOW_BACKENDS only (default torch, the fastest here; empty: every
-# backend; see tests/conftest.py). Extra arguments go to pytest.
+# backend; see tests/conftest.py). TensorFlow's XLA compiles take most of
+# its suite's time and the tests' steps are few, so KSD_TF_XLA defaults to 0
+# here: the tests of the XLA path (tests/core/test_tensorflow_xla.py, the
+# CLI's tiny run) set it themselves. Extra arguments go to pytest.
 set -uo pipefail
 export SLOW_BACKENDS=${SLOW_BACKENDS-torch}
+export KSD_TF_XLA=${KSD_TF_XLA-0}
 threads=${TEST_THREADS:-1}
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=$threads
-export XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=$threads"
+export XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false"
 backends=${BACKENDS:-jax tensorflow torch}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from keras_simple_diffusion.backend import TF_XLA_VARIABLE
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training.commands import tiny_train_command
 
@@ -16,9 +17,12 @@ TINY_TRAIN = tiny_train_command(steps=4, checkpoint_every=2, sample_every=2, bat
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """Path of a finished tiny run folder (its `runs/latest`)."""
+    """Path of a finished tiny run folder (its `runs/latest`), trained with
+    the package's XLA on TensorFlow whatever `KSD_TF_XLA` the suite sets."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    assert main(TINY_TRAIN + ["--runs-dir", str(runs_dir)]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TF_XLA_VARIABLE, "1")
+        assert main(TINY_TRAIN + ["--runs-dir", str(runs_dir)]) == 0
     return runs_dir / "latest"
 
 

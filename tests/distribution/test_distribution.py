@@ -83,7 +83,6 @@ def test_engine_and_devices_of_the_backend():
         assert devices == [d.name for d in gpus or cpus]
     else:  # torchrun's processes, one device each
         assert engine == "torch.distributed" and devices == []
-    assert backend.default_jit_compile() == (True if BACKEND == "tensorflow" else "auto")
 
 
 @pytest.mark.backends("jax", "tensorflow")  # no device mesh on torch
