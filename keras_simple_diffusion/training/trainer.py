@@ -62,8 +62,7 @@ def is_text_conditioned(config, info):
 
 # The image size of a run on a named source that leaves it out: the emoji
 # are drawn at 128 px, and train at 64 by default on a CPU; Fashion-MNIST
-# trains at its own 28 px (its steps cost about 0.6 of those of the 32 px
-# padding, so that a default run of 6000 steps fits its time).
+# trains at its own 28 px (fewer pixels a step than the 32 px padding).
 DEFAULT_IMAGE_SIZES = {"emoji": 64, "fashion": 28}
 
 
