@@ -268,6 +268,18 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     )
 
 
+def _sampler_kwargs(args):
+    """The `generate` keyword arguments of the options of `_add_sampler_options`."""
+    return dict(
+        steps=args.steps,
+        sampler=args.sampler,
+        spacing=args.spacing,
+        guidance=args.guidance,
+        seed=args.seed,
+        batch_size=args.batch_size,
+    )
+
+
 def _check_not_empty(flag, values):
     if not values:
         raise ValueError(f"{flag} is empty.")
@@ -335,13 +347,8 @@ def run_sample(args):
             labels=labels,
             prompts=prompts,
             num_images=num_images,
-            steps=args.steps,
-            sampler=args.sampler,
-            spacing=args.spacing,
-            guidance=args.guidance,
-            seed=args.seed,
-            batch_size=args.batch_size,
             progress=show,
+            **_sampler_kwargs(args),
         )
     columns = args.columns or (
         min(model.num_classes, 10) if labels and args.labels is None else None
@@ -427,16 +434,11 @@ def run_evaluate(args):
             data_dir=args.data_dir,
             num_samples=args.num_samples,
             max_real=args.max_real,
-            steps=args.steps,
-            sampler=args.sampler,
-            spacing=args.spacing,
-            guidance=args.guidance,
-            seed=args.seed,
-            batch_size=args.batch_size,
             inception_weights=args.inception_weights,
             classifier_cache=args.classifier_cache,
             report_path=report_path,
             progress=phases.begin,
+            **_sampler_kwargs(args),
         )
     files.write_json(json_path, metrics)
     print(json.dumps(metrics, indent=2))
