@@ -332,9 +332,12 @@ def start_jax_processes(job_addresses, num_processes, process_id, heartbeat_time
     heartbeat (JAX's default, 100 s, is longer than a user waits for a run
     that cannot go on); the other processes then stop with "The following
     tasks are unhealthy (stopped sending heartbeats)". Keras passes no such
-    option, so its call of `jax.distributed.initialize` gets it here."""
+    option, so its call of `jax.distributed.initialize` gets it here. CPU
+    devices exchange across processes through gloo (JAX's CPU client has no
+    cross-process collectives otherwise); GPUs and TPUs keep their own."""
     import jax
 
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     initialize = jax.distributed.initialize
     jax.distributed.initialize = functools.partial(
         initialize, heartbeat_timeout_seconds=heartbeat_timeout_s

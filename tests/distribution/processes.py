@@ -99,9 +99,6 @@ def torch_reference():
 def _jax_start():
     """Joins the JAX processes of the test (2 CPU devices each, gloo
     collectives), before anything touches a device."""
-    import jax
-
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     from keras_simple_diffusion import distribution
 
     distribution.initialize(
@@ -182,43 +179,6 @@ def tf_reference():
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     return _tf_runs()
-
-
-def _train_until_killed(context, model):
-    """Trains for long, marking `OUT/training-<process>` once steps run,
-    until the test kills a process: the others must then fail."""
-    import keras
-
-    marker = os.path.join(sys.argv[2], f"training-{context.process_index}")
-
-    class Mark(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            open(marker, "w").close()
-
-    dataset = context.shard_dataset(_dataset().repeat(), BATCH)
-    model.fit(dataset, epochs=1, steps_per_epoch=100_000, verbose=0, callbacks=[Mark()])
-    return dict(process=context.process_index, finished=True)
-
-
-def jax_until_killed():
-    _jax_start()
-    from keras_simple_diffusion import distribution
-
-    context = distribution.configure_distribution("data")
-    with context.scope():
-        model = _model()
-    return _train_until_killed(context, model)
-
-
-def tf_until_killed():
-    from keras_simple_diffusion import distribution
-
-    distribution.initialize()
-    context = distribution.configure_distribution("data")
-    with context.scope():
-        model = _model(jit_compile=context.jit_compile)
-    context.prepare(model)
-    return _train_until_killed(context, model)
 
 
 if __name__ == "__main__":

@@ -4,15 +4,16 @@ Each backend's own engine, run for real with two processes, against a run
 in one process on the same global batches:
 
 - PyTorch: `torchrun` (gloo), each rank its share of the batch and its own
-  noise, gradients averaged; the CLI's run folder, resume 2 -> 1 -> 2
-  processes, and a killed rank;
+  noise, gradients averaged;
 - JAX: two processes x two CPU devices forming one mesh (gloo collectives),
   DataParallel and ModelParallel with the model axis across the processes;
 - TensorFlow: MultiWorkerMirroredStrategy, two workers from TF_CONFIG.
 
+And the CLI on each of the three: a killed process stops the other, one
+run folder written by process 0, resume 2 -> 1 -> 2 processes.
+
 Every process is started in its own session and its group is killed at the
-end, whatever happens. Each test runs on its own backend only (KERAS_BACKEND).
-"""
+end, whatever happens. Each test runs on its own backend only (KERAS_BACKEND)."""
 
 import contextlib
 import json
@@ -210,59 +211,8 @@ def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
     assert_relatively_close(first["losses"], want["losses"], 1e-4)
 
 
-def kill_the_second_and_time_the_first(tmp_path, name, envs):
-    """Starts two processes of scenario `name`, SIGKILLs the second once it
-    trains, and returns the first's exit code, the seconds it took to stop
-    and its output."""
-    with processes() as start, open(tmp_path / "log", "w") as log:
-        command = [sys.executable, "processes.py", name, str(tmp_path)]
-        first, second = [start(command, env, log) for env in envs]
-        deadline = time.monotonic() + 900
-        while not (tmp_path / "training-1").exists():
-            assert first.poll() is None and second.poll() is None, (tmp_path / "log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        second.kill()
-        killed = time.monotonic()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            first.wait(timeout=KILL_LIMIT_S + 60)
-        seconds = time.monotonic() - killed
-    return first.returncode, seconds, (tmp_path / "log").read_text()
-
-
-@pytest.mark.backends("tensorflow")
-@pytest.mark.slow
-def test_tf_killed_worker_stops_the_other_with_an_error(tmp_path):
-    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
-    envs = [
-        environment(
-            KERAS_BACKEND="tensorflow",
-            TF_CONFIG=json.dumps(
-                {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-            ),
-        )
-        for index in (0, 1)
-    ]
-    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "tf_until_killed", envs)
-    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
-    assert "Connection reset by peer" in output or "unavailable" in output.lower()
-
-
-@pytest.mark.backends("jax")
-@pytest.mark.slow
-def test_jax_killed_process_stops_the_other_with_an_error(tmp_path):
-    env = environment(
-        KERAS_BACKEND="jax",
-        XLA_FLAGS="--xla_force_host_platform_device_count=1",
-        COORDINATOR=f"127.0.0.1:{free_port()}",
-        PROCESSES=2,
-    )
-    envs = [{**env, "PROCESS": str(index)} for index in (0, 1)]
-    code, seconds, output = kill_the_second_and_time_the_first(tmp_path, "jax_until_killed", envs)
-    assert code not in (0, None) and seconds < KILL_LIMIT_S, (code, seconds, output[-3000:])
-
-
-# The CLI, PyTorch: run folder, resume across process counts, a killed rank.
+# The CLI on each backend: run folder, resume across process counts, a
+# killed process.
 
 STEPS = 40
 PERIOD = 2
@@ -271,6 +221,13 @@ TRAIN = [
     "keras_simple_diffusion",
     *tiny_train_command(steps=STEPS, checkpoint_every=PERIOD, sample_every=STEPS, batch_size=16),
 ]
+RESUME = TRAIN[:3]  # python -m keras_simple_diffusion train
+# What the surviving processes print when their peer is SIGKILLed.
+KILLED_PEER_MESSAGES = {
+    "torch": ("Signal 9 (SIGKILL)", "another process stopped"),
+    "jax": ("unhealthy", "heartbeat"),
+    "tensorflow": ("Connection reset by peer", "Unavailable"),
+}
 
 
 def backed_up_epoch(run_dir):
@@ -281,10 +238,10 @@ def backed_up_epoch(run_dir):
         return 0
 
 
-def wait_for_epoch(run_dir, epoch, process, timeout=600):
+def wait_for_epoch(run_dir, epoch, started, timeout=600):
     deadline = time.monotonic() + timeout
     while backed_up_epoch(run_dir) < epoch:
-        assert process.poll() is None, "training ended before the backup"
+        assert all(p.poll() is None for p in started), "training ended before the backup"
         assert time.monotonic() < deadline, f"no backup of epoch {epoch} after {timeout} s"
         time.sleep(0.1)
 
@@ -301,44 +258,87 @@ def worker_pid(marker, rank):
     return None
 
 
-@pytest.mark.backends("torch")
+def launch_two(start, log, backend, arguments, env):
+    """`python ARGUMENTS --distribution data` in two processes of `backend`'s
+    engine on 127.0.0.1; returns what was started (torchrun: one launcher)."""
+    command = [*arguments, "--distribution", "data"]
+    if backend == "torch":
+        return [start([*torchrun(2, free_port()), *command], env, log)]
+    if backend == "jax":
+        jax_env = {
+            **env,
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{free_port()}",
+            "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+        }
+        return [
+            start(
+                [sys.executable, *command],
+                {**jax_env, "KERAS_DISTRIBUTION_PROCESS_ID": str(i)},
+                log,
+            )
+            for i in (0, 1)
+        ]
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    configs = [
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}} for i in (0, 1)
+    ]
+    return [
+        start([sys.executable, *command], {**env, "TF_CONFIG": json.dumps(c)}, log) for c in configs
+    ]
+
+
+def kill_second_process(backend, marker, started):
+    if backend == "torch":
+        os.kill(worker_pid(marker, 1), signal.SIGKILL)
+    else:
+        os.killpg(started[1].pid, signal.SIGKILL)
+
+
+@pytest.mark.backends("torch", "jax", "tensorflow")
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank in /proc")
-def test_torch_cli_run_folder_resume_across_process_counts_and_killed_rank(tmp_path):
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds torchrun's ranks in /proc")
+def test_cli_run_folder_resume_across_process_counts_and_killed_process(tmp_path):
+    backend = keras.config.backend()
     runs = tmp_path / "runs"
     latest = runs / "latest"
     marker = f"KSD_TEST_RUN={uuid.uuid4().hex}"
-    env = environment(KERAS_BACKEND="torch", KSD_TEST_RUN=marker.split("=", 1)[1])
+    # One device a JAX process; the other processes' private run folders
+    # (JAX, TensorFlow) go under tmp_path.
+    env = environment(
+        KERAS_BACKEND=backend,
+        KSD_TEST_RUN=marker.split("=", 1)[1],
+        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        TMPDIR=tmp_path,
+    )
     log_path = tmp_path / "log"
     with processes() as start, open(log_path, "w") as log:
-        # Two ranks; rank 1 is killed once a period is backed up: the run
-        # fails with a message within KILL_LIMIT_S instead of hanging.
-        command = [*torchrun(2, free_port()), *TRAIN, "--runs-dir", str(runs)]
-        command += ["--distribution", "data"]
-        launch = start(command, env, log)
-        wait_for_epoch(latest, 1, launch)
-        os.kill(worker_pid(marker, 1), signal.SIGKILL)
+        # Two processes; the second is killed once a period is backed up:
+        # the first fails with a message within KILL_LIMIT_S, no hang.
+        started = launch_two(start, log, backend, [*TRAIN, "--runs-dir", str(runs)], env)
+        wait_for_epoch(latest, 1, started)
+        kill_second_process(backend, marker, started)
         killed = time.monotonic()
-        assert wait_all([launch], timeout=KILL_LIMIT_S + 30) != [0]
+        assert wait_all(started[:1], timeout=KILL_LIMIT_S + 30) != [0]
         assert time.monotonic() - killed < KILL_LIMIT_S
         log.flush()
         output = log_path.read_text()
-        assert "Signal 9 (SIGKILL)" in output or "another process stopped" in output, output[-3000:]
+        assert any(m in output for m in KILLED_PEER_MESSAGES[backend]), output[-3000:]
         two_process_epoch = backed_up_epoch(latest)
 
         # Resumed in one process, killed after one more period.
-        one = start([sys.executable, *TRAIN[:3], "--resume", str(latest), "--quiet"], env, log)
-        wait_for_epoch(latest, two_process_epoch + 1, one)
+        one = start([sys.executable, *RESUME, "--resume", str(latest), "--quiet"], env, log)
+        wait_for_epoch(latest, two_process_epoch + 1, [one])
         one.kill()
         one.wait()
 
         # Resumed in two processes, to the end.
-        command = [*torchrun(2, free_port()), *TRAIN[:3], "--resume", str(latest)]
-        command += ["--distribution", "data", "--quiet"]
-        assert wait_all([start(command, env, log)]) == [0], log_path.read_text()[-4000:]
+        started = launch_two(
+            start, log, backend, [*RESUME, "--resume", str(latest), "--quiet"], env
+        )
+        assert wait_all(started) == [0] * len(started), log_path.read_text()[-4000:]
 
-    # One run folder, written by rank 0 alone: each period logged once, one
-    # TensorBoard file per launch (three), the checkpoints; every step
+    # One run folder, written by process 0 alone: each period logged once,
+    # one TensorBoard file per launch (three), the checkpoints; every step
     # trained once.
     assert sorted(p.name for p in runs.iterdir() if p.name != "latest") == [latest.resolve().name]
     run_dir = latest.resolve()
