@@ -100,7 +100,7 @@ def launch(backend, processes, steps, warmup, timeout):
             **os.environ,
             **ONE_THREAD,
             "KERAS_BACKEND": backend,
-            "BENCH_PROCESSES": str(processes),
+            "BENCH_PROCESSES": "1" if processes == "ceiling" else str(processes),
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
         port = free_port()
