@@ -14,6 +14,7 @@ run on 127.0.0.1; the machine's load average is recorded with the figures.
 
     python benchmarks/multiprocess.py                       # all three backends
     python benchmarks/multiprocess.py --backends torch --steps 30
+    python benchmarks/multiprocess.py --steps 60 --repeats 3   # median and range
 
 Writes benchmarks/results/multiprocess.json.
 """
@@ -158,6 +159,7 @@ def main():
     parser.add_argument("--backends", nargs="+", default=["torch", "jax", "tensorflow"])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each setting")
     parser.add_argument("--timeout", type=int, default=1800)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -168,17 +170,25 @@ def main():
     results = json.loads(path.read_text()) if path.exists() else {}
     for backend in args.backends:
         row = {}
-        for processes in (1, 2, "ceiling"):
-            name = f"{processes}_processes" if processes != "ceiling" else "ceiling"
-            load_before = os.getloadavg()[0]
-            images_per_s = launch(backend, processes, args.steps, args.warmup, args.timeout)
+        # Repeats interleave the three settings, so that a slow spell of the
+        # machine falls on all of them; each figure is the median of its
+        # repeats, with the range beside it.
+        settings = {"1_processes": 1, "2_processes": 2, "ceiling": "ceiling"}
+        runs = {name: [] for name in settings}
+        for _ in range(args.repeats):
+            for name, processes in settings.items():
+                load_before = os.getloadavg()[0]
+                images_per_s = launch(backend, processes, args.steps, args.warmup, args.timeout)
+                runs[name].append(dict(images_per_s=images_per_s, load_1min=load_before))
+                print(backend, name, runs[name][-1], flush=True)
+        for name, measured in runs.items():
+            speeds = [run["images_per_s"] for run in measured]
             row[name] = {
-                "images_per_s": images_per_s,
+                "images_per_s": statistics.median(speeds),
+                "images_per_s_range": [min(speeds), max(speeds)],
+                "runs": measured,
                 "steps": args.steps,
-                "load_1min_before": load_before,
-                "load_1min_after": os.getloadavg()[0],
             }
-            print(backend, name, row[name], flush=True)
         one = 2 * row["1_processes"]["images_per_s"]
         row["scaling_efficiency"] = row["2_processes"]["images_per_s"] / one
         row["ceiling_efficiency"] = row["ceiling"]["images_per_s"] / one

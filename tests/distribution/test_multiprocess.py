@@ -214,7 +214,7 @@ def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
 # The CLI on each backend: run folder, resume across process counts, a
 # killed process.
 
-STEPS = 40
+STEPS = 12
 PERIOD = 2
 TRAIN = [
     "-m",
