@@ -2,8 +2,9 @@
 
 Each backend's multi-process engine (torchrun + torch.distributed with
 gloo, JAX processes with gloo collectives, TF MultiWorkerMirroredStrategy)
-against one plain process, on the same global batch (uvit-tiny at 32 x 32,
-global batch 32: each of two processes computes 16 images). Process 0
+against one plain process, on the same global batch (`--model`, uvit-tiny
+by default, at 32 x 32, global batch 32: each of two processes computes 16
+images). Process 0
 times the steps after the warm-up (the first steps compile); images/s is
 the global batch over the median step time, and scaling efficiency is
 images/s with 2 processes / (2 x images/s with 1). The ceiling row runs two
@@ -16,7 +17,7 @@ run on 127.0.0.1; the machine's load average is recorded with the figures.
     python benchmarks/multiprocess.py --backends torch --steps 30
     python benchmarks/multiprocess.py --steps 60 --repeats 3   # median and range
 
-Writes benchmarks/results/multiprocess.json.
+Writes benchmarks/results/multiprocess.json, one entry per model and backend.
 """
 
 import argparse
@@ -44,7 +45,7 @@ ONE_THREAD = {
 }
 
 
-def worker(steps, warmup, out):
+def worker(model_name, steps, warmup, out):
     """One process: trains `warmup + steps` steps of BENCH_BATCH images
     (the whole global batch over all processes); process 0 writes the step
     times after the warm-up to `out`."""
@@ -65,7 +66,7 @@ def worker(steps, warmup, out):
     keras.utils.set_random_seed(0)
     with context.scope():
         model = ksd.SimpleDiffusion(
-            ksd.build_denoiser("uvit-tiny", image_size=IMAGE_SIZE, channels=1), seed=0
+            ksd.build_denoiser(model_name, image_size=IMAGE_SIZE, channels=1), seed=0
         )
         model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=context.jit_compile)
     context.prepare(model)
@@ -91,12 +92,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def launch(backend, processes, steps, warmup, timeout):
+def launch(backend, model, processes, steps, warmup, timeout):
     """Trains in `processes` processes, or "ceiling": two independent
     processes of half the batch each; returns images/s."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "times.json")
-        me = [__file__, "--worker", "--steps", str(steps), "--warmup", str(warmup), "--out", out]
+        me = [__file__, "--worker", "--model", model, "--steps", str(steps)]
+        me += ["--warmup", str(warmup), "--out", out]
         env = {
             **os.environ,
             **ONE_THREAD,
@@ -157,6 +159,7 @@ def launch(backend, processes, steps, warmup, timeout):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["torch", "jax", "tensorflow"])
+    parser.add_argument("--model", default="uvit-tiny", help="denoiser preset (%(default)s)")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1, help="runs of each setting")
@@ -165,7 +168,7 @@ def main():
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.steps, args.warmup, args.out)
+        return worker(args.model, args.steps, args.warmup, args.out)
     path = RESULTS / "multiprocess.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for backend in args.backends:
@@ -178,7 +181,9 @@ def main():
         for _ in range(args.repeats):
             for name, processes in settings.items():
                 load_before = os.getloadavg()[0]
-                images_per_s = launch(backend, processes, args.steps, args.warmup, args.timeout)
+                images_per_s = launch(
+                    backend, args.model, processes, args.steps, args.warmup, args.timeout
+                )
                 runs[name].append(dict(images_per_s=images_per_s, load_1min=load_before))
                 print(backend, name, runs[name][-1], flush=True)
         for name, measured in runs.items():
@@ -193,7 +198,7 @@ def main():
         row["scaling_efficiency"] = row["2_processes"]["images_per_s"] / one
         row["ceiling_efficiency"] = row["ceiling"]["images_per_s"] / one
         row.update(
-            model="uvit-tiny",
+            model=args.model,
             image_size=IMAGE_SIZE,
             global_batch=GLOBAL_BATCH,
             threads_per_process=1,
@@ -201,7 +206,7 @@ def main():
             date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             command=" ".join(["python", "benchmarks/multiprocess.py", *sys.argv[1:]]),
         )
-        results[backend] = row
+        results.setdefault(args.model, {})[backend] = row
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
