@@ -234,12 +234,12 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         "--steps",
         type=flag_type("--steps", int, checks.check_positive_int),
         help="sampler steps (default: a distilled model's own, else the sampler's: "
-        "128 for the first-order samplers; see docs/samplers.md)",
+        "32 for dpmpp-2m and dpmpp-2m-sde, 128 for the others; see docs/samplers.md)",
     )
     parser.add_argument(
         "--sampler",
         choices=SAMPLERS,
-        help="default: the model's (ddim for a distilled model)",
+        help="default: the model's (dpmpp-2m-sde for a new model, ddim for a distilled one)",
     )
     parser.add_argument(
         "--spacing",

@@ -29,6 +29,7 @@ from keras_simple_diffusion.parametrization import (
     epsilon_error,
 )
 from keras_simple_diffusion.samplers import (
+    DEFAULT_SAMPLER,
     DEFAULT_SPACINGS,
     DEFAULT_STEPS,
     check_sampler,
@@ -86,13 +87,14 @@ class SimpleDiffusion(keras.Model):
             (or a caption with the empty prompt, for text conditioning)
             during training, for classifier-free guidance.
         sampling_steps: the steps `generate` takes by default; None for
-            the sampler's own default (`samplers.DEFAULT_STEPS`: 128 for
-            the first-order samplers). A distilled model (see
+            the sampler's own default (`samplers.DEFAULT_STEPS`: 32 for
+            the DPM-Solver++ samplers, 128 for the first-order ones). A
+            distilled model (see
             `ProgressiveDistillation`) has its distilled count here.
         sampler: the sampler `generate` uses by default, one of
-            `samplers.SAMPLERS`: "ancestral", "ddim" (the one a distilled
-            model was distilled for), "stochastic", "dpmpp-2m" or
-            "dpmpp-2m-sde" (see `samplers`).
+            `samplers.SAMPLERS`: "dpmpp-2m-sde" (`samplers.DEFAULT_SAMPLER`),
+            "ancestral", "ddim" (the one a distilled model was distilled
+            for), "stochastic" or "dpmpp-2m" (see `samplers`).
         seed: seed of the model's `SeedGenerator`s.
 
     Example:
@@ -125,7 +127,7 @@ class SimpleDiffusion(keras.Model):
         multiscale_min_size=32,
         label_dropout=0.1,
         sampling_steps=None,
-        sampler="ancestral",
+        sampler=DEFAULT_SAMPLER,
         seed=None,
         **kwargs,
     ):

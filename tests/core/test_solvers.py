@@ -215,16 +215,23 @@ def test_two_solver_steps_are_its_first_order_steps(model, solver, first_order):
     )
 
 
+def test_a_new_model_samples_with_32_dpm_solver_sde_steps():
+    model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny"), seed=0)
+    assert model.sampling_defaults() == (32, "dpmpp-2m-sde")
+
+
 def test_the_model_keeps_its_sampler_through_saving(tmp_path):
+    # A model saved with another sampler (ancestral was the default once)
+    # keeps sampling with it.
     denoiser = ksd.build_denoiser("uvit-tiny", num_classes=10)
-    model = ksd.SimpleDiffusion(denoiser, sampler="dpmpp-2m-sde", seed=0)
+    model = ksd.SimpleDiffusion(denoiser, sampler="ancestral", seed=0)
     path = str(tmp_path / "model.keras")
     model.save(path)
     restored = keras.saving.load_model(path)
-    assert restored.sampler == "dpmpp-2m-sde"
-    assert restored.sampling_defaults() == (samplers.DEFAULT_STEPS["dpmpp-2m-sde"], "dpmpp-2m-sde")
-    assert restored.sampling_defaults(sampler="ancestral") == (128, "ancestral")
-    assert restored.sampling_defaults(steps=7) == (7, "dpmpp-2m-sde")
+    assert restored.sampler == "ancestral"
+    assert restored.sampling_defaults() == (128, "ancestral")
+    assert restored.sampling_defaults(sampler="dpmpp-2m") == (32, "dpmpp-2m")
+    assert restored.sampling_defaults(steps=7) == (7, "ancestral")
 
 
 def test_bad_sampler_and_spacing_name_the_valid_ones(model):
