@@ -97,8 +97,9 @@ def launch(backend, model, processes, steps, warmup, timeout):
     processes of half the batch each; returns images/s."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "times.json")
-        me = [__file__, "--worker", "--model", model, "--steps", str(steps)]
-        me += ["--warmup", str(warmup), "--out", out]
+        worker_args = [__file__, "--worker", "--model", model, "--steps", str(steps)]
+        worker_args += ["--warmup", str(warmup)]
+        me = [*worker_args, "--out", out]
         env = {
             **os.environ,
             **ONE_THREAD,
@@ -109,7 +110,9 @@ def launch(backend, model, processes, steps, warmup, timeout):
         port = free_port()
         if processes == "ceiling":
             half = {**env, "BENCH_BATCH": str(GLOBAL_BATCH // 2)}
-            commands = [([sys.executable, *me[:-1], f"{out}.{i}"], half) for i in range(2)]
+            commands = [
+                ([sys.executable, *worker_args, "--out", f"{out}.{i}"], half) for i in range(2)
+            ]
         elif processes == 1:
             commands = [([sys.executable, *me], env)]
         elif backend == "torch":
