@@ -562,8 +562,11 @@ def plot(records, path):
 
     metrics = ("class_accuracy", "fd_ratio", "pixel_fd_ratio")
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
+    variants = [variant for variant in VARIANTS if any(r["variant"] == variant for r in records)]
+    colours = {variant: f"C{index % 10}" for index, variant in enumerate(variants)}
     for axis, metric in zip(axes, metrics):
-        for variant in VARIANTS:
+        for variant in variants:
+            labelled = False  # one legend entry a variant; its seeds share its colour
             for seed in sorted({r["seed"] for r in records if r["variant"] == variant}):
                 points = sorted(
                     (r["minutes"], r[metric])
@@ -571,13 +574,15 @@ def plot(records, path):
                     if r["variant"] == variant and r["seed"] == seed and r[metric] is not None
                 )
                 if points:
-                    label = variant if seed == min(r["seed"] for r in records) else None
-                    axis.plot(*zip(*points), marker="o", label=label)
+                    label = None if labelled else variant
+                    axis.plot(*zip(*points), marker="o", color=colours[variant], label=label)
+                    labelled = True
         axis.set_xlabel("training minutes")
         axis.set_title(metric)
         if metric != "class_accuracy":
             axis.set_yscale("log")
-    axes[0].legend(fontsize=7)
+    # The legend goes where most variants have points (not every one reports accuracy).
+    max(axes, key=lambda axis: len(axis.get_legend_handles_labels()[1])).legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
