@@ -34,6 +34,11 @@ DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: Fashion-MNIST's
 # 60,000 images are far from fitted at 4000 steps (docs/results.md).
 DEFAULT_SOURCE_STEPS = {"fashion": 6000}
+# Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
+# DEFAULT_STEPS: a step of the 128 px preset costs about six of the 32 px
+# one, and 2000 of them already classify at over 90 % (docs/results.md).
+LARGE_IMAGE_SIZE = 64
+DEFAULT_LARGE_IMAGE_STEPS = 2000
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
 # `data.folders.FITS` and `DEFAULT_MAX_PIXELS`, listed here for the command
 # line without importing the data package (and TensorFlow with it).
@@ -239,8 +244,9 @@ class TrainConfig:
             leaves it to `SimpleDiffusion` (on above 32 px). No command-line
             flag: the section-5.1 study sets it.
         steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
-            (4000), `DEFAULT_TEXT_STEPS` (6000) on captioned data, or the
-            source's own (`DEFAULT_SOURCE_STEPS`; see `with_default_steps`).
+            (4000), `DEFAULT_LARGE_IMAGE_STEPS` (2000) above 64 px,
+            `DEFAULT_TEXT_STEPS` (6000) on captioned data, or the source's
+            own (`DEFAULT_SOURCE_STEPS`; see `with_default_steps`).
         batch_size: images per step.
         learning_rate: peak learning rate of AdamW (linear warm-up over
             `warmup_steps`, then cosine decay to a tenth).
@@ -389,8 +395,8 @@ class TrainConfig:
         flag=False,
     )
     steps: int | None = option(
-        help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_TEXT_STEPS} on captioned "
-        "data such as shapes; "
+        help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_LARGE_IMAGE_STEPS} on images "
+        f"above {LARGE_IMAGE_SIZE} px; {DEFAULT_TEXT_STEPS} on captioned data such as shapes; "
         + ", ".join(f"{steps} on {name}" for name, steps in DEFAULT_SOURCE_STEPS.items())
         + ")",
         group="optimisation",
@@ -508,13 +514,17 @@ class TrainConfig:
         """The `load_dataset` options that apply to image folders."""
         return dict(background=self.background, fit=self.fit, max_pixels=self.max_pixels)
 
-    def with_default_steps(self, text):
+    def with_default_steps(self, text, image_size):
         """This config, with `steps` filled in if None: the named source's own
         count (`DEFAULT_SOURCE_STEPS`), else that of captioned data
-        (`text=True`) or the rest."""
+        (`text=True`), of images larger than `LARGE_IMAGE_SIZE` px, or the
+        rest."""
         if self.steps is not None:
             return self
-        steps = DEFAULT_TEXT_STEPS if text else DEFAULT_STEPS
+        if text:
+            steps = DEFAULT_TEXT_STEPS
+        else:
+            steps = DEFAULT_LARGE_IMAGE_STEPS if image_size > LARGE_IMAGE_SIZE else DEFAULT_STEPS
         steps = DEFAULT_SOURCE_STEPS.get(self.dataset.split(":")[0], steps)
         return dataclasses.replace(self, steps=steps)
 

@@ -99,7 +99,7 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
 
     `jit_compile` overrides the config's (a distribution may rule XLA out);
     `text` builds a text-conditioned denoiser (see `model_spec`)."""
-    config = config.with_default_steps(text)
+    config = config.with_default_steps(text, image_size)
     name, options = model_spec(config, image_size, text)
     options.update(image_size=image_size, channels=channels, num_classes=num_classes)
     try:
@@ -172,7 +172,7 @@ def train(config=None, run_dir=None, runs_root="runs"):
     configure_precision(config.precision)
     info, num_classes = load_training_data(config)
     text = is_text_conditioned(config, info)
-    config = config.with_default_steps(text)
+    config = config.with_default_steps(text, info.image_size)
     name, options = model_spec(config, info.image_size, text)
     widths = options.get("widths") or preset_config(name)[1].get("widths")
     context = configure_distribution(config.distribution, config.mesh, widths=widths)

@@ -16,6 +16,7 @@ from PIL import Image
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import (
+    DEFAULT_LARGE_IMAGE_STEPS,
     DEFAULT_SOURCE_STEPS,
     DEFAULT_STEPS,
     DEFAULT_TEXT_STEPS,
@@ -78,14 +79,18 @@ def test_noise_d_high_interpolates_from_the_resolved_noise_d():
         TrainConfig(noise_d_high=0)
 
 
-def test_default_steps_depend_on_the_data():
-    assert TrainConfig().with_default_steps(text=False).steps == DEFAULT_STEPS == 4000
-    assert TrainConfig().with_default_steps(text=True).steps == DEFAULT_TEXT_STEPS == 6000
-    assert TrainConfig(steps=7).with_default_steps(text=True).steps == 7
+def test_default_steps_depend_on_the_data_and_the_image_size():
+    def steps(text=False, image_size=32, **options):
+        return TrainConfig(**options).with_default_steps(text, image_size).steps
+
+    assert steps() == steps(image_size=64) == DEFAULT_STEPS == 4000
+    assert steps(image_size=128) == steps(image_size=256) == DEFAULT_LARGE_IMAGE_STEPS == 2000
+    assert steps(text=True) == steps(text=True, image_size=128) == DEFAULT_TEXT_STEPS == 6000
+    assert steps(text=True, steps=7) == steps(image_size=128, steps=7) == 7
     fashion = DEFAULT_SOURCE_STEPS["fashion"]
-    assert TrainConfig(dataset="fashion").with_default_steps(text=False).steps == fashion
-    assert TrainConfig(dataset="fashion:text").with_default_steps(text=True).steps == fashion
-    assert TrainConfig(dataset="fashion", steps=7).with_default_steps(text=False).steps == 7
+    assert steps(dataset="fashion") == steps(dataset="fashion", image_size=128) == fashion
+    assert steps(text=True, dataset="fashion:text") == fashion
+    assert steps(dataset="fashion", steps=7) == 7
 
 
 def _sample(tiny_run, out, *args):
