@@ -37,7 +37,7 @@ DEFAULT_SOURCE_STEPS = {"fashion": 6000}
 # Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
 # DEFAULT_STEPS: a step of the 128 px preset costs four to five of the
 # 32 px one, and 2000 of them (16 min on a 2-core CPU) give digits read
-# right 92-99 % of the time (docs/results.md).
+# right 88-99 % of the time, by sampler and guidance (docs/results.md).
 LARGE_IMAGE_SIZE = 64
 DEFAULT_LARGE_IMAGE_STEPS = 2000
 JIT_COMPILE_CHOICES = {"auto": "auto", "true": True, "false": False}
