@@ -19,12 +19,11 @@ import os
 
 import numpy as np
 
-# (evaluate's key, table header): the scores summarised, when present.
-SCORES = (
-    ("class_accuracy", "accuracy"),
-    ("fd_ratio", "FD ratio (classifier)"),
-    ("pixel_fd_ratio", "FD ratio (pooled pixels)"),
-)
+from benchmarks.distillation import SCORES as TABLE_SCORES
+
+# (evaluate's key, table header, format) of the scores summarised, when
+# present: those of the sampler and distillation tables.
+SCORES = tuple((metric, header, fmt) for _, metric, header, fmt in TABLE_SCORES)
 SETTING_KEYS = ("sampler", "steps", "spacing")
 
 
@@ -59,8 +58,9 @@ def summarize(settings, baseline):
     rows = []
     for setting, by_seed in sorted(settings.items()):
         seeds = sorted(by_seed)
+        shared = [seed for seed in seeds if seed in settings[baseline]]
         row = dict(zip(SETTING_KEYS, setting), seeds=seeds)
-        for key, _ in SCORES:
+        for key, _, _ in SCORES:
             values = np.array([by_seed[seed][key] for seed in seeds if key in by_seed[seed]])
             if len(values) != len(seeds):
                 continue
@@ -70,7 +70,6 @@ def summarize(settings, baseline):
                 min=float(values.min()),
                 max=float(values.max()),
             )
-            shared = [seed for seed in seeds if seed in settings[baseline]]
             if "ratio" in key and shared:
                 mean = np.mean([by_seed[seed][key] for seed in shared])
                 reference = np.mean([settings[baseline][seed][key] for seed in shared])
@@ -80,23 +79,24 @@ def summarize(settings, baseline):
 
 
 def markdown(rows, baseline):
-    scores = [(key, header) for key, header in SCORES if key in rows[0]]
+    scores = [score for score in SCORES if score[0] in rows[0]]
     lines = [
         "Mean ± standard deviation (range) over the seeds; x: the mean's ratio to "
         f"the baseline's ({baseline[0]}, {baseline[1]} steps, {baseline[2]} spacing) "
         "on the seeds they share.",
         "",
-        "| sampler | steps | spacing | seeds | " + " | ".join(h for _, h in scores) + " |",
+        "| sampler | steps | spacing | seeds | "
+        + " | ".join(header for _, header, _ in scores)
+        + " |",
         "|---|---|---|---|" + "---|" * len(scores),
     ]
     for row in rows:
         cells = [row["sampler"], str(row["steps"]), row["spacing"], str(len(row["seeds"]))]
-        for key, _ in scores:
+        for key, _, fmt in scores:
             score = row.get(key)
             if score is None:
                 cells.append("-")
                 continue
-            fmt = "{:.1%}" if key == "class_accuracy" else "{:.2f}"
             cell = f"{fmt.format(score['mean'])} ± {fmt.format(score['std'])} "
             cell += f"({fmt.format(score['min'])}-{fmt.format(score['max'])})"
             if "over_baseline" in score:
