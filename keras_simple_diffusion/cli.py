@@ -245,7 +245,7 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         "--spacing",
         choices=SPACINGS,
         help="where the steps fall: uniform in t, in logSNR, or Karras' (default: the "
-        "sampler's own, uniform in t)",
+        "sampler's own: logsnr for dpmpp-2m-sde, time for the others)",
     )
     parser.add_argument(
         "--guidance",

@@ -220,6 +220,16 @@ def test_a_new_model_samples_with_32_dpm_solver_sde_steps():
     assert model.sampling_defaults() == (32, "dpmpp-2m-sde")
 
 
+@pytest.mark.parametrize(
+    "sampler,own,other", [("dpmpp-2m-sde", "logsnr", "time"), ("ancestral", "time", "logsnr")]
+)
+def test_each_sampler_steps_on_its_own_spacing_unless_told(model, sampler, own, other):
+    kwargs = dict(labels=[2, 3], steps=6, sampler=sampler, seed=1)
+    default = model.generate(**kwargs)
+    np.testing.assert_array_equal(default, model.generate(spacing=own, **kwargs))
+    assert np.abs(default - model.generate(spacing=other, **kwargs)).max() > 1e-3
+
+
 def test_the_model_keeps_its_sampler_through_saving(tmp_path):
     # A model saved with another sampler (ancestral was the default once)
     # keeps sampling with it.
