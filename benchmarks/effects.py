@@ -5,7 +5,9 @@ minutes, in their own process and on one backend, with an EMA checkpoint
 every few minutes. Every checkpoint is then scored at fixed sampler settings
 by the package's own evaluation: class accuracy, Frechet distance and KID in
 the offline classifier's features, and the Frechet distance in a second,
-independent space (pixels pooled to 8 x 8). The results go to JSON, a
+independent space (pixels pooled to 8 x 8); on the captioned emoji, caption
+retrieval and the Frechet distances of pooled pixels and of full-resolution
+patches. The results go to JSON, a
 Markdown table and plots of quality against training minutes.
 
     python -m benchmarks.effects --list
@@ -48,7 +50,22 @@ STUDIES = {
     # Held out: judged against Fashion-MNIST's test split, at the default
     # run's own 28 px.
     "fashion28": dict(dataset="fashion", image_size=28, model="uvit-digits", batch_size=32),
+    # Real detail at the paper's resolutions: the emoji's captions, as
+    # `simple-diffusion train --dataset emoji` trains on them.
+    "emoji64": dict(dataset="emoji", image_size=64, model="uvit-shapes-text-64", batch_size=32),
+    "emoji128": dict(dataset="emoji", image_size=128, model="uvit-shapes-text-128", batch_size=16),
 }
+
+# What each study's checkpoints are judged by, the columns of its table:
+# the offline classifier's accuracy and distances, or, on the captioned
+# emoji, caption retrieval and the distances in pooled pixels and in
+# full-resolution patches (`evaluation.retrieval`).
+CLASSIFIER_SCORES = ("class_accuracy", "fd_ratio", "kid", "pixel_fd_ratio")
+CAPTION_SCORES = ("top1_retrieval", "top5_retrieval", "pixel_fd_ratio", "patch_fd_ratio")
+
+
+def study_scores(study):
+    return CAPTION_SCORES if STUDIES[study]["dataset"] == "emoji" else CLASSIFIER_SCORES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,7 +363,8 @@ def _train_worker(args):
 
 def _score_peer(args, path):
     """The metrics of a peer's checkpoint: its samples (ancestral, the
-    study's step count, classes balanced) judged as this package's are."""
+    study's step count, classes balanced) judged as this package's are;
+    on captions, which the peers do not take, by the distances alone."""
     import numpy as np
 
     from benchmarks.peer_training import sample_peer
@@ -361,6 +379,10 @@ def _score_peer(args, path):
     if kind == "diffusers" and info.num_classes:
         labels = np.arange(args.eval_samples) % info.num_classes
     samples = sample_peer(kind, path, labels, args.eval_samples, seed=0, steps=args.eval_steps)
+    if study_scores(args.study) == CAPTION_SCORES:
+        from keras_simple_diffusion.evaluation.retrieval import distance_metrics
+
+        return distance_metrics(samples, real[0])
     return score_samples(samples, labels, base["dataset"], real, held_out, info)
 
 
@@ -503,7 +525,7 @@ def collect(out, study):
     return records
 
 
-REPORTED = ("minutes", "step", "class_accuracy", "fd_ratio", "kid", "pixel_fd_ratio")
+REPORTED = ("minutes", "step", *dict.fromkeys(CLASSIFIER_SCORES + CAPTION_SCORES))
 
 
 def _spread(values):
@@ -517,8 +539,9 @@ def _spread(values):
     return f"{np.mean(values):.3g} ± {np.std(values):.2g}"
 
 
-def summary_rows(records):
-    """The last checkpoint of each variant, its seeds pooled (mean ± std)."""
+def summary_rows(records, scores=CLASSIFIER_SCORES):
+    """The last checkpoint of each variant, its seeds pooled (mean ± std),
+    with the columns of `scores`."""
     final = {}
     for record in records:
         key = (record["variant"], record["seed"])
@@ -538,10 +561,7 @@ def summary_rows(records):
                 steps=_spread([r["step"] for r in runs]),
                 seconds_per_step=_spread([r["seconds_per_step"] for r in runs]),
                 peak_rss_gib=_spread([r["peak_rss_gib"] for r in runs]),
-                class_accuracy=_spread([r["class_accuracy"] for r in runs]),
-                fd_ratio=_spread([r["fd_ratio"] for r in runs]),
-                kid=_spread([r["kid"] for r in runs]),
-                pixel_fd_ratio=_spread([r["pixel_fd_ratio"] for r in runs]),
+                **{score: _spread([r[score] for r in runs]) for score in scores},
             )
         )
     return rows
@@ -554,13 +574,13 @@ def markdown_table(rows):
     return "\n".join(lines) + "\n"
 
 
-def plot(records, path):
+def plot(records, path, scores=CLASSIFIER_SCORES):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = ("class_accuracy", "fd_ratio", "pixel_fd_ratio")
+    metrics = [score for score in scores if score != "kid"]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
     variants = [variant for variant in VARIANTS if any(r["variant"] == variant for r in records)]
     colours = {variant: f"C{index % 10}" for index, variant in enumerate(variants)}
@@ -579,7 +599,7 @@ def plot(records, path):
                     labelled = True
         axis.set_xlabel("training minutes")
         axis.set_title(metric)
-        if metric != "class_accuracy":
+        if metric.endswith("fd_ratio"):
             axis.set_yscale("log")
     # The legend goes where most variants have points (not every one reports accuracy).
     max(axes, key=lambda axis: len(axis.get_legend_handles_labels()[1])).legend(fontsize=7)
@@ -602,8 +622,8 @@ def write_report(out, study):
         f"{min(loads):.1f}-{max(loads):.1f}.\n\n"
     )
     with open(os.path.join(out, f"{study}.md"), "w") as file:
-        file.write(header + markdown_table(summary_rows(records)))
-    plot(records, os.path.join(out, f"{study}.png"))
+        file.write(header + markdown_table(summary_rows(records, study_scores(study))))
+    plot(records, os.path.join(out, f"{study}.png"), study_scores(study))
     return records
 
 

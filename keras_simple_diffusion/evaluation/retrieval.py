@@ -84,13 +84,13 @@ def patch_metrics(samples, reference, real_other, seed=0):
     }
 
 
-def evaluate_captioned_samples(samples, caption_indices, real_images, seed=0):
-    """Caption retrieval and the two distance ratios of samples drawn from
-    the captions of `real_images`.
+def distance_metrics(samples, real_images, seed=0):
+    """The two distance ratios of `samples` (pooled pixels and full-resolution
+    patches), whatever drew them: captioned or unconditional samples.
 
-    The distances compare `n = min(len(samples), len(real_images) // 2)`
-    samples with `n` real images, next to `n` other real images compared
-    with the same `n`: the real-vs-real figure a perfect generator scores.
+    They compare `n = min(len(samples), len(real_images) // 2)` samples with
+    `n` real images, next to `n` other real images compared with the same
+    `n`: the real-vs-real figure a perfect generator scores.
     """
     samples = np.asarray(samples, dtype="float32")
     real_images = np.asarray(real_images, dtype="float32")
@@ -104,10 +104,16 @@ def evaluate_captioned_samples(samples, caption_indices, real_images, seed=0):
     reference, real_other = real_images[order[:count]], real_images[order[count : 2 * count]]
     compared = samples[rng.permutation(len(samples))[:count]]
     return {
-        **caption_retrieval(samples, caption_indices, real_images),
         **pooled_pixel_metrics(compared, reference, real_other),
         **patch_metrics(compared, reference, real_other, seed),
         "num_samples": len(samples),
         "num_real": len(real_images),
         "num_compared": count,
     }
+
+
+def evaluate_captioned_samples(samples, caption_indices, real_images, seed=0):
+    """Caption retrieval and the two distance ratios (`distance_metrics`) of
+    samples drawn from the captions of `real_images`."""
+    metrics = distance_metrics(samples, real_images, seed)
+    return {**caption_retrieval(samples, caption_indices, real_images), **metrics}

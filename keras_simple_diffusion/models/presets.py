@@ -149,6 +149,28 @@ PRESETS = {
             text_encoder="default",
         ),
     ),
+    # A U-Net of about the text run's size (2.50M parameters besides the text
+    # encoder, to its 2.42M), for the emoji study's U-Net against U-ViT:
+    # residual blocks with self- and cross-attention at 8 x 8 in place of
+    # the transformer.
+    "unet-shapes-text": (
+        UNet,
+        dict(
+            image_size=32,
+            channels=3,
+            widths=(64,),
+            bottom_width=112,
+            num_res_blocks=2,
+            bottom_blocks=3,
+            num_heads=4,
+            embedding_dim=128,
+            groups=16,
+            downsample="dwt",
+            downsample_factor=2,
+            attention_max_resolution=8,
+            text_encoder="default",
+        ),
+    ),
     # CIFAR-sized (32 px, 3 channels).
     "unet-s": (
         UNet,
@@ -287,10 +309,10 @@ def _at_image_size(name, image_size):
     return cls, {**config, "image_size": image_size, "downsample_factor": factor, "widths": widths}
 
 
-# The default runs (and their U-Net) at 64, 128 and 256 px: "uvit-digits-128"
+# The default runs (and their U-Nets) at 64, 128 and 256 px: "uvit-digits-128"
 # takes the wavelet down 4x to 32 x 32 (16 bands) and a residual level there,
 # 32 wide, on to the 16 x 16 of "uvit-digits".
-for _name in ("uvit-digits", "unet-digits", "uvit-shapes-text"):
+for _name in ("uvit-digits", "unet-digits", "uvit-shapes-text", "unet-shapes-text"):
     for _size in (64, 128, 256):
         PRESETS[f"{_name}-{_size}"] = _at_image_size(_name, _size)
 

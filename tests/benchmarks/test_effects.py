@@ -3,9 +3,13 @@
 import json
 import os
 
+import numpy as np
 import pytest
+from real_data import require
 
 from benchmarks import effects
+from keras_simple_diffusion.data import emoji
+from keras_simple_diffusion.models import PRESETS
 
 
 def test_variants_and_groups_select_by_name():
@@ -27,6 +31,14 @@ def test_a_variant_resolves_to_train_config_fields():
         effects.resolve_config("cifar", "base", seed=0)
 
 
+@pytest.mark.parametrize("study", sorted(effects.STUDIES))
+def test_every_variant_of_every_study_has_a_model(study):
+    for variant in effects.VARIANTS:
+        config = effects.resolve_config(study, variant, seed=0)
+        assert config["model"] in PRESETS, (variant, config["model"])
+    assert effects.resolve_config(study, "unet", seed=0)["model"].startswith("unet-")
+
+
 def test_the_peers_are_variants_with_the_study_data():
     assert effects.select_variants(["peers"]) == ["peer-diffusers", "peer-lucidrains"]
     config = effects.resolve_config("digits64", "peer-lucidrains", seed=2)
@@ -42,8 +54,13 @@ def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
     assert "Unknown variant or group 'warp-drive'" in capsys.readouterr().err
 
 
-def _fake_variant(out, variant, seed, minutes, fd_ratios, scored=None):
-    folder = effects.run_folder(out, "tiny", variant, seed)
+CLASSIFIER_METRICS = dict(class_accuracy=0.9, kid=0.01)
+
+
+def _fake_variant(
+    out, variant, seed, minutes, fd_ratios, scored=None, study="tiny", metrics=CLASSIFIER_METRICS
+):
+    folder = effects.run_folder(out, study, variant, seed)
     os.makedirs(folder, exist_ok=True)
     checkpoints = [
         dict(path=os.path.join(folder, f"minute_{m:07.2f}.keras"), minutes=m, step=10 * i, loss=0.1)
@@ -61,9 +78,7 @@ def _fake_variant(out, variant, seed, minutes, fd_ratios, scored=None):
     )
     effects.write_json(os.path.join(folder, "state.json"), state)
     scores = {
-        os.path.basename(c["path"]): dict(
-            c, class_accuracy=0.9, fd_ratio=f, kid=0.01, pixel_fd_ratio=2 * f
-        )
+        os.path.basename(c["path"]): dict(c, **metrics, fd_ratio=f, pixel_fd_ratio=2 * f)
         for c, f in list(zip(checkpoints, fd_ratios))[: scored if scored is not None else None]
     }
     effects.write_json(os.path.join(folder, "scores.json"), scores)
@@ -84,6 +99,43 @@ def test_the_report_pools_seeds_of_each_variants_last_checkpoint(tmp_path):
     assert os.path.getsize(os.path.join(out, "tiny.png")) > 0
     saved = json.load(open(os.path.join(out, "tiny.json")))
     assert "cpu_model" in saved["machine"] and len(saved["records"]) == 6
+
+
+def test_an_emoji_study_reports_caption_retrieval_and_patch_distances(tmp_path):
+    out = str(tmp_path)
+    captions = dict(top1_retrieval=0.25, top5_retrieval=0.5, patch_fd_ratio=4.0)
+    _fake_variant(out, "base", 0, [1.0, 2.0], [3.0, 2.0], study="emoji128", metrics=captions)
+    _fake_variant(out, "unet", 0, [1.0, 2.0], [3.0, 5.0], study="emoji128", metrics=captions)
+    records = effects.write_report(out, "emoji128")
+    header = open(os.path.join(out, "emoji128.md")).read().splitlines()[2]
+    columns = [column.strip() for column in header.strip("|").split("|")]
+    assert columns[-4:] == ["top1_retrieval", "top5_retrieval", "pixel_fd_ratio", "patch_fd_ratio"]
+    assert "class_accuracy" not in columns
+    rows = {row["variant"]: row for row in effects.summary_rows(records, effects.CAPTION_SCORES)}
+    assert rows["unet"]["pixel_fd_ratio"] == "10" and rows["base"]["top5_retrieval"] == "0.5"
+    assert os.path.getsize(os.path.join(out, "emoji128.png")) > 0
+
+
+def test_a_peer_on_the_emoji_is_judged_by_the_distances_alone(monkeypatch):
+    """The peers take no captions: their emoji samples get the pooled-pixel
+    and patch ratios, and real emoji score near real-vs-real."""
+    require(emoji.find_font, "the emoji font")
+    from benchmarks import peer_training
+    from keras_simple_diffusion.data import load_dataset
+
+    images = load_dataset("emoji", image_size=64, batch_size=1, shuffle=False).images
+    shuffled = np.random.default_rng(1).permutation(images)
+
+    def real_emoji(kind, path, labels, num_images, seed, steps):
+        assert labels is None  # the emoji's captions are not classes
+        return shuffled[:num_images]
+
+    monkeypatch.setattr(peer_training, "sample_peer", real_emoji)
+    args = effects.build_parser().parse_args(["--study", "emoji64", "--eval-samples", "200"])
+    args.variant = "peer-lucidrains"
+    metrics = effects._score_peer(args, "unused.pt")
+    assert "class_accuracy" not in metrics and metrics["num_compared"] == 200
+    assert 0.5 < metrics["pixel_fd_ratio"] < 2 and 0.5 < metrics["patch_fd_ratio"] < 2
 
 
 def test_a_variant_not_scored_yet_reports_its_time_and_memory(tmp_path):

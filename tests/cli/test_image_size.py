@@ -47,6 +47,7 @@ def test_default_model_takes_the_image_size(dataset, text, image_size, expected)
         ("uvit-digits", (4, (32, 32))),
         ("unet-digits", (4, (32, 32))),
         ("uvit-shapes-text", (2, (64, 64, 64))),
+        ("unet-shapes-text", (2, (64, 64, 64))),
     ],
 )
 def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base, at_128_px):
@@ -79,7 +80,12 @@ def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base
             128,
             "'uvit-digits' is sized for 32 px images, not 128 px: use uvit-digits-128",
         ),
-        ("uvit-tiny", 64, "use unet-digits-64 or uvit-64 or uvit-digits-64 or uvit-shapes-text-64"),
+        (
+            "uvit-tiny",
+            64,
+            "use unet-digits-64 or unet-shapes-text-64 or uvit-64 or uvit-digits-64 or "
+            "uvit-shapes-text-64",
+        ),
         ("uvit-512", 1024, "not 1024 px: no preset is; please resize the images to 512 px"),
     ],
 )
