@@ -3,13 +3,17 @@ setting's ratio to a baseline.
 
 Reads every evaluation JSON in a folder (`evaluate --json`, one a sampler,
 step count, spacing and seed), groups them by `(sampler, steps, spacing)`
-and writes `summary.json` and `summary.md` there: the class accuracy and the
-FD ratios of each setting as mean, standard deviation and range over its
-seeds, and the ratio of its mean FD ratios to the baseline setting's. A
+and writes `summary.json` and `summary.md` there. Given several folders,
+each one training run's evaluations, the runs are the seeds (a run's
+folder name and its sampling seed) and the summary goes to their common
+parent. The summary holds each score of each setting (class accuracy or
+prompt adherence, the FD ratios) as mean, standard deviation and range over
+its seeds, and the ratio of its mean FD ratios to the baseline setting's. A
 setting is compared only on the seeds it shares with the baseline.
 
     python -m benchmarks.seed_summary benchmarks/results/samplers/digits_seeds \\
         --baseline ancestral:128:time
+    python -m benchmarks.seed_summary runs/seed0 runs/seed1     # two training seeds
 """
 
 import argparse
@@ -27,21 +31,29 @@ SCORES = tuple((metric, header, fmt) for _, metric, header, fmt in TABLE_SCORES)
 SETTING_KEYS = ("sampler", "steps", "spacing")
 
 
-def load_results(folder):
-    """`{(sampler, steps, spacing): {seed: result}}` of the evaluation JSONs in `folder`."""
+def load_results(folders):
+    """`{(sampler, steps, spacing): {seed: result}}` of the evaluation JSONs in
+    `folders`: the seed is the sampling seed with one folder, and
+    `"<folder name>/<sampling seed>"` with several (each a training run)."""
     settings = {}
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
-        with open(path) as file:
-            result = json.load(file)
-        if not isinstance(result, dict) or not all(k in result for k in (*SETTING_KEYS, "seed")):
-            continue  # not an evaluation (this script's own summary, a benchmark table)
-        setting = tuple(result[key] for key in SETTING_KEYS)
-        seeds = settings.setdefault(setting, {})
-        if result["seed"] in seeds:
-            raise ValueError(f"{path}: a second result for {setting}, seed {result['seed']}.")
-        seeds[result["seed"]] = result
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+            with open(path) as file:
+                result = json.load(file)
+            if not isinstance(result, dict) or not all(
+                k in result for k in (*SETTING_KEYS, "seed")
+            ):
+                continue  # not an evaluation (this script's own summary, a benchmark table)
+            setting = tuple(result[key] for key in SETTING_KEYS)
+            seeds = settings.setdefault(setting, {})
+            seed = result["seed"]
+            if len(folders) > 1:
+                seed = f"{os.path.basename(os.path.normpath(folder))}/{seed}"
+            if seed in seeds:
+                raise ValueError(f"{path}: a second result for {setting}, seed {seed}.")
+            seeds[seed] = result
     if not settings:
-        raise ValueError(f"No `simple-diffusion evaluate --json` results in {folder}.")
+        raise ValueError(f"No `simple-diffusion evaluate --json` results in {', '.join(folders)}.")
     return settings
 
 
@@ -108,17 +120,22 @@ def markdown(rows, baseline):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", help="a folder of `simple-diffusion evaluate --json` results")
+    parser.add_argument(
+        "folders",
+        nargs="+",
+        help="a folder of `simple-diffusion evaluate --json` results, or several, one a training run",
+    )
     parser.add_argument(
         "--baseline", default="ancestral:128:time", help="SAMPLER:STEPS:SPACING (%(default)s)"
     )
     args = parser.parse_args(argv)
     baseline = parse_setting(args.baseline)
-    rows = summarize(load_results(args.folder), baseline)
-    with open(os.path.join(args.folder, "summary.json"), "w") as file:
+    rows = summarize(load_results(args.folders), baseline)
+    out = args.folders[0] if len(args.folders) == 1 else os.path.commonpath(args.folders)
+    with open(os.path.join(out, "summary.json"), "w") as file:
         json.dump(dict(baseline=list(baseline), rows=rows), file, indent=2)
     table = markdown(rows, baseline)
-    with open(os.path.join(args.folder, "summary.md"), "w") as file:
+    with open(os.path.join(out, "summary.md"), "w") as file:
         file.write(table)
     print(table)
 

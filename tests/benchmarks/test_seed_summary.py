@@ -54,3 +54,22 @@ def test_bad_folders_name_the_problem(tmp_path):
     (tmp_path / "copy.json").write_text((tmp_path / "ddim_8_seed0.json").read_text())
     with pytest.raises(ValueError, match="a second result for .*'ddim', 8, 'time'.*, seed 0"):
         seed_summary.main([str(tmp_path)])
+
+
+def test_several_folders_are_training_runs_summarised_in_their_parent(tmp_path):
+    # Both runs were sampled with sampling seed 0: the runs are the seeds.
+    for run, (accuracy, fd_ratio) in {"seed0": (0.9, 2.0), "seed1": (0.8, 3.0)}.items():
+        (tmp_path / run).mkdir()
+        write_result(tmp_path / run, "ancestral", 128, 0, accuracy, fd_ratio, 1.0)
+        write_result(tmp_path / run, "dpmpp-2m-sde", 32, 0, accuracy, 2 * fd_ratio, 1.0)
+
+    seed_summary.main([str(tmp_path / "seed0"), str(tmp_path / "seed1")])
+
+    baseline, solver = json.loads((tmp_path / "summary.json").read_text())["rows"]
+    assert baseline["seeds"] == ["seed0/0", "seed1/0"]
+    assert baseline["class_accuracy"]["mean"] == pytest.approx(0.85)
+    assert baseline["fd_ratio"]["std"] == pytest.approx(0.7071068)
+    assert solver["fd_ratio"]["over_baseline"] == pytest.approx(2.0)
+    assert "| dpmpp-2m-sde | 32 | time | 2 |" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(ValueError, match="a second result for .*, seed seed1/0"):
+        seed_summary.main([str(tmp_path / "seed1"), str(tmp_path / "seed1")])
