@@ -1,0 +1,219 @@
+"""The time a training step of a run takes, as `simple-diffusion train` builds
+the run, on each backend and compute precision.
+
+Each setting runs in its own process (Keras picks its backend at import):
+the run's data pipeline, model and optimizer (`trainer.load_training_data`
+and `trainer.build_model`, every `TrainConfig` default unless told), then
+`model.fit` for warm-up steps and timed steps. A setting's time a step is
+the timed steps' wall time over their count, from a synchronised start to
+the end of `fit`. Settings are interleaved `--repeats` times; the report
+gives each one's median and range, the 1-minute load around it, and the
+machine. Measure on a quiet machine: a training beside it measures nothing.
+
+    python -m benchmarks.step_time --backends tensorflow,jax,torch --precisions float32,bfloat16
+    python -m benchmarks.step_time --dataset emoji --image-size 64 --backends tensorflow
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from benchmarks import common
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "step_time")
+
+
+def time_steps(dataset, image_size, precision, warmup, steps, model=None):
+    """Seconds a training step of the run `TrainConfig(dataset, image_size,
+    precision, model)` would train, after `warmup` steps; with the model's
+    parameter count."""
+    import keras
+
+    from keras_simple_diffusion.precision import configure_precision
+    from keras_simple_diffusion.training import trainer
+    from keras_simple_diffusion.training.config import TrainConfig
+
+    config = TrainConfig(
+        dataset=dataset,
+        image_size=image_size,
+        precision=precision,
+        model=model,
+        steps=warmup + steps,
+        verbose=0,
+    )
+    configure_precision(config.precision)
+    info, num_classes = trainer.load_training_data(config)
+    text = trainer.is_text_conditioned(config, info)
+    diffusion = trainer.build_model(config, info.image_size, info.channels, num_classes, text=text)
+    data = diffusion.tokenize_dataset(info.dataset) if text else info.dataset
+    started = {}
+
+    class StartAfterWarmup(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == warmup - 1:
+                # Wait for the queued steps (JAX dispatches ahead) before the clock starts.
+                keras.ops.convert_to_numpy(logs["loss"])
+                started["time"] = time.perf_counter()
+
+    diffusion.fit(
+        data,
+        epochs=1,
+        steps_per_epoch=warmup + steps,
+        callbacks=[StartAfterWarmup()],
+        shuffle=False,
+        verbose=0,
+    )
+    keras.ops.convert_to_numpy(diffusion.optimizer.iterations)
+    return dict(
+        seconds_per_step=(time.perf_counter() - started["time"]) / steps,
+        parameters=diffusion.denoiser.count_params(),
+        image_size=info.image_size,
+        batch_size=config.batch_size,
+    )
+
+
+def _measure(args, backend, precision):
+    """One setting in a fresh process: its record, or its error in one line."""
+    command = [sys.executable, "-m", "benchmarks.step_time", "--worker", precision]
+    command += ["--dataset", args.dataset, "--warmup", str(args.warmup), "--steps", str(args.steps)]
+    command += ["--image-size", str(args.image_size)] if args.image_size else []
+    command += ["--model", args.model] if args.model else []
+    load_start = os.getloadavg()[0]
+    result = subprocess.run(
+        command,
+        env=dict(os.environ, KERAS_BACKEND=backend),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=args.timeout,
+    )
+    record = dict(backend=backend, precision=precision, load=[load_start, os.getloadavg()[0]])
+    found = common.parse_results(result.stdout)
+    if result.returncode or not found:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        return dict(record, error=lines[-1][:300])
+    return dict(record, **found[0])
+
+
+def summarize(records):
+    """One row a setting: the median and range of its repeats."""
+    rows = {}
+    for record in records:
+        row = rows.setdefault(
+            (record["backend"], record["precision"]),
+            dict(backend=record["backend"], precision=record["precision"], times=[], errors=[]),
+        )
+        if "error" in record:
+            row["errors"].append(record["error"])
+        else:
+            row["times"].append(record["seconds_per_step"])
+            row.update(parameters=record["parameters"], batch_size=record["batch_size"])
+    for row in rows.values():
+        if row["times"]:
+            row["median_s"] = statistics.median(row["times"])
+    fastest = min((row["median_s"] for row in rows.values() if "median_s" in row), default=None)
+    for row in rows.values():
+        if "median_s" in row:
+            row["over_fastest"] = row["median_s"] / fastest
+    return list(rows.values())
+
+
+def markdown(results):
+    settings = results["settings"]
+    machine = results["machine"]
+    loads = [load for record in results["records"] for load in record["load"]]
+    lines = [
+        f"Training step of `simple-diffusion train --dataset {settings['dataset']}"
+        + (f" --image-size {settings['image_size']}" if settings["image_size"] else "")
+        + (f" --model {settings['model']}" if settings["model"] else "")
+        + f"`: {settings['steps']} timed steps after {settings['warmup']} warm-up steps, "
+        f"{settings['repeats']} interleaved repeats. Machine: {machine['cpu_model']}, "
+        f"{machine['usable_cores']} cores; 1-minute load {min(loads):.1f}-{max(loads):.1f}.",
+        "",
+        "| backend | precision | s a step, median (range) | x fastest | images/s |",
+        "|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        if "median_s" not in row:
+            lines.append(
+                f"| {row['backend']} | {row['precision']} | error: {row['errors'][0]} | | |"
+            )
+            continue
+        spread = f"{min(row['times']):.3f}-{max(row['times']):.3f}"
+        lines.append(
+            f"| {row['backend']} | {row['precision']} | {row['median_s']:.3f} ({spread}) | "
+            f"{row['over_fastest']:.2f}x | {row['batch_size'] / row['median_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--precisions", default="float32")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--model", default=None, help="a preset (default: the run's own)")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds a setting")
+    parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
+        print("error: --warmup, --steps and --repeats must be at least 1.", file=sys.stderr)
+        return 2
+    if args.worker:
+        common.emit(
+            time_steps(
+                args.dataset, args.image_size, args.worker, args.warmup, args.steps, args.model
+            )
+        )
+        return 0
+    settings = [
+        (backend, precision)
+        for backend in args.backends.split(",")
+        for precision in args.precisions.split(",")
+    ]
+    records = []
+    for _ in range(args.repeats):
+        for backend, precision in settings:
+            records.append(_measure(args, backend, precision))
+            print(json.dumps(records[-1]), flush=True)
+    results = dict(
+        settings=dict(
+            dataset=args.dataset,
+            image_size=args.image_size,
+            model=args.model,
+            warmup=args.warmup,
+            steps=args.steps,
+            repeats=args.repeats,
+        ),
+        machine=common.machine_info(),
+        records=records,
+    )
+    results["rows"] = summarize(records)
+    name = args.name or f"{args.dataset}{args.image_size or ''}"
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, f"{name}.json"), "w") as file:
+        json.dump(results, file, indent=2)
+    table = markdown(results)
+    with open(os.path.join(args.out, f"{name}.md"), "w") as file:
+        file.write(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""benchmarks/step_time.py: a real (tiny) timed run, and the table of repeats."""
+
+import pytest
+
+from benchmarks import step_time
+
+
+def test_a_tiny_run_times_its_steps():
+    record = step_time.time_steps("digits", 16, "float32", warmup=1, steps=2, model="uvit-tiny")
+    assert record["seconds_per_step"] > 0 and record["image_size"] == 16
+    assert record["parameters"] > 1000 and record["batch_size"] == 32
+
+
+def test_repeats_give_a_median_each_setting_and_errors_a_row():
+    records = [
+        dict(backend="jax", precision="float32", load=[1.0, 1.2], seconds_per_step=s)
+        for s in (0.3, 0.5, 0.4)
+    ]
+    records += [
+        dict(backend="torch", precision="float32", load=[1.0, 1.0], seconds_per_step=s)
+        for s in (0.2, 0.2)
+    ]
+    for record in records:
+        record.update(parameters=10, batch_size=32)
+    records.append(dict(backend="torch", precision="bfloat16", load=[0.9, 1.0], error="Boom."))
+    rows = {(r["backend"], r["precision"]): r for r in step_time.summarize(records)}
+    assert rows["jax", "float32"]["median_s"] == pytest.approx(0.4)
+    assert rows["jax", "float32"]["over_fastest"] == pytest.approx(2.0)
+    assert rows["torch", "float32"]["over_fastest"] == pytest.approx(1.0)
+    settings = dict(dataset="digits", image_size=None, model=None, warmup=1, steps=2, repeats=3)
+    results = dict(
+        settings=settings,
+        machine=dict(cpu_model="CPU", usable_cores=2),
+        records=records,
+        rows=list(rows.values()),
+    )
+    table = step_time.markdown(results)
+    assert "| jax | float32 | 0.400 (0.300-0.500) | 2.00x | 80.0 |" in table
+    assert "| torch | bfloat16 | error: Boom. | | |" in table
+    assert "load 0.9-1.2" in table
+
+
+def test_bad_counts_are_refused(capsys):
+    assert step_time.main(["--steps", "0"]) == 2
+    assert "must be at least 1" in capsys.readouterr().err
