@@ -52,8 +52,8 @@ STUDIES = {
     "fashion28": dict(dataset="fashion", image_size=28, model="uvit-digits", batch_size=32),
     # Real detail at the paper's resolutions: the emoji's captions, as
     # `simple-diffusion train --dataset emoji` trains on them.
-    "emoji64": dict(dataset="emoji", image_size=64, model="uvit-shapes-text-64", batch_size=32),
-    "emoji128": dict(dataset="emoji", image_size=128, model="uvit-shapes-text-128", batch_size=16),
+    "emoji64": dict(dataset="emoji", image_size=64, model="uvit-emoji", batch_size=32),
+    "emoji128": dict(dataset="emoji", image_size=128, model="uvit-emoji-128", batch_size=16),
 }
 
 # What each study's checkpoints are judged by, the columns of its table:

@@ -25,6 +25,9 @@ from keras_simple_diffusion.choices import (
 DEFAULT_MODEL = "uvit-digits"
 # What the default model becomes on captioned data (the "shapes" source).
 DEFAULT_TEXT_MODEL = "uvit-shapes-text"
+# Named sources whose default run needs its own preset: the emoji's 64 px
+# images, whose step with the shapes preset is too slow for a CPU.
+DEFAULT_SOURCE_MODELS = {"emoji": "uvit-emoji"}
 # Optimizer steps when a config leaves them out: the default digits run (its
 # samples are still improving at 3000 steps, and 4000 fit in 11 minutes of a
 # 2-core CPU), and captioned data, whose prompt adherence (the position above
@@ -32,8 +35,10 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: Fashion-MNIST's
-# 60,000 images are far from fitted at 4000 steps (docs/results.md).
-DEFAULT_SOURCE_STEPS = {"fashion": 6000}
+# 60,000 images are far from fitted at 4000 steps (docs/results.md); the
+# emoji's 64 px step takes about twice the shapes' 32 px one, and 4000 of
+# them fit the hour.
+DEFAULT_SOURCE_STEPS = {"fashion": 6000, "emoji": 4000}
 # Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
 # DEFAULT_STEPS: a step of the 128 px preset costs four to five of the
 # 32 px one, and 2000 of them (16 min on a 2-core CPU) give digits read
@@ -222,8 +227,9 @@ class TrainConfig:
         max_pixels: for image folders, files with more pixels (width x
             height) are skipped.
         model: a preset of `keras_simple_diffusion.models.PRESETS`. None
-            picks `DEFAULT_MODEL`, or `DEFAULT_TEXT_MODEL` on captioned data,
-            in its version for the image size (`uvit-digits-128` at 128 px).
+            picks the source's own (`DEFAULT_SOURCE_MODELS`), `DEFAULT_MODEL`,
+            or `DEFAULT_TEXT_MODEL` on captioned data, in its version for the
+            image size (`uvit-digits-128` at 128 px).
         model_options: keyword overrides of the preset (e.g. `widths`).
         noise_d: reference resolution of the shifted cosine schedule. None
             picks half the image size, at most 64 (`resolved_noise_d`): a
@@ -346,7 +352,9 @@ class TrainConfig:
     )
     model: str | None = option(
         help=f"denoiser preset (default: {DEFAULT_MODEL}, {DEFAULT_TEXT_MODEL} on captioned "
-        "data, sized to the images, e.g. uvit-digits-128 at 128 px)",
+        "data, "
+        + ", ".join(f"{model} on {name}" for name, model in DEFAULT_SOURCE_MODELS.items())
+        + "; sized to the images, e.g. uvit-digits-128 at 128 px)",
         group="model",
         check=optional(check_text),
         fixed=FIXED_MODEL,

@@ -30,6 +30,7 @@ from keras_simple_diffusion.training.callbacks import (
 )
 from keras_simple_diffusion.training.config import (
     DEFAULT_MODEL,
+    DEFAULT_SOURCE_MODELS,
     DEFAULT_TEXT_MODEL,
     TrainConfig,
 )
@@ -41,17 +42,21 @@ GRID_COLUMNS = 10
 def model_spec(config, image_size, text=False):
     """The preset and keyword options the run builds its denoiser from.
 
-    The default preset (`config.model` None) is `DEFAULT_MODEL`, or
-    `DEFAULT_TEXT_MODEL` for captions, sized to the images (`uvit-digits-128`
-    at 128 px); a preset the images are too large for is refused
-    (`preset_for_image_size`). Any other preset gains the default text
-    encoder when trained on captions.
+    The default preset (`config.model` None) is the source's own
+    (`DEFAULT_SOURCE_MODELS`, without its text encoder when the run takes no
+    captions), `DEFAULT_MODEL`, or `DEFAULT_TEXT_MODEL` for captions, sized
+    to the images (`uvit-digits-128` at 128 px); a preset the images are too
+    large for is refused (`preset_for_image_size`). Any other preset gains
+    the default text encoder when trained on captions.
     """
-    name = config.model or (DEFAULT_TEXT_MODEL if text else DEFAULT_MODEL)
+    source_model = DEFAULT_SOURCE_MODELS.get(config.dataset.split(":")[0])
+    name = config.model or source_model or (DEFAULT_TEXT_MODEL if text else DEFAULT_MODEL)
     name = preset_for_image_size(name, image_size, adapt=config.model is None)
     options = dict(config.model_options)
     if text and not preset_config(name, **options)[1].get("text_encoder"):
         options["text_encoder"] = "default"
+    if not text and config.model is None and source_model is not None:
+        options.setdefault("text_encoder", None)
     return name, options
 
 

@@ -91,6 +91,7 @@ def test_default_steps_depend_on_the_data_and_the_image_size():
     assert steps(dataset="fashion") == steps(dataset="fashion", image_size=128) == fashion
     assert steps(text=True, dataset="fashion:text") == fashion
     assert steps(dataset="fashion", steps=7) == 7
+    assert steps(text=True, dataset="emoji", image_size=64) == DEFAULT_SOURCE_STEPS["emoji"] == 4000
 
 
 def _sample(tiny_run, out, *args):

@@ -34,11 +34,23 @@ ONE_STEP = [
         ("digits", False, 128, "uvit-digits-128"),
         ("shapes", True, 128, "uvit-shapes-text-128"),
         ("shapes", True, 256, "uvit-shapes-text-256"),
+        ("emoji", True, 64, "uvit-emoji"),
+        ("emoji", True, 128, "uvit-emoji-128"),
     ],
 )
 def test_default_model_takes_the_image_size(dataset, text, image_size, expected):
     name, _ = model_spec(TrainConfig(dataset=dataset), image_size, text=text)
     assert name == expected
+
+
+def test_the_emoji_preset_drops_its_text_encoder_on_groups_and_keeps_a_chosen_one():
+    assert model_spec(TrainConfig(dataset="emoji:group"), 64) == (
+        "uvit-emoji",
+        {"text_encoder": None},
+    )
+    assert model_spec(TrainConfig(dataset="emoji"), 64, text=True) == ("uvit-emoji", {})
+    chosen = TrainConfig(dataset="emoji:group", model="uvit-emoji")
+    assert model_spec(chosen, 64) == ("uvit-emoji", {})
 
 
 @pytest.mark.parametrize(
@@ -48,6 +60,8 @@ def test_default_model_takes_the_image_size(dataset, text, image_size, expected)
         ("unet-digits", (4, (32, 32))),
         ("uvit-shapes-text", (2, (64, 64, 64))),
         ("unet-shapes-text", (2, (64, 64, 64))),
+        ("uvit-emoji", (4, (128, 128))),
+        ("unet-emoji", (4, (128, 128))),
     ],
 )
 def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base, at_128_px):
@@ -55,7 +69,7 @@ def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base
     first, *rest = config["widths"]
     grid = config["image_size"] // config["downsample_factor"] // 2 ** len(config["widths"])
     changed = ("image_size", "downsample_factor", "widths")
-    for size in (64, 128, 256):
+    for size in (size for size in (64, 128, 256) if size > config["image_size"]):
         _, sized = PRESETS[f"{base}-{size}"]
         factor = sized["downsample_factor"]
         # The deepest wavelet whose bands fill at most half the first level.
@@ -83,8 +97,8 @@ def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base
         (
             "uvit-tiny",
             64,
-            "use unet-digits-64 or unet-shapes-text-64 or uvit-64 or uvit-digits-64 or "
-            "uvit-shapes-text-64",
+            "use unet-digits-64 or unet-emoji or unet-shapes-text-64 or uvit-64 or "
+            "uvit-digits-64 or uvit-emoji or uvit-shapes-text-64,",
         ),
         ("uvit-512", 1024, "not 1024 px: no preset is; please resize the images to 512 px"),
     ],
