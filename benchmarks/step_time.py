@@ -12,6 +12,7 @@ machine. Measure on a quiet machine: a training beside it measures nothing.
 
     python -m benchmarks.step_time --backends tensorflow,jax,torch --precisions float32,bfloat16
     python -m benchmarks.step_time --dataset emoji --image-size 64 --backends tensorflow
+    python -m benchmarks.step_time --backends jax --xla-flags ";--xla_cpu_use_onednn=true"
 """
 
 import argparse
@@ -77,22 +78,37 @@ def time_steps(dataset, image_size, precision, warmup, steps, model=None):
     )
 
 
-def _measure(args, backend, precision):
+def run_options(args):
+    """The options that define the timed run, as its worker takes them."""
+    return dict(
+        dataset=args.dataset,
+        image_size=args.image_size,
+        model=args.model,
+        warmup=args.warmup,
+        steps=args.steps,
+    )
+
+
+def _measure(args, backend, precision, xla_flags):
     """One setting in a fresh process: its record, or its error in one line."""
     command = [sys.executable, "-m", "benchmarks.step_time", "--worker", precision]
-    command += ["--dataset", args.dataset, "--warmup", str(args.warmup), "--steps", str(args.steps)]
-    command += ["--image-size", str(args.image_size)] if args.image_size else []
-    command += ["--model", args.model] if args.model else []
+    for key, value in run_options(args).items():
+        command += [f"--{key.replace('_', '-')}", str(value)] if value is not None else []
     load_start = os.getloadavg()[0]
     result = subprocess.run(
         command,
-        env=dict(os.environ, KERAS_BACKEND=backend),
+        env=dict(os.environ, KERAS_BACKEND=backend, XLA_FLAGS=xla_flags),
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=args.timeout,
     )
-    record = dict(backend=backend, precision=precision, load=[load_start, os.getloadavg()[0]])
+    record = dict(
+        backend=backend,
+        precision=precision,
+        xla_flags=xla_flags,
+        load=[load_start, os.getloadavg()[0]],
+    )
     found = common.parse_results(result.stdout)
     if result.returncode or not found:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
@@ -104,9 +120,10 @@ def summarize(records):
     """One row a setting: the median and range of its repeats."""
     rows = {}
     for record in records:
+        key = (record["backend"], record["precision"], record.get("xla_flags", ""))
         row = rows.setdefault(
-            (record["backend"], record["precision"]),
-            dict(backend=record["backend"], precision=record["precision"], times=[], errors=[]),
+            key,
+            dict(zip(("backend", "precision", "xla_flags"), key), times=[], errors=[]),
         )
         if "error" in record:
             row["errors"].append(record["error"])
@@ -135,18 +152,17 @@ def markdown(results):
         f"{settings['repeats']} interleaved repeats. Machine: {machine['cpu_model']}, "
         f"{machine['usable_cores']} cores; 1-minute load {min(loads):.1f}-{max(loads):.1f}.",
         "",
-        "| backend | precision | s a step, median (range) | x fastest | images/s |",
-        "|---|---|---|---|---|",
+        "| backend | precision | XLA_FLAGS | s a step, median (range) | x fastest | images/s |",
+        "|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
+        setting = f"| {row['backend']} | {row['precision']} | {row['xla_flags'] or '-'} |"
         if "median_s" not in row:
-            lines.append(
-                f"| {row['backend']} | {row['precision']} | error: {row['errors'][0]} | | |"
-            )
+            lines.append(f"{setting} error: {row['errors'][0]} | | |")
             continue
         spread = f"{min(row['times']):.3f}-{max(row['times']):.3f}"
         lines.append(
-            f"| {row['backend']} | {row['precision']} | {row['median_s']:.3f} ({spread}) | "
+            f"{setting} {row['median_s']:.3f} ({spread}) | "
             f"{row['over_fastest']:.2f}x | {row['batch_size'] / row['median_s']:.1f} |"
         )
     return "\n".join(lines) + "\n"
@@ -163,6 +179,12 @@ def build_parser():
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a setting")
+    parser.add_argument(
+        "--xla-flags",
+        default=None,
+        help="';'-separated alternatives of XLA_FLAGS, each timed as its own setting "
+        "(e.g. ';--xla_cpu_use_onednn=true'; default: the environment's)",
+    )
     parser.add_argument("--name", default=None, help="results file stem")
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -181,25 +203,20 @@ def main(argv=None):
             )
         )
         return 0
+    flag_sets = os.environ.get("XLA_FLAGS", "") if args.xla_flags is None else args.xla_flags
     settings = [
-        (backend, precision)
+        (backend, precision, xla_flags.strip())
         for backend in args.backends.split(",")
         for precision in args.precisions.split(",")
+        for xla_flags in flag_sets.split(";")
     ]
     records = []
     for _ in range(args.repeats):
-        for backend, precision in settings:
-            records.append(_measure(args, backend, precision))
+        for setting in settings:
+            records.append(_measure(args, *setting))
             print(json.dumps(records[-1]), flush=True)
     results = dict(
-        settings=dict(
-            dataset=args.dataset,
-            image_size=args.image_size,
-            model=args.model,
-            warmup=args.warmup,
-            steps=args.steps,
-            repeats=args.repeats,
-        ),
+        settings=dict(run_options(args), repeats=args.repeats),
         machine=common.machine_info(),
         records=records,
     )

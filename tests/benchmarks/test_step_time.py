@@ -1,5 +1,8 @@
 """benchmarks/step_time.py: a real (tiny) timed run, and the table of repeats."""
 
+import json
+import subprocess
+
 import pytest
 
 from benchmarks import step_time
@@ -22,11 +25,24 @@ def test_repeats_give_a_median_each_setting_and_errors_a_row():
     ]
     for record in records:
         record.update(parameters=10, batch_size=32)
+    onednn = "--xla_cpu_use_onednn=true"
+    records.append(
+        dict(
+            backend="jax",
+            precision="float32",
+            xla_flags=onednn,
+            load=[1.0, 1.0],
+            seconds_per_step=0.25,
+            parameters=10,
+            batch_size=32,
+        )
+    )
     records.append(dict(backend="torch", precision="bfloat16", load=[0.9, 1.0], error="Boom."))
-    rows = {(r["backend"], r["precision"]): r for r in step_time.summarize(records)}
-    assert rows["jax", "float32"]["median_s"] == pytest.approx(0.4)
-    assert rows["jax", "float32"]["over_fastest"] == pytest.approx(2.0)
-    assert rows["torch", "float32"]["over_fastest"] == pytest.approx(1.0)
+    rows = {(r["backend"], r["precision"], r["xla_flags"]): r for r in step_time.summarize(records)}
+    assert rows["jax", "float32", ""]["median_s"] == pytest.approx(0.4)
+    assert rows["jax", "float32", ""]["over_fastest"] == pytest.approx(2.0)
+    assert rows["jax", "float32", onednn]["over_fastest"] == pytest.approx(1.25)
+    assert rows["torch", "float32", ""]["over_fastest"] == pytest.approx(1.0)
     settings = dict(dataset="digits", image_size=None, model=None, warmup=1, steps=2, repeats=3)
     results = dict(
         settings=settings,
@@ -35,11 +51,42 @@ def test_repeats_give_a_median_each_setting_and_errors_a_row():
         rows=list(rows.values()),
     )
     table = step_time.markdown(results)
-    assert "| jax | float32 | 0.400 (0.300-0.500) | 2.00x | 80.0 |" in table
-    assert "| torch | bfloat16 | error: Boom. | | |" in table
+    assert "| jax | float32 | - | 0.400 (0.300-0.500) | 2.00x | 80.0 |" in table
+    assert f"| jax | float32 | {onednn} | 0.250 (0.250-0.250) | 1.25x | 128.0 |" in table
+    assert "| torch | bfloat16 | - | error: Boom. | | |" in table
     assert "load 0.9-1.2" in table
 
 
 def test_bad_counts_are_refused(capsys):
     assert step_time.main(["--steps", "0"]) == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_each_setting_runs_the_same_run_in_its_own_process(monkeypatch, tmp_path):
+    """The worker gets every option of the run, and each setting its backend
+    and XLA flags; a failed worker's last line becomes the setting's error."""
+    calls = []
+
+    def fake_run(command, env, **kwargs):
+        calls.append((command, env["KERAS_BACKEND"], env["XLA_FLAGS"]))
+        return subprocess.CompletedProcess(command, 1, "", "Traceback\nValueError: bad.\n")
+
+    monkeypatch.setattr(step_time.subprocess, "run", fake_run)
+    args = ["--backends", "jax,torch", "--precisions", "bfloat16", "--model", "uvit-tiny"]
+    args += ["--xla-flags", ";--xla_cpu_use_onednn=true", "--repeats", "1", "--steps", "3"]
+    assert step_time.main([*args, "--out", str(tmp_path)]) == 0
+    assert [(backend, flags) for _, backend, flags in calls] == [
+        ("jax", ""),
+        ("jax", "--xla_cpu_use_onednn=true"),
+        ("torch", ""),
+        ("torch", "--xla_cpu_use_onednn=true"),
+    ]
+    command = calls[0][0]
+    worker = command[command.index("--worker") :]
+    assert worker == [
+        "--worker", "bfloat16", "--dataset", "digits", "--model", "uvit-tiny",
+        "--warmup", "10", "--steps", "3",
+    ]  # fmt: skip
+    results = json.loads((tmp_path / "digits.json").read_text())
+    assert results["settings"]["model"] == "uvit-tiny" and results["settings"]["repeats"] == 1
+    assert {record["error"] for record in results["records"]} == {"ValueError: bad."}
