@@ -29,10 +29,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "step_time")
 
 
-def time_steps(dataset, image_size, precision, warmup, steps, model=None):
+def time_steps(
+    dataset, image_size, precision, warmup, steps, model=None, sample_batches=(), sample_steps=32
+):
     """Seconds a training step of the run `TrainConfig(dataset, image_size,
     precision, model)` would train, after `warmup` steps; with the model's
-    parameter count."""
+    parameter count, and its sampling speed at each of `sample_batches`
+    (`time_sampling`)."""
     import keras
 
     from keras_simple_diffusion.precision import configure_precision
@@ -75,6 +78,34 @@ def time_steps(dataset, image_size, precision, warmup, steps, model=None):
         parameters=diffusion.denoiser.count_params(),
         image_size=info.image_size,
         batch_size=config.batch_size,
+        sampling=[time_sampling(diffusion, batch, sample_steps) for batch in sample_batches],
+    )
+
+
+def time_sampling(diffusion, batch, steps):
+    """Images/s of `generate` (ancestral, unconditional) at `batch`, the
+    compiled loop against the baseline a user would write: a Python loop of
+    compiled sampler steps (eager on torch, as `compile_inference`). Each
+    is timed on its second call, after the one that compiles it."""
+    from benchmarks.worker import _step_function, python_loop
+    from keras_simple_diffusion.backend import compile_inference
+
+    def seconds(sample):
+        sample()
+        start = time.perf_counter()
+        sample()
+        return time.perf_counter() - start
+
+    compiled_loop = seconds(
+        lambda: diffusion.generate(num_images=batch, steps=steps, sampler="ancestral", seed=0)
+    )
+    step = compile_inference(diffusion, _step_function(diffusion, batch))
+    step_loop = seconds(lambda: python_loop(diffusion, batch, steps, step))
+    return dict(
+        batch=batch,
+        steps=steps,
+        compiled_loop_images_per_s=batch / compiled_loop,
+        python_loop_images_per_s=batch / step_loop,
     )
 
 
@@ -86,6 +117,8 @@ def run_options(args):
         model=args.model,
         warmup=args.warmup,
         steps=args.steps,
+        sample_batches=args.sample_batches,
+        sample_steps=args.sample_steps,
     )
 
 
@@ -140,6 +173,25 @@ def summarize(records):
     return list(rows.values())
 
 
+def summarize_sampling(records):
+    """One row a setting and batch: the median images/s of the compiled loop
+    and of the Python loop of compiled steps over the repeats."""
+    rows = {}
+    for record in records:
+        for sampled in record.get("sampling", []):
+            key = (record["backend"], record["precision"], record.get("xla_flags", ""))
+            row = rows.setdefault(
+                (*key, sampled["batch"]),
+                dict(zip(("backend", "precision", "xla_flags", "batch"), (*key, sampled["batch"]))),
+            )
+            for kind in ("compiled_loop", "python_loop"):
+                row.setdefault(kind, []).append(sampled[f"{kind}_images_per_s"])
+    for row in rows.values():
+        for kind in ("compiled_loop", "python_loop"):
+            row[f"{kind}_median"] = statistics.median(row[kind])
+    return list(rows.values())
+
+
 def markdown(results):
     settings = results["settings"]
     machine = results["machine"]
@@ -165,6 +217,24 @@ def markdown(results):
             f"{setting} {row['median_s']:.3f} ({spread}) | "
             f"{row['over_fastest']:.2f}x | {row['batch_size'] / row['median_s']:.1f} |"
         )
+    if results.get("sampling"):
+        lines += [
+            "",
+            f"Sampling: `generate`, {settings['sample_steps']} ancestral steps, unconditional; "
+            "images/s, median over the repeats; the baseline is a Python loop of compiled "
+            "sampler steps (eager on torch).",
+            "",
+            "| backend | precision | XLA_FLAGS | batch | compiled loop | Python loop of steps "
+            "| compiled / loop |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in results["sampling"]:
+            lines.append(
+                f"| {row['backend']} | {row['precision']} | {row['xla_flags'] or '-'} | "
+                f"{row['batch']} | {row['compiled_loop_median']:.2f} | "
+                f"{row['python_loop_median']:.2f} | "
+                f"{row['compiled_loop_median'] / row['python_loop_median']:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -178,6 +248,12 @@ def build_parser():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--sample-batches",
+        default=None,
+        help="also time `generate` at these batch sizes, e.g. 1,16,256",
+    )
+    parser.add_argument("--sample-steps", type=int, default=32)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a setting")
     parser.add_argument(
         "--xla-flags",
@@ -193,15 +269,23 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.warmup < 1 or args.steps < 1 or args.repeats < 1:
-        print("error: --warmup, --steps and --repeats must be at least 1.", file=sys.stderr)
+    if min(args.warmup, args.steps, args.repeats, args.sample_steps) < 1:
+        print(
+            "error: --warmup, --steps, --repeats and --sample-steps must be at least 1.",
+            file=sys.stderr,
+        )
+        return 2
+    batches = args.sample_batches.split(",") if args.sample_batches else []
+    if not all(batch.isdigit() and int(batch) >= 1 for batch in batches):
+        print(
+            f"error: --sample-batches takes positive integers, e.g. 1,16,256; "
+            f"got {args.sample_batches!r}.",
+            file=sys.stderr,
+        )
         return 2
     if args.worker:
-        common.emit(
-            time_steps(
-                args.dataset, args.image_size, args.worker, args.warmup, args.steps, args.model
-            )
-        )
+        options = dict(run_options(args), sample_batches=[int(batch) for batch in batches])
+        common.emit(time_steps(precision=args.worker, **options))
         return 0
     flag_sets = os.environ.get("XLA_FLAGS", "") if args.xla_flags is None else args.xla_flags
     settings = [
@@ -221,6 +305,7 @@ def main(argv=None):
         records=records,
     )
     results["rows"] = summarize(records)
+    results["sampling"] = summarize_sampling(records)
     name = args.name or f"{args.dataset}{args.image_size or ''}"
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{name}.json"), "w") as file:

@@ -8,10 +8,33 @@ import pytest
 from benchmarks import step_time
 
 
-def test_a_tiny_run_times_its_steps():
-    record = step_time.time_steps("digits", 16, "float32", warmup=1, steps=2, model="uvit-tiny")
+@pytest.mark.slow
+def test_a_tiny_run_times_its_steps_and_its_sampling():
+    record = step_time.time_steps(
+        "digits", 16, "float32", 1, 2, "uvit-tiny", sample_batches=[3], sample_steps=2
+    )
     assert record["seconds_per_step"] > 0 and record["image_size"] == 16
     assert record["parameters"] > 1000 and record["batch_size"] == 32
+    assert [sampled["batch"] for sampled in record["sampling"]] == [3]
+    for sampled in record["sampling"]:
+        assert sampled["compiled_loop_images_per_s"] > 0 and sampled["python_loop_images_per_s"] > 0
+
+
+def test_sampling_rows_take_the_median_of_the_repeats_per_batch():
+    records = [
+        dict(
+            backend="jax",
+            precision="float32",
+            sampling=[
+                dict(batch=1, compiled_loop_images_per_s=c, python_loop_images_per_s=p),
+                dict(batch=16, compiled_loop_images_per_s=10 * c, python_loop_images_per_s=p),
+            ],
+        )
+        for c, p in ((2.0, 1.0), (4.0, 1.0), (3.0, 2.0))
+    ]
+    rows = {row["batch"]: row for row in step_time.summarize_sampling(records)}
+    assert rows[1]["compiled_loop_median"] == 3.0 and rows[1]["python_loop_median"] == 1.0
+    assert rows[16]["compiled_loop_median"] == 30.0 and rows[16]["xla_flags"] == ""
 
 
 def test_repeats_give_a_median_each_setting_and_errors_a_row():
@@ -60,6 +83,8 @@ def test_repeats_give_a_median_each_setting_and_errors_a_row():
 def test_bad_counts_are_refused(capsys):
     assert step_time.main(["--steps", "0"]) == 2
     assert "must be at least 1" in capsys.readouterr().err
+    assert step_time.main(["--sample-batches", "1,x"]) == 2
+    assert "--sample-batches takes positive integers" in capsys.readouterr().err
 
 
 def test_each_setting_runs_the_same_run_in_its_own_process(monkeypatch, tmp_path):
@@ -85,7 +110,7 @@ def test_each_setting_runs_the_same_run_in_its_own_process(monkeypatch, tmp_path
     worker = command[command.index("--worker") :]
     assert worker == [
         "--worker", "bfloat16", "--dataset", "digits", "--model", "uvit-tiny",
-        "--warmup", "10", "--steps", "3",
+        "--warmup", "10", "--steps", "3", "--sample-steps", "32",
     ]  # fmt: skip
     results = json.loads((tmp_path / "digits.json").read_text())
     assert results["settings"]["model"] == "uvit-tiny" and results["settings"]["repeats"] == 1
