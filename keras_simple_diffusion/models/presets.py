@@ -174,8 +174,8 @@ PRESETS = {
     # The text-to-image run on the colour emoji (64 px): the wavelet straight
     # down 4x to 16 x 16 (48 bands into a level 128 wide), a transformer 192
     # wide with cross-attention at 8 x 8. The shapes preset at 64 px keeps a
-    # 32 x 32 level and costs about 1.5x the step here; 0.74-0.79 s a step
-    # at batch 32 on a 2-core CPU.
+    # 32 x 32 level and costs 1.5x the step: 1.01 s against 0.68 s at batch
+    # 32 on a 2-core CPU (benchmarks/results/step_time/emoji64*.md).
     "uvit-emoji": (
         UViT,
         dict(

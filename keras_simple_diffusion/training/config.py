@@ -39,6 +39,10 @@ DEFAULT_TEXT_STEPS = 6000
 # emoji's 64 px step takes about twice the shapes' 32 px one, and 4000 of
 # them fit the hour.
 DEFAULT_SOURCE_STEPS = {"fashion": 6000, "emoji": 4000}
+# The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs 4.3x
+# its 64 px one (benchmarks/results/step_time/emoji128.md), and 1500 of
+# them fit 90 minutes.
+DEFAULT_SOURCE_LARGE_IMAGE_STEPS = {"emoji": 1500}
 # Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
 # DEFAULT_STEPS: a step of the 128 px preset costs four to five of the
 # 32 px one, and 2000 of them (16 min on a 2-core CPU) give digits read
@@ -253,7 +257,8 @@ class TrainConfig:
         steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
             (4000), `DEFAULT_LARGE_IMAGE_STEPS` (2000) above 64 px,
             `DEFAULT_TEXT_STEPS` (6000) on captioned data, or the source's
-            own (`DEFAULT_SOURCE_STEPS`; see `with_default_steps`).
+            own (`DEFAULT_SOURCE_STEPS`, `DEFAULT_SOURCE_LARGE_IMAGE_STEPS`;
+            see `with_default_steps`).
         batch_size: images per step.
         learning_rate: peak learning rate of AdamW (linear warm-up over
             `warmup_steps`, then cosine decay to a tenth).
@@ -406,7 +411,15 @@ class TrainConfig:
     steps: int | None = option(
         help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_LARGE_IMAGE_STEPS} on images "
         f"above {LARGE_IMAGE_SIZE} px; {DEFAULT_TEXT_STEPS} on captioned data such as shapes; "
-        + ", ".join(f"{steps} on {name}" for name, steps in DEFAULT_SOURCE_STEPS.items())
+        + ", ".join(
+            f"{steps} on {name}"
+            + (
+                f" ({DEFAULT_SOURCE_LARGE_IMAGE_STEPS[name]} above {LARGE_IMAGE_SIZE} px)"
+                if name in DEFAULT_SOURCE_LARGE_IMAGE_STEPS
+                else ""
+            )
+            for name, steps in DEFAULT_SOURCE_STEPS.items()
+        )
         + ")",
         group="optimisation",
         check=optional(positive_int),
@@ -525,16 +538,20 @@ class TrainConfig:
 
     def with_default_steps(self, text, image_size):
         """This config, with `steps` filled in if None: the named source's own
-        count (`DEFAULT_SOURCE_STEPS`), else that of captioned data
-        (`text=True`), of images larger than `LARGE_IMAGE_SIZE` px, or the
-        rest."""
+        count (`DEFAULT_SOURCE_STEPS`, or `DEFAULT_SOURCE_LARGE_IMAGE_STEPS`
+        on images larger than `LARGE_IMAGE_SIZE` px), else that of captioned
+        data (`text=True`), of larger images, or the rest."""
         if self.steps is not None:
             return self
+        large = image_size > LARGE_IMAGE_SIZE
         if text:
             steps = DEFAULT_TEXT_STEPS
         else:
-            steps = DEFAULT_LARGE_IMAGE_STEPS if image_size > LARGE_IMAGE_SIZE else DEFAULT_STEPS
-        steps = DEFAULT_SOURCE_STEPS.get(self.dataset.split(":")[0], steps)
+            steps = DEFAULT_LARGE_IMAGE_STEPS if large else DEFAULT_STEPS
+        source = self.dataset.split(":")[0]
+        steps = DEFAULT_SOURCE_STEPS.get(source, steps)
+        if large:
+            steps = DEFAULT_SOURCE_LARGE_IMAGE_STEPS.get(source, steps)
         return dataclasses.replace(self, steps=steps)
 
     @property

@@ -92,6 +92,8 @@ def test_default_steps_depend_on_the_data_and_the_image_size():
     assert steps(text=True, dataset="fashion:text") == fashion
     assert steps(dataset="fashion", steps=7) == 7
     assert steps(text=True, dataset="emoji", image_size=64) == DEFAULT_SOURCE_STEPS["emoji"] == 4000
+    assert steps(text=True, dataset="emoji", image_size=128) == 1500
+    assert steps(dataset="emoji:group", image_size=256, steps=7) == 7
 
 
 def _sample(tiny_run, out, *args):
