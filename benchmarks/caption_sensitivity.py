@@ -67,9 +67,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from keras_simple_diffusion.data import load_dataset
     from keras_simple_diffusion.training import runs
-    from keras_simple_diffusion.training.assessment import run_dataset
+    from keras_simple_diffusion.training.assessment import data_for_model, run_dataset
 
     model, checkpoint = runs.load_checkpoint(args.checkpoint)
     source, data_dir = run_dataset(args.checkpoint)
@@ -78,14 +77,7 @@ def main(argv=None):
             f"error: {args.checkpoint} is not a text model with a known data set.", file=sys.stderr
         )
         return 2
-    info = load_dataset(
-        source,
-        image_size=model.image_size,
-        channels=model.denoiser.channels,
-        batch_size=1,
-        shuffle=False,
-        data_dir=data_dir,
-    )
+    info = data_for_model(model, source, data_dir)
     order = np.random.default_rng(args.seed).permutation(len(info.images))[: args.num_images]
     errors = caption_errors(model, info.images[order], info.captions[order], seed=args.seed)
     result = dict(checkpoint=str(checkpoint), dataset=source, num_images=len(order), errors=errors)

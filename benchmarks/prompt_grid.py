@@ -76,9 +76,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from keras_simple_diffusion.data import load_dataset
     from keras_simple_diffusion.training import runs
-    from keras_simple_diffusion.training.assessment import run_dataset
+    from keras_simple_diffusion.training.assessment import data_for_model, run_dataset
 
     model, _ = runs.load_checkpoint(args.checkpoint)
     if model.text_encoder is None:
@@ -89,14 +88,7 @@ def main(argv=None):
         prompts = args.prompt
     else:
         source, data_dir = run_dataset(args.checkpoint)
-        info = load_dataset(
-            args.dataset or source,
-            image_size=model.image_size,
-            channels=model.denoiser.channels,
-            batch_size=1,
-            shuffle=False,
-            data_dir=None if args.dataset else data_dir,
-        )
+        info = data_for_model(model, args.dataset or source, None if args.dataset else data_dir)
         if info.captions is None:
             print(f"error: {args.dataset or source} has no captions.", file=sys.stderr)
             return 2

@@ -339,6 +339,19 @@ def _settings(steps, sampler, spacing, guidance, seed):
     )
 
 
+def data_for_model(model, source, data_dir=None):
+    """`load_dataset(source)` at the model's image size and channels, in
+    order, with its images and captions in memory (`info.images`)."""
+    return load_dataset(
+        source,
+        image_size=model.image_size,
+        channels=model.denoiser.channels,
+        batch_size=1,
+        shuffle=False,
+        data_dir=data_dir,
+    )
+
+
 def evaluate_caption_retrieval(
     model, source, data_dir, num_samples, settings, batch_size=None, report_path=None
 ):
@@ -352,14 +365,7 @@ def evaluate_caption_retrieval(
     """
     from keras_simple_diffusion.evaluation import retrieval
 
-    info = load_dataset(
-        source,
-        image_size=model.image_size,
-        channels=model.denoiser.channels,
-        batch_size=1,
-        shuffle=False,
-        data_dir=data_dir,
-    )
+    info = data_for_model(model, source, data_dir)
     order = np.random.default_rng(settings["seed"]).permutation(len(info.images))
     indices = np.resize(order, num_samples)
     samples = model.generate(
