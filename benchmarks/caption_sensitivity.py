@@ -71,7 +71,7 @@ def main(argv=None):
     from keras_simple_diffusion.training.assessment import data_for_model, run_dataset
 
     model, checkpoint = runs.load_checkpoint(args.checkpoint)
-    source, data_dir = run_dataset(args.checkpoint)
+    source, data_dir = run_dataset(checkpoint)
     if model.text_encoder is None or source is None:
         print(
             f"error: {args.checkpoint} is not a text model with a known data set.", file=sys.stderr

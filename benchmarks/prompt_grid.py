@@ -79,7 +79,7 @@ def main(argv=None):
     from keras_simple_diffusion.training import runs
     from keras_simple_diffusion.training.assessment import data_for_model, run_dataset
 
-    model, _ = runs.load_checkpoint(args.checkpoint)
+    model, checkpoint = runs.load_checkpoint(args.checkpoint)
     if model.text_encoder is None:
         print(f"error: {args.checkpoint} is not a text-conditioned model.", file=sys.stderr)
         return 2
@@ -87,7 +87,10 @@ def main(argv=None):
     if args.prompt:
         prompts = args.prompt
     else:
-        source, data_dir = run_dataset(args.checkpoint)
+        source, data_dir = run_dataset(checkpoint)
+        if args.dataset is None and source is None:
+            print(f"error: {checkpoint} names no data set; pass --dataset.", file=sys.stderr)
+            return 2
         info = data_for_model(model, args.dataset or source, None if args.dataset else data_dir)
         if info.captions is None:
             print(f"error: {args.dataset or source} has no captions.", file=sys.stderr)
