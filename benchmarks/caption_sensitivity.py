@@ -79,7 +79,8 @@ def main(argv=None):
         return 2
     info = data_for_model(model, source, data_dir)
     order = np.random.default_rng(args.seed).permutation(len(info.images))[: args.num_images]
-    errors = caption_errors(model, info.images[order], info.captions[order], seed=args.seed)
+    captions = [info.captions[index] for index in order]
+    errors = caption_errors(model, info.images[order], captions, seed=args.seed)
     result = dict(checkpoint=str(checkpoint), dataset=source, num_images=len(order), errors=errors)
     with open(args.out, "w") as file:
         json.dump(result, file, indent=2)
