@@ -246,11 +246,12 @@ def _step_function(model, batch):
     from keras_simple_diffusion.schedules import alpha_sigma
 
     # A class-conditional denoiser draws unconditional samples from its null class.
-    labels = {"class_labels": ops.full((batch,), model.num_classes, "int32")}
+    num_classes = model.num_classes
+    labels = {"class_labels": ops.full((batch,), num_classes, "int32")} if num_classes else {}
 
     def step(z, logsnr_t, logsnr_s, noise):
-        inputs = {"images": z, "noise_level": ops.full((batch,), logsnr_t)}
-        out = model.denoiser({**inputs, **labels} if model.num_classes else inputs, training=False)
+        inputs = {"images": z, "noise_level": ops.full((batch,), logsnr_t), **labels}
+        out = model.denoiser(inputs, training=False)
         alpha, sigma = alpha_sigma(logsnr_t)
         x_hat, _ = denoised(model.prediction, ops.cast(out, "float32"), z, alpha, sigma)
         x_hat = ops.clip(x_hat, -1.0, 1.0)
