@@ -149,15 +149,20 @@ def _measure(args, backend, precision, xla_flags):
     return dict(record, **found[0])
 
 
+SETTING_KEYS = ("backend", "precision", "xla_flags")
+
+
+def _setting(record):
+    """The setting a record measured, as a key: backend, precision, XLA flags."""
+    return (record["backend"], record["precision"], record.get("xla_flags", ""))
+
+
 def summarize(records):
     """One row a setting: the median and range of its repeats."""
     rows = {}
     for record in records:
-        key = (record["backend"], record["precision"], record.get("xla_flags", ""))
-        row = rows.setdefault(
-            key,
-            dict(zip(("backend", "precision", "xla_flags"), key), times=[], errors=[]),
-        )
+        key = _setting(record)
+        row = rows.setdefault(key, dict(zip(SETTING_KEYS, key), times=[], errors=[]))
         if "error" in record:
             row["errors"].append(record["error"])
         else:
@@ -179,11 +184,8 @@ def summarize_sampling(records):
     rows = {}
     for record in records:
         for sampled in record.get("sampling", []):
-            key = (record["backend"], record["precision"], record.get("xla_flags", ""))
-            row = rows.setdefault(
-                (*key, sampled["batch"]),
-                dict(zip(("backend", "precision", "xla_flags", "batch"), (*key, sampled["batch"]))),
-            )
+            key = (*_setting(record), sampled["batch"])
+            row = rows.setdefault(key, dict(zip((*SETTING_KEYS, "batch"), key)))
             for kind in ("compiled_loop", "python_loop"):
                 row.setdefault(kind, []).append(sampled[f"{kind}_images_per_s"])
     for row in rows.values():
