@@ -34,9 +34,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_simple_diffusion.checks import check_positive_int
+from keras_simple_diffusion.checks import check_choice, check_int, check_positive_int
 
 DEFAULT_SEQUENCE_LENGTH = 48
+BYTE_VOCABULARY_SIZE = 256
+DEFAULT_WORD_BUCKETS = 8192
+# What the default encoder reads: UTF-8 bytes, or whole words hashed to ids.
+TOKEN_KINDS = ("bytes", "words")
+# Words are the runs of letters and digits (RE2's Unicode classes).
+WORD_SEPARATORS = r"[^\p{L}\p{N}]+"
 # Keras warnings that keras-hub's T5 raises when built or called, none of
 # them true of how it is used here: it takes its masks as inputs, so its
 # attention drops no mask that matters, and the one-token decoder's softmax
@@ -62,17 +68,23 @@ def _keras_hub():
 
 
 def default_text_backbone(
-    hidden_dim=128, num_layers=2, num_heads=4, intermediate_dim=256, dropout=0.0
+    hidden_dim=128,
+    num_layers=2,
+    num_heads=4,
+    intermediate_dim=256,
+    dropout=0.0,
+    vocabulary_size=BYTE_VOCABULARY_SIZE,
 ):
-    """A small `keras_hub.models.T5Backbone` over bytes (vocabulary 256).
+    """A small `keras_hub.models.T5Backbone` over bytes (vocabulary 256) or
+    hashed words (`vocabulary_size` buckets).
 
     Only its (bidirectional) encoder is used; the decoder is fed a single
-    dummy token and `TextEncoder` freezes it. The byte embeddings start at
+    dummy token and `TextEncoder` freezes it. The token embeddings start at
     unit scale (see below).
     """
     with _without_t5_warnings():
         backbone = _keras_hub().models.T5Backbone(
-            vocabulary_size=256,
+            vocabulary_size=vocabulary_size,
             num_layers=num_layers,
             num_heads=num_heads,
             hidden_dim=hidden_dim,
@@ -83,7 +95,7 @@ def default_text_backbone(
             tie_embedding_weights=True,
             name="text_backbone",
         )
-    # Unit-scale byte embeddings, as in the original T5: with keras-hub's
+    # Unit-scale token embeddings, as in the original T5: with keras-hub's
     # small default init the attention's shared component swamps the bytes,
     # every caption encodes to nearly the same vectors (spread 0.3 of a norm
     # of 11) and a jointly trained denoiser learns to ignore the text.
@@ -97,6 +109,48 @@ def default_tokenizer(sequence_length=DEFAULT_SEQUENCE_LENGTH):
     return _keras_hub().tokenizers.ByteTokenizer(
         sequence_length=sequence_length, name="text_tokenizer"
     )
+
+
+@keras.saving.register_keras_serializable(package="keras_simple_diffusion")
+class WordHashTokenizer:
+    """Whole words hashed to ids: a word-level tokenizer without a vocabulary.
+
+    Lower-cases, splits at everything but letters and digits, and hashes
+    each word (FarmHash's fingerprint, the same on every machine) to an id
+    in `1 .. vocabulary_size - 1`; 0 pads. A jointly trained encoder over
+    bytes must first learn to spell: names that share letters ("red apple",
+    "green apple", "pineapple") start out encoded alike. Hashed words give
+    each word its own embedding from the first step, and take any prompt,
+    unseen words included (two words may share an id; with 1,500 words in
+    8,192 ids about one in ten does).
+
+    Called on a TensorFlow string tensor (shape `(batch,)`), it returns a
+    `tf.RaggedTensor` of int64 ids, as keras-hub's tokenizers do.
+
+    Args:
+        vocabulary_size: number of ids, the padding id included.
+    """
+
+    pad_token_id = 0
+
+    def __init__(self, vocabulary_size=DEFAULT_WORD_BUCKETS):
+        self.vocabulary_size = check_int("vocabulary_size", vocabulary_size, minimum=2)
+
+    def __call__(self, strings):
+        import tensorflow as tf  # noqa: PLC0415
+
+        text = tf.strings.lower(strings, encoding="utf-8")
+        words = tf.strings.split(tf.strings.strip(tf.strings.regex_replace(text, WORD_SEPARATORS, " ")))
+        return tf.ragged.map_flat_values(
+            lambda flat: tf.strings.to_hash_bucket_fast(flat, self.vocabulary_size - 1) + 1, words
+        )
+
+    def get_config(self):
+        return {"vocabulary_size": self.vocabulary_size}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 def _backbone_kind(backbone):
@@ -346,6 +400,8 @@ def build_text_encoder(
     num_heads=4,
     intermediate_dim=256,
     dropout=0.0,
+    tokens="bytes",
+    word_buckets=DEFAULT_WORD_BUCKETS,
     name="text_encoder",
 ):
     """Builds a `TextEncoder`.
@@ -362,17 +418,27 @@ def build_text_encoder(
         sequence_length: fixed token length.
         hidden_dim, num_layers, num_heads, intermediate_dim, dropout: size
             of the default backbone (ignored with a preset).
+        tokens: what the default backbone reads: "bytes" (keras-hub's
+            `ByteTokenizer`) or "words" (`WordHashTokenizer`, whose words
+            start apart: faster to learn many distinct names, such as the
+            emoji's). Ignored with a preset.
+        word_buckets: the number of word ids with `tokens="words"`.
 
     Example:
     >>> encoder = build_text_encoder()
+    >>> encoder = build_text_encoder(tokens="words", sequence_length=16)
     >>> encoder = build_text_encoder(preset="/path/to/t5_small_preset", trainable=False)
     """
     keras_hub = _keras_hub()
+    check_choice("tokens", tokens, TOKEN_KINDS)
     if preset is None:
+        if tokens == "words":
+            tokenizer, vocabulary_size = WordHashTokenizer(word_buckets), word_buckets
+        else:
+            tokenizer, vocabulary_size = default_tokenizer(sequence_length), BYTE_VOCABULARY_SIZE
         backbone = default_text_backbone(
-            hidden_dim, num_layers, num_heads, intermediate_dim, dropout
+            hidden_dim, num_layers, num_heads, intermediate_dim, dropout, vocabulary_size
         )
-        tokenizer = default_tokenizer(sequence_length)
     else:
         with _without_t5_warnings():
             backbone = keras_hub.models.Backbone.from_preset(preset)

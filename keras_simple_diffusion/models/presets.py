@@ -18,6 +18,8 @@ from keras_simple_diffusion.models.uvit import UViT
 TINY_TEXT_ENCODER = dict(
     hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64, sequence_length=48
 )
+# The default encoder over hashed words; emoji names have at most 8 words.
+EMOJI_TEXT_ENCODER = dict(tokens="words", sequence_length=16)
 
 PRESETS = {
     # Seconds-sized models for the test suite.
@@ -175,7 +177,9 @@ PRESETS = {
     # down 4x to 16 x 16 (48 bands into a level 128 wide), a transformer 192
     # wide with cross-attention at 8 x 8. The shapes preset at 64 px keeps a
     # 32 x 32 level and costs 1.5x the step: 1.01 s against 0.68 s at batch
-    # 32 on a 2-core CPU (benchmarks/results/step_time/emoji64*.md).
+    # 32 on a 2-core CPU (benchmarks/results/step_time/emoji64*.md). Its
+    # encoder reads hashed words: over bytes it had not learned to tell
+    # 1,377 names apart in 4000 steps (benchmarks/results/emoji64/).
     "uvit-emoji": (
         UViT,
         dict(
@@ -190,7 +194,7 @@ PRESETS = {
             groups=16,
             downsample="dwt",
             downsample_factor=4,
-            text_encoder="default",
+            text_encoder=EMOJI_TEXT_ENCODER,
         ),
     ),
     # Its U-Net of about the same size (6.23M parameters besides the text
@@ -210,7 +214,7 @@ PRESETS = {
             downsample="dwt",
             downsample_factor=4,
             attention_max_resolution=8,
-            text_encoder="default",
+            text_encoder=EMOJI_TEXT_ENCODER,
         ),
     ),
     # CIFAR-sized (32 px, 3 channels).
