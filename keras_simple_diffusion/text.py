@@ -140,7 +140,9 @@ class WordHashTokenizer:
         import tensorflow as tf  # noqa: PLC0415
 
         text = tf.strings.lower(strings, encoding="utf-8")
-        words = tf.strings.split(tf.strings.strip(tf.strings.regex_replace(text, WORD_SEPARATORS, " ")))
+        words = tf.strings.split(
+            tf.strings.strip(tf.strings.regex_replace(text, WORD_SEPARATORS, " "))
+        )
         return tf.ragged.map_flat_values(
             lambda flat: tf.strings.to_hash_bucket_fast(flat, self.vocabulary_size - 1) + 1, words
         )

@@ -13,7 +13,12 @@ from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.files import default_cache_dir
 from keras_simple_diffusion.samplers import DEFAULT_SPACINGS
 from keras_simple_diffusion.training import runs
-from keras_simple_diffusion.training.config import DISTILL_CONFIG_FILE, DistillConfig, TrainConfig
+from keras_simple_diffusion.training.config import (
+    DISTILL_CONFIG_FILE,
+    DistillConfig,
+    TrainConfig,
+    source_name,
+)
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"
 
@@ -214,7 +219,7 @@ def evaluate_checkpoint(
     begin = progress or (lambda phase: None)
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
-    if model.text_encoder is not None and source.split(":")[0] == "emoji":
+    if model.text_encoder is not None and source_name(source) == "emoji":
         return evaluate_caption_retrieval(
             model,
             source,

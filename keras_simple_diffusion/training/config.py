@@ -208,6 +208,12 @@ def option(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def source_name(dataset):
+    """The named source a dataset spec starts with: "emoji" of "emoji:group",
+    "fashion" of "fashion:test" (a path comes back whole)."""
+    return dataset.split(":")[0]
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that defines a training run; saved as the run's `config.json`.
@@ -548,11 +554,15 @@ class TrainConfig:
             steps = DEFAULT_TEXT_STEPS
         else:
             steps = DEFAULT_LARGE_IMAGE_STEPS if large else DEFAULT_STEPS
-        source = self.dataset.split(":")[0]
-        steps = DEFAULT_SOURCE_STEPS.get(source, steps)
+        steps = DEFAULT_SOURCE_STEPS.get(self.source_name, steps)
         if large:
-            steps = DEFAULT_SOURCE_LARGE_IMAGE_STEPS.get(source, steps)
+            steps = DEFAULT_SOURCE_LARGE_IMAGE_STEPS.get(self.source_name, steps)
         return dataclasses.replace(self, steps=steps)
+
+    @property
+    def source_name(self):
+        """The named source of `dataset`: "emoji" of "emoji:group"."""
+        return source_name(self.dataset)
 
     @property
     def resolved_ema_momentum(self):

@@ -49,7 +49,7 @@ def model_spec(config, image_size, text=False):
     large for is refused (`preset_for_image_size`). Any other preset gains
     the default text encoder when trained on captions.
     """
-    source_model = DEFAULT_SOURCE_MODELS.get(config.dataset.split(":")[0])
+    source_model = DEFAULT_SOURCE_MODELS.get(config.source_name)
     name = config.model or source_model or (DEFAULT_TEXT_MODEL if text else DEFAULT_MODEL)
     name = preset_for_image_size(name, image_size, adapt=config.model is None)
     options = dict(config.model_options)
@@ -80,7 +80,7 @@ def load_training_data(config):
     """
     info = load_dataset(
         config.dataset,
-        image_size=config.image_size or DEFAULT_IMAGE_SIZES.get(config.dataset.split(":")[0]),
+        image_size=config.image_size or DEFAULT_IMAGE_SIZES.get(config.source_name),
         channels=config.channels,
         batch_size=config.batch_size,
         shuffle=True,
