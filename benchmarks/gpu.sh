@@ -22,7 +22,7 @@ else
     echo "no .whl/: assuming keras is installed" >&2
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true
-python3 -c "import keras; print('keras', keras.__version__)" || { echo "keras missing: carry .whl"; exit 1; }
+KERAS_BACKEND=jax python3 -c "import keras; print('keras', keras.__version__)" || { echo "keras missing: carry .whl"; exit 1; }
 out="${OUT:-benchmarks/results}"
 mkdir -p "$out"
 timeout 500 python3 benchmarks/gpu.py --out "$out" "$@" 2>&1 | tee "$out/gpu_log.txt"

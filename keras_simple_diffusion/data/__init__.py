@@ -3,45 +3,44 @@
 Small datasets ship with the package or are drawn on the fly (scikit-learn's
 digits, captioned coloured shapes); larger ones load from prepared TFDS
 directories, image folders or `.npz` files. Nothing is downloaded.
+
+The names load lazily (PEP 562): the model code imports `data.checks`, and
+only the pipelines need TensorFlow, so JAX and PyTorch users (a GPU image
+without TensorFlow, say) can build, train and sample models from arrays.
 """
 
-from keras_simple_diffusion.data.datasets import (
-    ACCEPTED_SOURCES,
-    DatasetInfo,
-    held_out_split,
-    load_dataset,
-)
-from keras_simple_diffusion.data.digits import DIGIT_CLASS_NAMES, load_digits
-from keras_simple_diffusion.data.images import standardize_images
-from keras_simple_diffusion.data.shapes import (
-    ATTRIBUTES,
-    COLOUR_VALUES,
-    COLOURS,
-    POSITIONS,
-    SHAPES,
-    SIZES,
-    caption_for,
-    make_shapes,
-    parse_caption,
-)
-from keras_simple_diffusion.data.splits import train_test_split
+import importlib
 
-__all__ = [
-    "ACCEPTED_SOURCES",
-    "ATTRIBUTES",
-    "COLOURS",
-    "COLOUR_VALUES",
-    "DIGIT_CLASS_NAMES",
-    "DatasetInfo",
-    "POSITIONS",
-    "SHAPES",
-    "SIZES",
-    "caption_for",
-    "held_out_split",
-    "load_dataset",
-    "load_digits",
-    "make_shapes",
-    "parse_caption",
-    "standardize_images",
-    "train_test_split",
-]
+_NAMES = {
+    "ACCEPTED_SOURCES": "datasets",
+    "ATTRIBUTES": "shapes",
+    "COLOURS": "shapes",
+    "COLOUR_VALUES": "shapes",
+    "DIGIT_CLASS_NAMES": "digits",
+    "DatasetInfo": "datasets",
+    "POSITIONS": "shapes",
+    "SHAPES": "shapes",
+    "SIZES": "shapes",
+    "caption_for": "shapes",
+    "held_out_split": "datasets",
+    "load_dataset": "datasets",
+    "load_digits": "digits",
+    "make_shapes": "shapes",
+    "parse_caption": "shapes",
+    "standardize_images": "images",
+    "train_test_split": "splits",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name):
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -238,6 +238,52 @@ def test_gpu_jax_row_survives_missing_cost_analysis(monkeypatch, tmp_path):
     assert "error" not in row and row.rstrip(" |").endswith("| - | - | -")
 
 
+@pytest.mark.parametrize(
+    "xla_source, expected",
+    [("compiled", "torch FlopCounterMode"), ("lowered", "XLA cost analysis")],
+)
+def test_gpu_flops_prefer_counts_that_see_every_matmul(tmp_path, xla_source, expected):
+    """On the H200 the compiled module's analysis counted 1.12 TFLOP for a
+    U-ViT step that torch's counter (and 6 x parameters x tokens) put near 8:
+    cuBLAS and cuDNN calls are not counted. Every row of a shape takes the
+    same, best count."""
+    from benchmarks import gpu
+
+    row = dict(kind="train", arch="uvit", image_size=128, batch=32, parameters=1e8)
+    timing = dict(step_s=0.1, ms_per_step=100.0, images_per_s=320.0, compile_s=1.0)
+    records = [
+        {
+            **row,
+            **timing,
+            "backend": "jax",
+            "setting": "jit (default)",
+            "flops_xla": 1.0e12,
+            "flops_xla_source": xla_source,
+        },
+        {
+            **row,
+            **timing,
+            "backend": "torch",
+            "setting": "eager (default)",
+            "flops_torch_counter": 8.0e12,
+        },
+    ]
+    results = dict(
+        card="NVIDIA H200",
+        peak_tflops=1000.0,
+        peak_source="test",
+        host=common.machine_info(),
+        steps=2,
+        records=records,
+        failures=[],
+        wall_s=1.0,
+    )
+    gpu.write(results, tmp_path)
+    count = 8.0e12 if expected.startswith("torch") else 1.0e12
+    assert [(r["flops_source"], r["flops_per_step"]) for r in records] == [(expected, count)] * 2
+    assert records[0]["mfu"] == pytest.approx(count / 0.1 / 1e12 / 1000.0)
+
+
 @pytest.mark.slow
 def test_capped_row_runs_in_a_child_and_is_killed_past_the_cap():
     """The full profile runs each torch.compile row in a child process with a
