@@ -256,6 +256,14 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         help="classifier-free guidance weight (default %(default)s)",
     )
     parser.add_argument(
+        "--guidance-interval",
+        nargs=2,
+        type=flag_type("--guidance-interval", float),
+        metavar=("LOW", "HIGH"),
+        help="guide only the steps with logSNR in [LOW, HIGH], e.g. -4 2; HIGH may be inf "
+        "(default: every step; see docs/samplers.md)",
+    )
+    parser.add_argument(
         "--seed",
         type=flag_type("--seed", int, lambda name, value: checks.check_seed(name, value, False)),
         default=0,
@@ -275,6 +283,7 @@ def _sampler_kwargs(args):
         sampler=args.sampler,
         spacing=args.spacing,
         guidance=args.guidance,
+        guidance_interval=args.guidance_interval,
         seed=args.seed,
         batch_size=args.batch_size,
     )

@@ -32,9 +32,11 @@ from keras_simple_diffusion.samplers import (
     DEFAULT_SAMPLER,
     DEFAULT_SPACINGS,
     DEFAULT_STEPS,
+    check_guidance_interval,
     check_sampler,
     check_spacing,
     guide,
+    interval_guidance,
     sample_loop,
 )
 from keras_simple_diffusion.schedules import LogSNRSchedule, alpha_sigma
@@ -418,13 +420,24 @@ class SimpleDiffusion(keras.Model):
             return noise, scope.get_current_value(generator.state)
 
     def _generate_batch(
-        self, condition, seed_state, guidance, batch, steps, sampler, spacing, guided, clip_denoised
+        self,
+        condition,
+        seed_state,
+        guidance,
+        guidance_interval,
+        batch,
+        steps,
+        sampler,
+        spacing,
+        guided,
+        clip_denoised,
     ):
         shape = (batch,) + self.image_shape
         z, seed_state = self._draw_normal(shape, seed_state)
         conditioning = self.conditioning
 
         def denoise(z, logsnr):
+            weight = interval_guidance(guidance, logsnr, guidance_interval)
             z_in, condition_in, copies = z, condition, 1
             if guided:
                 condition_in = conditioning.concatenate(condition, conditioning.null(condition))
@@ -432,12 +445,12 @@ class SimpleDiffusion(keras.Model):
             logsnr_in = ops.full((copies * batch,), logsnr)
             inputs = self._denoiser_inputs(z_in, logsnr_in, condition_in)
             if self.guidance_input:
-                inputs["guidance"] = ops.full((batch,), guidance)
+                inputs["guidance"] = ops.full((batch,), weight)
             output = self.denoiser(inputs, training=False)
             output = ops.cast(output, "float32")
             if guided:
                 conditional, unconditional = ops.split(output, 2)
-                output = guide(conditional, unconditional, guidance)
+                output = guide(conditional, unconditional, weight)
             alpha, sigma = alpha_sigma(logsnr)
             return denoised(self.prediction, output, z, alpha, sigma)
 
@@ -502,6 +515,7 @@ class SimpleDiffusion(keras.Model):
         prompts=None,
         progress=None,
         spacing=None,
+        guidance_interval=None,
     ):
         """Samples images, returned as a NumPy array in [-1, 1].
 
@@ -532,6 +546,9 @@ class SimpleDiffusion(keras.Model):
             spacing: where the steps fall, one of `samplers.SPACINGS`
                 ("time", "logsnr", "karras"); None for the sampler's own
                 (`samplers.DEFAULT_SPACINGS`).
+            guidance_interval: None to guide every step, or `(low, high)`:
+                guide only the steps whose logSNR lies in it (either end may
+                be infinite; see `samplers.interval_guidance`).
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
@@ -549,6 +566,7 @@ class SimpleDiffusion(keras.Model):
         seed = check_seed("seed", seed)
         condition, count = self.conditioning.from_user(labels, prompts, num_images, guidance)
         guidance = float(guidance)
+        interval = ops.convert_to_tensor(check_guidance_interval(guidance_interval), "float32")
         if seed is None:
             seed = int(np.random.randint(2**31 - 1))
         batch_size = batch_size or max(count, 1)
@@ -562,7 +580,7 @@ class SimpleDiffusion(keras.Model):
                 [seed, index], dtype=self.sampling_seed_generator.state.dtype
             )
             out = ops.convert_to_numpy(
-                function(chunk, seed_state, ops.convert_to_tensor(guidance, "float32"))
+                function(chunk, seed_state, ops.convert_to_tensor(guidance, "float32"), interval)
             )
             self._check_finite(out)
             images.append(out)

@@ -38,6 +38,9 @@ which jumps to the clean end in one long stride, is first order: 1 or 2
 steps of a 2M solver are its first-order steps (DDIM or ancestral).
 """
 
+import math
+import numbers
+
 from keras import ops
 
 from keras_simple_diffusion.checks import check_choice
@@ -121,6 +124,39 @@ def guide(conditional, unconditional, guidance):
         ops.convert_to_tensor(unconditional),
     )
     return (1.0 + guidance) * conditional - guidance * unconditional
+
+
+def check_guidance_interval(interval):
+    """None (guidance at every step) or `(low, high)` in logSNR with
+    low < high, either end possibly infinite; returned as two floats."""
+    if interval is None:
+        return (-math.inf, math.inf)
+    values = tuple(interval) if isinstance(interval, (tuple, list)) else ()
+    if len(values) != 2 or not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
+        for v in values
+    ):
+        raise ValueError(
+            "`guidance_interval` must be None or two numbers (low, high) in logSNR. "
+            f"Received: guidance_interval={interval!r}"
+        )
+    low, high = float(values[0]), float(values[1])
+    if not low < high:
+        raise ValueError(
+            f"`guidance_interval` must have low < high. Received: guidance_interval={values!r}"
+        )
+    return (low, high)
+
+
+def interval_guidance(guidance, logsnr, interval):
+    """The guidance weight at `logsnr`: `guidance` inside `interval` =
+    (low, high), 0 outside. Kynkaanniemi et al. (2024) apply guidance only
+    between high and low noise: at the noisiest steps it pulls the samples'
+    layout and colours towards a few modes, and at the cleanest it changes
+    little."""
+    low, high = interval[0], interval[1]
+    inside = ops.logical_and(ops.greater_equal(logsnr, low), ops.less_equal(logsnr, high))
+    return ops.where(inside, guidance, ops.zeros_like(guidance))
 
 
 def time_grid(steps):

@@ -9,7 +9,7 @@ only the pipelines need TensorFlow, so JAX and PyTorch users (a GPU image
 without TensorFlow, say) can build, train and sample models from arrays.
 """
 
-import importlib
+from keras_simple_diffusion.lazy import lazy_names
 
 _NAMES = {
     "ACCEPTED_SOURCES": "datasets",
@@ -32,15 +32,4 @@ _NAMES = {
 }
 
 __all__ = sorted(_NAMES)
-
-
-def __getattr__(name):
-    if name not in _NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -4,11 +4,10 @@
 (PEP 562), so that the command line reads its options without a backend.
 """
 
-import importlib
-
+from keras_simple_diffusion.lazy import lazy_names
 from keras_simple_diffusion.training.config import TrainConfig as TrainConfig
 
-_HOMES = {
+_NAMES = {
     "CheckpointNotFoundError": "runs",
     "EMACheckpoint": "callbacks",
     "NaNSafeBackupAndRestore": "callbacks",
@@ -23,14 +22,5 @@ _HOMES = {
     "train": "trainer",
 }
 
-__all__ = sorted(["TrainConfig", *_HOMES])
-
-
-def __getattr__(name):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return __all__
+__all__ = sorted(["TrainConfig", *_NAMES])
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

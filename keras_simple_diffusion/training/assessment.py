@@ -1,5 +1,6 @@
 """Evaluating a checkpoint: generate samples and score them against real data."""
 
+import math
 import os
 import re
 import warnings
@@ -11,7 +12,7 @@ from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.files import default_cache_dir
-from keras_simple_diffusion.samplers import DEFAULT_SPACINGS
+from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, check_guidance_interval
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import (
     DISTILL_CONFIG_FILE,
@@ -177,6 +178,7 @@ def evaluate_checkpoint(
     report_path=None,
     progress=None,
     spacing=None,
+    guidance_interval=None,
 ):
     """Generates samples from `model` and measures them against real data.
 
@@ -195,9 +197,10 @@ def evaluate_checkpoint(
         data_dir: TFDS data directory.
         num_samples: samples to generate, labels cycling through the classes.
         max_real: real images to read at most.
-        steps, sampler, guidance, seed, batch_size, spacing: passed to
-            `generate`; None steps or sampler take the model's own
-            (`sampling_defaults`), None spacing the sampler's.
+        steps, sampler, guidance, seed, batch_size, spacing,
+            guidance_interval: passed to `generate`; None steps or sampler
+            take the model's own (`sampling_defaults`), None spacing the
+            sampler's.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -225,7 +228,7 @@ def evaluate_checkpoint(
             source,
             data_dir or (None if dataset else run_data_dir),
             num_samples,
-            _settings(steps, sampler, spacing, guidance, seed),
+            _settings(steps, sampler, spacing, guidance, guidance_interval, seed),
             batch_size,
             report_path,
         )
@@ -240,6 +243,7 @@ def evaluate_checkpoint(
             batch_size,
             report_path=report_path,
             spacing=spacing,
+            guidance_interval=guidance_interval,
         )
     begin("real images")
     image_size, channels = model.image_size, model.denoiser.channels
@@ -267,6 +271,7 @@ def evaluate_checkpoint(
         sampler=sampler,
         spacing=spacing,
         guidance=guidance if sample_labels is not None else 0.0,
+        guidance_interval=guidance_interval,
         seed=seed,
         batch_size=batch_size,
     )
@@ -295,7 +300,7 @@ def evaluate_checkpoint(
     metrics.update(
         checkpoint=checkpoint,
         dataset=source,
-        **_settings(steps, sampler, spacing, guidance, seed),
+        **_settings(steps, sampler, spacing, guidance, guidance_interval, seed),
     )
     return metrics, report
 
@@ -332,14 +337,19 @@ def _save_report(path, samples, report, title, real_images=None, columns=None):
     save_report(path, samples[:count], report, real_images=real, title=title, columns=columns)
 
 
-def _settings(steps, sampler, spacing, guidance, seed):
-    """What the metrics were measured with, for the JSON report."""
+def _settings(steps, sampler, spacing, guidance, guidance_interval, seed):
+    """What the metrics were measured with, for the JSON report (an
+    unbounded end of the guidance interval as null: JSON has no infinity)."""
+    if guidance_interval is not None:
+        bounds = check_guidance_interval(guidance_interval)
+        guidance_interval = [bound if math.isfinite(bound) else None for bound in bounds]
     return dict(
         backend=keras.config.backend(),
         steps=steps,
         sampler=sampler,
         spacing=spacing or DEFAULT_SPACINGS[sampler],
         guidance=guidance,
+        guidance_interval=guidance_interval,
         seed=seed,
     )
 
@@ -379,6 +389,7 @@ def evaluate_caption_retrieval(
         sampler=settings["sampler"],
         spacing=settings["spacing"],
         guidance=settings["guidance"],
+        guidance_interval=settings["guidance_interval"],
         seed=settings["seed"],
         batch_size=batch_size,
     )
@@ -403,6 +414,7 @@ def evaluate_prompt_adherence(
     cache_dir=None,
     report_path=None,
     spacing=None,
+    guidance_interval=None,
 ):
     """Prompt adherence of a text-to-image model trained on the captioned shapes.
 
@@ -434,6 +446,7 @@ def evaluate_prompt_adherence(
             sampler=sampler,
             spacing=spacing,
             guidance=weight,
+            guidance_interval=guidance_interval,
             seed=seed,
             batch_size=batch_size,
         )
@@ -450,5 +463,8 @@ def evaluate_prompt_adherence(
     report = evaluation.format_report(metrics)
     if report_path:
         _save_report(report_path, guided_samples, report, f"{num_samples} random shape prompts")
-    metrics.update(num_samples=num_samples, **_settings(steps, sampler, spacing, guidance, seed))
+    metrics.update(
+        num_samples=num_samples,
+        **_settings(steps, sampler, spacing, guidance, guidance_interval, seed),
+    )
     return metrics, report

@@ -126,6 +126,13 @@ def test_sample_draws_what_one_generate_call_draws(tiny_run, tmp_path):
         _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *flags)
         expected = model.generate(labels=labels, steps=3, seed=3, batch_size=batch_size)
         np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
+    out = tmp_path / "interval.npz"
+    interval = ["--guidance", "2", "--guidance-interval", "-3", "3"]
+    _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *interval)
+    expected = model.generate(
+        labels=labels, steps=3, seed=3, guidance=2.0, guidance_interval=(-3.0, 3.0)
+    )
+    np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -168,6 +175,9 @@ def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
                 "20",
                 "--steps",
                 "2",
+                "--guidance-interval",
+                "-3",
+                "inf",
                 "--json",
                 str(json_path),
             ]
@@ -175,6 +185,7 @@ def test_evaluate_reports_metrics(tiny_run, tmp_path, capsys):
         == 0
     )
     metrics = json.loads(json_path.read_text())
+    assert metrics["guidance_interval"] == [-3.0, None]
     assert 0.0 <= metrics["class_accuracy"] <= 1.0
     assert metrics["frechet_distance"] > 0 and metrics["real_frechet_distance"] > 0
     assert metrics["fid"].startswith("skipped")

@@ -88,6 +88,10 @@ def test_run_folder_without_checkpoint(tmp_path, capsys):
     [
         (["--labels", "0,10"], "Labels in `labels` must be below num_classes=10; found 10."),
         (["--labels", "0,1", "--num-images", "3"], "num_images=3 does not match 2 labels"),
+        (
+            ["--labels", "0", "--guidance", "1", "--guidance-interval", "3", "-3"],
+            "`guidance_interval` must have low < high. Received: guidance_interval=(3.0, -3.0)",
+        ),
     ],
 )
 def test_sample_refuses_labels_the_model_refuses(tiny_run, tmp_path, capsys, flags, expected):

@@ -52,6 +52,20 @@ def test_generate_shapes_range_and_seeds(trained):
     np.testing.assert_array_equal(model.generate(**stochastic), model.generate(**stochastic))
 
 
+def test_guidance_interval_chooses_the_guided_steps(trained):
+    model, _, _ = trained
+    kwargs = dict(labels=[0, 1, 2], steps=6, seed=0)
+    guided = model.generate(guidance=2.0, **kwargs)
+    unguided = model.generate(guidance=0.0, **kwargs)
+    everywhere = model.generate(guidance=2.0, guidance_interval=(-np.inf, np.inf), **kwargs)
+    nowhere = model.generate(guidance=2.0, guidance_interval=(100.0, 200.0), **kwargs)
+    middle = model.generate(guidance=2.0, guidance_interval=(-3.0, 3.0), **kwargs)
+    np.testing.assert_array_equal(everywhere, guided)
+    np.testing.assert_allclose(nowhere, unguided, atol=1e-4)
+    assert np.abs(guided - unguided).max() > 0.1
+    assert np.abs(middle - guided).max() > 0.01 and np.abs(middle - unguided).max() > 0.01
+
+
 def test_keras_round_trip_samples_identically(trained, tmp_path):
     model, _, _ = trained
     path = str(tmp_path / "model.keras")
@@ -78,6 +92,7 @@ def test_keras_round_trip_samples_identically(trained, tmp_path):
             r"`sampler` must be one of \[.ancestral., .ddim., .dpmpp-2m., .dpmpp-2m-sde., .stochastic.\]",
         ),
         (dict(labels=[0], steps=0), "steps"),
+        (dict(labels=[0], guidance=1.0, guidance_interval=(3, -3)), "low < high"),
         (dict(num_images=2, guidance=2.0), "guidance needs `labels`"),
         (dict(), "Pass `labels`"),
     ],

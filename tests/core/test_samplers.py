@@ -82,6 +82,32 @@ def test_guidance_formula():
     )
 
 
+def test_interval_guidance_guides_only_inside_the_interval():
+    logsnrs = np.array([-9.0, -4.0, 0.0, 2.5, 6.0], "float32")
+    weights = [
+        float(to_np(samplers.interval_guidance(np.float32(2.0), logsnr, (-4.0, 2.5))))
+        for logsnr in logsnrs
+    ]
+    assert weights == [0.0, 2.0, 2.0, 2.0, 0.0]
+    assert samplers.check_guidance_interval(None) == (-np.inf, np.inf)
+    assert samplers.check_guidance_interval([-np.inf, 3]) == (-np.inf, 3.0)
+
+
+@pytest.mark.parametrize(
+    "interval,message",
+    [
+        ((2.0, 1.0), r"must have low < high\. Received: guidance_interval=\(2\.0, 1\.0\)"),
+        ((1.0,), r"two numbers \(low, high\) in logSNR\. Received: guidance_interval=\(1\.0,\)"),
+        ("-4,2", "two numbers"),
+        ((0.0, float("nan")), "two numbers"),
+        ((True, 3), "two numbers"),
+    ],
+)
+def test_bad_guidance_interval_names_the_problem(interval, message):
+    with pytest.raises(ValueError, match=message):
+        samplers.check_guidance_interval(interval)
+
+
 @pytest.mark.parametrize("sampler", samplers.SAMPLERS)
 def test_sampler_with_an_oracle_denoiser_lands_on_the_data_point(sampler):
     """If the data is one image, the ideal denoiser returns it; the sampler must too."""

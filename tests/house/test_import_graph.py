@@ -3,7 +3,7 @@ command line on top, imported by nothing but `__main__`.
 
 Every `import` counts, those inside functions too (a lazy import is still
 a dependency), and so do the names a package loads on first use (its
-`_SUBMODULES`, `_NAMES` or `_HOMES`). Parsed with `ast`: nothing is imported.
+`_SUBMODULES` or `_NAMES`). Parsed with `ast`: nothing is imported.
 """
 
 import ast
@@ -14,7 +14,7 @@ import keras_simple_diffusion
 PACKAGE = "keras_simple_diffusion"
 ROOT = pathlib.Path(keras_simple_diffusion.__file__).parent
 # The tables of PEP 562 packages: the names they load on first use.
-LAZY_TABLES = ("_SUBMODULES", "_NAMES", "_HOMES")
+LAZY_TABLES = ("_SUBMODULES", "_NAMES")
 
 
 def module_files():

@@ -1,0 +1,30 @@
+"""Names that a package loads from its submodules on first use (PEP 562).
+
+A package lists `{name: submodule}` and takes `__getattr__` and `__dir__`
+from `lazy_names`; importing the package then imports none of those
+submodules (nor the backends they need) until a name is read. The table
+stays a literal, so that `tests/house/test_import_graph.py` can read it
+without importing anything.
+"""
+
+import importlib
+import sys
+
+
+def lazy_names(package, names):
+    """`(__getattr__, __dir__)` for the package called `package`, whose
+    `names` ({name: submodule}) load on first use and are then kept in its
+    namespace."""
+    namespace = vars(sys.modules[package])
+
+    def __getattr__(name):
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        namespace[name] = value
+        return value
+
+    def __dir__():
+        return sorted({*namespace, *names})
+
+    return __getattr__, __dir__
