@@ -258,10 +258,11 @@ def _add_sampler_options(parser, guidance_default, batch_help):
     parser.add_argument(
         "--guidance-interval",
         nargs=2,
-        type=flag_type("--guidance-interval", float),
+        type=flag_type("--guidance-interval", parse_interval_end),
         metavar=("LOW", "HIGH"),
-        help="guide only the steps with logSNR in [LOW, HIGH], e.g. -4 2; HIGH may be inf "
-        "(default: every step; see docs/samplers.md)",
+        help="guide only the steps with logSNR in [LOW, HIGH], e.g. -2 2.5; 'none' leaves "
+        "an end open ('none none': every step) (default: the model's own, every step "
+        "unless it has one; see docs/samplers.md)",
     )
     parser.add_argument(
         "--seed",
@@ -274,6 +275,16 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         type=flag_type("--batch-size", int, checks.check_positive_int),
         help=batch_help,
     )
+
+
+def parse_interval_end(text):
+    """One end of `--guidance-interval`: a number, or "none" for an open end."""
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number or none; got {text!r}") from None
 
 
 def _sampler_kwargs(args):

@@ -35,6 +35,7 @@ from keras_simple_diffusion.samplers import (
     check_guidance_interval,
     check_sampler,
     check_spacing,
+    guidance_interval_config,
     guide,
     interval_guidance,
     sample_loop,
@@ -130,6 +131,7 @@ class SimpleDiffusion(keras.Model):
         label_dropout=0.1,
         sampling_steps=None,
         sampler=DEFAULT_SAMPLER,
+        guidance_interval=None,
         seed=None,
         **kwargs,
     ):
@@ -164,6 +166,7 @@ class SimpleDiffusion(keras.Model):
         self.label_dropout = label_dropout
         self.sampling_steps = check_positive_int("sampling_steps", sampling_steps, allow_none=True)
         self.sampler = check_sampler(sampler)
+        self.guidance_interval = guidance_interval_config(guidance_interval)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed_generator")
         self.sampling_seed_generator = keras.random.SeedGenerator(
@@ -546,9 +549,10 @@ class SimpleDiffusion(keras.Model):
             spacing: where the steps fall, one of `samplers.SPACINGS`
                 ("time", "logsnr", "karras"); None for the sampler's own
                 (`samplers.DEFAULT_SPACINGS`).
-            guidance_interval: None to guide every step, or `(low, high)`:
-                guide only the steps whose logSNR lies in it (either end may
-                be infinite; see `samplers.interval_guidance`).
+            guidance_interval: `(low, high)`: guide only the steps whose
+                logSNR lies in it (None at an end leaves it open; `(None,
+                None)` guides every step); None for the model's
+                `guidance_interval`.
 
         Returns:
             NumPy array (N, H, W, C), float32 in [-1, 1], in the order of
@@ -566,6 +570,8 @@ class SimpleDiffusion(keras.Model):
         seed = check_seed("seed", seed)
         condition, count = self.conditioning.from_user(labels, prompts, num_images, guidance)
         guidance = float(guidance)
+        if guidance_interval is None:
+            guidance_interval = self.guidance_interval
         interval = ops.convert_to_tensor(check_guidance_interval(guidance_interval), "float32")
         if seed is None:
             seed = int(np.random.randint(2**31 - 1))
@@ -604,6 +610,7 @@ class SimpleDiffusion(keras.Model):
             "label_dropout": self.label_dropout,
             "sampling_steps": self.sampling_steps,
             "sampler": self.sampler,
+            "guidance_interval": self.guidance_interval,
             "seed": self.seed,
         }
 

@@ -128,24 +128,36 @@ def guide(conditional, unconditional, guidance):
 
 def check_guidance_interval(interval):
     """None (guidance at every step) or `(low, high)` in logSNR with
-    low < high, either end possibly infinite; returned as two floats."""
+    low < high; None or an infinity at either end leaves it open. Returns
+    two floats, -inf and inf for open ends."""
     if interval is None:
         return (-math.inf, math.inf)
     values = tuple(interval) if isinstance(interval, (tuple, list)) else ()
+    bounds = tuple(
+        bound if bound is not None else math.inf * sign for bound, sign in zip(values, (-1, 1))
+    )
     if len(values) != 2 or not all(
         isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isnan(v)
-        for v in values
+        for v in bounds
     ):
         raise ValueError(
             "`guidance_interval` must be None or two numbers (low, high) in logSNR. "
             f"Received: guidance_interval={interval!r}"
         )
-    low, high = float(values[0]), float(values[1])
+    low, high = float(bounds[0]), float(bounds[1])
     if not low < high:
         raise ValueError(
             f"`guidance_interval` must have low < high. Received: guidance_interval={values!r}"
         )
     return (low, high)
+
+
+def guidance_interval_config(interval):
+    """`interval` for JSON (a model's config, a report), which has no
+    infinity: None, or `[low, high]` with None for an open end."""
+    if interval is None:
+        return None
+    return [bound if math.isfinite(bound) else None for bound in check_guidance_interval(interval)]
 
 
 def interval_guidance(guidance, logsnr, interval):

@@ -1,6 +1,5 @@
 """Evaluating a checkpoint: generate samples and score them against real data."""
 
-import math
 import os
 import re
 import warnings
@@ -12,7 +11,7 @@ from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.files import default_cache_dir
-from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, check_guidance_interval
+from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, guidance_interval_config
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import (
     DISTILL_CONFIG_FILE,
@@ -198,9 +197,9 @@ def evaluate_checkpoint(
         num_samples: samples to generate, labels cycling through the classes.
         max_real: real images to read at most.
         steps, sampler, guidance, seed, batch_size, spacing,
-            guidance_interval: passed to `generate`; None steps or sampler
-            take the model's own (`sampling_defaults`), None spacing the
-            sampler's.
+            guidance_interval: passed to `generate`; None steps, sampler or
+            guidance_interval take the model's own (`sampling_defaults`),
+            None spacing the sampler's.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -219,6 +218,8 @@ def evaluate_checkpoint(
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
     steps, sampler = model.sampling_defaults(steps, sampler)
+    if guidance_interval is None:
+        guidance_interval = model.guidance_interval
     begin = progress or (lambda phase: None)
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
@@ -340,16 +341,13 @@ def _save_report(path, samples, report, title, real_images=None, columns=None):
 def _settings(steps, sampler, spacing, guidance, guidance_interval, seed):
     """What the metrics were measured with, for the JSON report (an
     unbounded end of the guidance interval as null: JSON has no infinity)."""
-    if guidance_interval is not None:
-        bounds = check_guidance_interval(guidance_interval)
-        guidance_interval = [bound if math.isfinite(bound) else None for bound in bounds]
     return dict(
         backend=keras.config.backend(),
         steps=steps,
         sampler=sampler,
         spacing=spacing or DEFAULT_SPACINGS[sampler],
         guidance=guidance,
-        guidance_interval=guidance_interval,
+        guidance_interval=guidance_interval_config(guidance_interval),
         seed=seed,
     )
 
@@ -432,6 +430,8 @@ def evaluate_prompt_adherence(
     from keras_simple_diffusion.evaluation import adherence
 
     steps, sampler = model.sampling_defaults(steps, sampler)
+    if guidance_interval is None:
+        guidance_interval = model.guidance_interval
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,
         cache_dir=cache_dir or shape_readers_dir(model.image_size),

@@ -30,6 +30,7 @@ from keras_simple_diffusion.training.callbacks import (
 )
 from keras_simple_diffusion.training.config import (
     DEFAULT_MODEL,
+    DEFAULT_SOURCE_GUIDANCE_INTERVALS,
     DEFAULT_SOURCE_MODELS,
     DEFAULT_TEXT_MODEL,
     TrainConfig,
@@ -117,6 +118,7 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
         label_dropout=config.label_dropout,
         loss_weighting=config.loss_weighting,
         multiscale=config.multiscale,
+        guidance_interval=DEFAULT_SOURCE_GUIDANCE_INTERVALS.get(config.source_name),
         seed=config.seed,
     )
     decay_steps = max(config.steps - config.warmup_steps, 1)

@@ -17,6 +17,7 @@ from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import (
     DEFAULT_LARGE_IMAGE_STEPS,
+    DEFAULT_SOURCE_GUIDANCE_INTERVALS,
     DEFAULT_SOURCE_STEPS,
     DEFAULT_STEPS,
     DEFAULT_TEXT_STEPS,
@@ -127,10 +128,10 @@ def test_sample_draws_what_one_generate_call_draws(tiny_run, tmp_path):
         expected = model.generate(labels=labels, steps=3, seed=3, batch_size=batch_size)
         np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
     out = tmp_path / "interval.npz"
-    interval = ["--guidance", "2", "--guidance-interval", "-3", "3"]
+    interval = ["--guidance", "2", "--guidance-interval", "-3", "none"]
     _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *interval)
     expected = model.generate(
-        labels=labels, steps=3, seed=3, guidance=2.0, guidance_interval=(-3.0, 3.0)
+        labels=labels, steps=3, seed=3, guidance=2.0, guidance_interval=(-3.0, None)
     )
     np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
 
@@ -213,6 +214,13 @@ def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, othe
     assert result.returncode == 0, result.stderr[-2000:]
     images = np.load(out)["images"]
     assert images.shape == (2, 16, 16, 1) and np.isfinite(images).all()
+
+
+def test_fashion_runs_guide_on_their_interval():
+    fashion = list(DEFAULT_SOURCE_GUIDANCE_INTERVALS["fashion"])
+    for dataset, expected in (("fashion", fashion), ("digits", None)):
+        config = TrainConfig(dataset=dataset, model="uvit-tiny", image_size=16, steps=4)
+        assert build_model(config, 16, 1, 10).guidance_interval == expected
 
 
 def test_multiscale_reaches_the_model_and_is_checked():

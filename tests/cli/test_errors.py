@@ -111,6 +111,9 @@ def test_bad_flag_value_is_an_argparse_error(capsys):
         main(["sample", "--checkpoint", "x", "--labels", "a,b"])
     assert exit_info.value.code == 2
     assert "expected comma-separated integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sample", "--checkpoint", "x", "--guidance-interval", "low", "3"])
+    assert "--guidance-interval: expected a number or none; got 'low'" in capsys.readouterr().err
 
 
 def test_distribution_flags_are_wired(tmp_path, capsys):

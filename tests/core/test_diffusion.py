@@ -66,6 +66,25 @@ def test_guidance_interval_chooses_the_guided_steps(trained):
     assert np.abs(middle - guided).max() > 0.01 and np.abs(middle - unguided).max() > 0.01
 
 
+def test_a_model_guides_on_its_own_interval(trained, tmp_path):
+    model, _, _ = trained
+    kwargs = dict(labels=[0, 1, 2], steps=6, seed=0, guidance=2.0)
+    config = model.get_config()
+    config.update(guidance_interval=(-3.0, None))
+    narrowed = ksd.SimpleDiffusion.from_config(config)
+    narrowed.set_weights(model.get_weights())
+    assert narrowed.guidance_interval == [-3.0, None]
+    np.testing.assert_array_equal(
+        narrowed.generate(**kwargs), model.generate(guidance_interval=(-3.0, np.inf), **kwargs)
+    )
+    np.testing.assert_array_equal(
+        narrowed.generate(guidance_interval=(None, None), **kwargs), model.generate(**kwargs)
+    )
+    path = str(tmp_path / "narrowed.keras")
+    narrowed.save(path)
+    assert keras.saving.load_model(path).guidance_interval == [-3.0, None]
+
+
 def test_keras_round_trip_samples_identically(trained, tmp_path):
     model, _, _ = trained
     path = str(tmp_path / "model.keras")
