@@ -177,7 +177,10 @@ class EpochTimes:
         self.callback = Callback()
 
 
-def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
+def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke, flash=None):
+    """One training row; `flash` False builds the model with Keras' flash
+    attention off (`keras.config.disable_flash_attention`), None leaves
+    Keras' default."""
     import keras
     import numpy as np
 
@@ -187,7 +190,12 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
     if backend == "torch" and jit_compile is True:  # static shapes: see worker.torch_compile_setup
         worker.torch_compile_setup()
     keras.utils.set_random_seed(0)
-    model = ksd.SimpleDiffusion(build(arch, size, cpu_smoke), seed=0)
+    if flash is False:
+        keras.config.disable_flash_attention()
+    try:
+        model = ksd.SimpleDiffusion(build(arch, size, cpu_smoke), seed=0)
+    finally:
+        keras.config.enable_flash_attention()
     model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit_compile)
     x = np.random.default_rng(0).uniform(-1, 1, (batch * steps, size, size, 3)).astype("float32")
     timer = EpochTimes()
@@ -222,6 +230,22 @@ def bench(backend, arch, size, batch, setting, jit_compile, steps, cpu_smoke):
         except Exception as e:  # noqa: BLE001
             record["flops_torch_counter_error"] = repr(e)[:200]
     return record
+
+
+# Each backend's rows: (key for --settings, label, jit_compile, flash
+# attention: None for Keras' default, False for off).
+SETTINGS = {
+    "jax": [("jit", "jit (default)", "auto", None)],
+    "tensorflow": [("xla", "jit_compile=True (XLA)", True, None)],
+    "torch": [
+        ("eager", "eager (default)", "auto", None),
+        ("compile", "torch.compile", True, None),
+        ("compile-noflash", "torch.compile, flash attention off", True, False),
+    ],
+}
+# The rows of a plain run; `compile-noflash` tells whether Keras' flash
+# attention path is what torch.compile fails on.
+DEFAULT_SETTINGS = ("jit", "xla", "eager", "compile")
 
 
 def one_backend(backend, args):
@@ -268,14 +292,10 @@ def one_backend(backend, args):
     from benchmarks import worker
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    settings = {
-        "jax": [("jit (default)", "auto")],
-        "tensorflow": [("jit_compile=True (XLA)", True)],
-        "torch": [("eager (default)", "auto"), ("torch.compile", True)],
-    }[backend]
+    settings = [row for row in SETTINGS[backend] if row[0] in args.settings]
     sizes = [32] if args.cpu_smoke else args.sizes
     archs = args.archs
-    for setting, jit_compile in settings:
+    for _, setting, jit_compile, flash in settings:
         for arch in archs:  # U-ViT at both sizes first: the budget may not cover all
             for size in sizes:
                 batch = args.batch if not args.cpu_smoke else 2
@@ -302,6 +322,7 @@ def one_backend(backend, args):
                             jit_compile,
                             2 if args.cpu_smoke else args.steps,
                             args.cpu_smoke,
+                            flash,
                         )
                     )
                 except Exception as e:  # noqa: BLE001
@@ -402,6 +423,12 @@ def main():
     parser.add_argument("--backends", default="jax,torch,tensorflow")
     parser.add_argument("--archs", default="uvit,unet", type=lambda s: s.split(","))
     parser.add_argument("--sizes", default="128,256", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument(
+        "--settings",
+        default=",".join(DEFAULT_SETTINGS),
+        type=lambda s: s.split(","),
+        help="rows by key (see SETTINGS), e.g. compile,compile-noflash",
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10, help="steps per timed epoch")
     parser.add_argument("--budget-s", type=float, default=None, help="seconds per backend")
@@ -457,6 +484,8 @@ def main():
             ",".join(args.archs),
             "--sizes",
             ",".join(map(str, args.sizes)),
+            "--settings",
+            ",".join(args.settings),
             "--batch",
             str(args.batch),
             "--steps",

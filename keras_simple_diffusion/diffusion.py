@@ -269,8 +269,11 @@ class SimpleDiffusion(keras.Model):
         if sample_weight is not None:
             per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
         loss = ops.mean(per_example)
-        if self.losses:
-            loss = loss + ops.sum(self.losses)
+        # One term at a time: torch.compile (torch 2.x on CUDA) traced
+        # `ops.sum(self.losses)` with an empty list past an `if self.losses`
+        # and failed in torch.stack.
+        for layer_loss in self.losses:
+            loss = loss + ops.cast(layer_loss, "float32")
         return scale_loss_for_replicas(loss)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

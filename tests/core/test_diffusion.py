@@ -85,6 +85,17 @@ def test_a_model_guides_on_its_own_interval(trained, tmp_path):
     assert keras.saving.load_model(path).guidance_interval == [-3.0, None]
 
 
+def test_the_loss_adds_the_layers_losses():
+    model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny", num_classes=10), seed=0)
+    per_example = keras.ops.full((4,), 0.5)
+    assert float(model._batch_loss(per_example, None)) == pytest.approx(0.5)
+    kernel = model.denoiser.trainable_weights[0]
+    kernel.regularizer = keras.regularizers.L2(0.01)
+    penalty = 0.01 * float(np.sum(np.square(keras.ops.convert_to_numpy(kernel))))
+    assert penalty > 0
+    assert float(model._batch_loss(per_example, None)) == pytest.approx(0.5 + penalty, rel=1e-5)
+
+
 def test_keras_round_trip_samples_identically(trained, tmp_path):
     model, _, _ = trained
     path = str(tmp_path / "model.keras")
