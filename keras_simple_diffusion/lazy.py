@@ -13,16 +13,15 @@ import sys
 
 def lazy_names(package, names):
     """`(__getattr__, __dir__)` for the package called `package`, whose
-    `names` ({name: submodule}) load on first use and are then kept in its
-    namespace."""
+    `names` ({name: submodule}) load on first use. Each use reads the name
+    from its submodule again (not kept in the package), so that a name
+    replaced there (a test's monkeypatch, say) is what the package gives."""
     namespace = vars(sys.modules[package])
 
     def __getattr__(name):
         if name not in names:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{names[name]}"), name)
-        namespace[name] = value
-        return value
+        return getattr(importlib.import_module(f"{package}.{names[name]}"), name)
 
     def __dir__():
         return sorted({*namespace, *names})
