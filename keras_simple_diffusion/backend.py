@@ -21,7 +21,9 @@ library (see below), lives in this module:
   `torchrun`), inside Keras' own `fit`;
 - `start_jax_processes`: JAX's processes joined with a heartbeat timeout;
 - `start_tf_workers`: `MultiWorkerMirroredStrategy` from `TF_CONFIG`;
-- `process_index`, `process_count`: this process in a multi-process run.
+- `process_index`, `process_count`: this process in a multi-process run;
+- `unshare_variable_buffers`: after Keras' JAX `fit` with an EMA, a second
+  `fit` must not donate one buffer twice.
 
 Not branches, so not here: TensorFlow used as a library that runs the same
 whatever backend trains the model -- the `tf.data` input pipeline (data/),
@@ -110,6 +112,28 @@ def scale_loss_for_replicas(loss):
     from keras.src.losses.loss import scale_loss_for_distribution
 
     return scale_loss_for_distribution(loss)
+
+
+def unshare_variable_buffers(variables):
+    """Gives each variable its own array where two hold the same one.
+
+    Keras' JAX `fit` ends by assigning the optimizer's EMA to the model's
+    weights (`use_ema=True`), after which each weight and its average hold
+    one array; the next `fit` donates both to its compiled step, which JAX
+    refuses ("Attempt to donate the same buffer twice"). Other backends copy
+    on assignment."""
+    if keras.config.backend() != "jax":
+        return
+    import jax.numpy as jnp
+
+    seen = set()
+    for variable in variables:
+        value = variable._value
+        if value is None:
+            continue
+        if id(value) in seen:
+            variable.assign(jnp.copy(value))
+        seen.add(id(value))
 
 
 def tensorflow_xla():

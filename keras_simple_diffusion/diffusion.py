@@ -10,7 +10,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_simple_diffusion.backend import compile_inference, scale_loss_for_replicas
+from keras_simple_diffusion.backend import (
+    compile_inference,
+    scale_loss_for_replicas,
+    unshare_variable_buffers,
+)
 from keras_simple_diffusion.checks import check_number, check_positive_int, check_seed
 from keras_simple_diffusion.conditioning import for_denoiser
 from keras_simple_diffusion.data.checks import check_images
@@ -382,7 +386,9 @@ class SimpleDiffusion(keras.Model):
         (`variable._value = None`) and puts them back only after a step
         finished, and its TensorFlow trainer keeps a `tf.function` that may
         not create variables on a second trace: restore the values and drop
-        the compiled steps, so that they are traced afresh next time.
+        the compiled steps, so that they are traced afresh next time. Either
+        way, no two variables may share an array for the next call
+        (`unshare_variable_buffers`).
         """
         variables = self._state_variables()
         values = {id(variable): variable._value for variable in variables}
@@ -397,6 +403,8 @@ class SimpleDiffusion(keras.Model):
                     variable.assign(value)
             self.train_function = self.test_function = None
             raise
+        finally:
+            unshare_variable_buffers(self._state_variables())
 
     def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save` through a temporary file moved into place, so

@@ -96,6 +96,21 @@ def test_the_loss_adds_the_layers_losses():
     assert float(model._batch_loss(per_example, None)) == pytest.approx(0.5 + penalty, rel=1e-5)
 
 
+def test_fit_again_after_a_fit_that_kept_an_ema(digits):
+    # Keras' JAX `fit` leaves each weight and its EMA holding one array; a
+    # second `fit` must still train, as it does on the other backends.
+    images, labels = digits
+    model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny", num_classes=10), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.5))
+    model.fit(images[:64], labels[:64], batch_size=32, epochs=1, verbose=0)
+    first = [keras.ops.convert_to_numpy(weight) for weight in model.trainable_weights]
+    history = model.fit(images[:64], labels[:64], batch_size=32, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 4
+    second = [keras.ops.convert_to_numpy(weight) for weight in model.trainable_weights]
+    assert max(np.abs(a - b).max() for a, b in zip(first, second)) > 0
+
+
 def test_keras_round_trip_samples_identically(trained, tmp_path):
     model, _, _ = trained
     path = str(tmp_path / "model.keras")
