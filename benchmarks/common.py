@@ -297,6 +297,16 @@ def summarize(times):
     )
 
 
+def save_results(out, name, results, table):
+    """`<out>/<name>.json` (the results) and `.md` (their table), printed."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{name}.json"), "w") as file:
+        json.dump(results, file, indent=2)
+    with open(os.path.join(out, f"{name}.md"), "w") as file:
+        file.write(table)
+    print(table)
+
+
 def emit(record):
     """One result line on stdout for the runner to collect."""
     print("RESULT " + json.dumps(record), flush=True)

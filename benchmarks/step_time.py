@@ -29,15 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "step_time")
 
 
-def time_steps(
-    dataset, image_size, precision, warmup, steps, model=None, sample_batches=(), sample_steps=32
-):
-    """Seconds a training step of the run `TrainConfig(dataset, image_size,
-    precision, model)` would train, after `warmup` steps; with the model's
-    parameter count, and its sampling speed at each of `sample_batches`
-    (`time_sampling`)."""
-    import keras
-
+def build_run(dataset, image_size, precision, model, steps):
+    """The run `simple-diffusion train` would build for these options (every
+    other `TrainConfig` field at its default), planned for `steps` steps:
+    `(config, model, data, info)`, the data tokenised for a text model."""
     from keras_simple_diffusion.precision import configure_precision
     from keras_simple_diffusion.training import trainer
     from keras_simple_diffusion.training.config import TrainConfig
@@ -47,7 +42,7 @@ def time_steps(
         image_size=image_size,
         precision=precision,
         model=model,
-        steps=warmup + steps,
+        steps=steps,
         verbose=0,
     )
     configure_precision(config.precision)
@@ -55,6 +50,19 @@ def time_steps(
     text = trainer.is_text_conditioned(config, info)
     diffusion = trainer.build_model(config, info.image_size, info.channels, num_classes, text=text)
     data = diffusion.tokenize_dataset(info.dataset) if text else info.dataset
+    return config, diffusion, data, info
+
+
+def time_steps(
+    dataset, image_size, precision, warmup, steps, model=None, sample_batches=(), sample_steps=32
+):
+    """Seconds a training step of the run `TrainConfig(dataset, image_size,
+    precision, model)` would train, after `warmup` steps; with the model's
+    parameter count, and its sampling speed at each of `sample_batches`
+    (`time_sampling`)."""
+    import keras
+
+    config, diffusion, data, info = build_run(dataset, image_size, precision, model, warmup + steps)
     started = {}
 
     class StartAfterWarmup(keras.callbacks.Callback):
@@ -309,13 +317,7 @@ def main(argv=None):
     results["rows"] = summarize(records)
     results["sampling"] = summarize_sampling(records)
     name = args.name or f"{args.dataset}{args.image_size or ''}"
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"{name}.json"), "w") as file:
-        json.dump(results, file, indent=2)
-    table = markdown(results)
-    with open(os.path.join(args.out, f"{name}.md"), "w") as file:
-        file.write(table)
-    print(table)
+    common.save_results(args.out, name, results, markdown(results))
     return 0
 
 

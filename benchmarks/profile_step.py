@@ -1,0 +1,383 @@
+"""Where a training step of the default run spends its time, by each
+backend's own profiler.
+
+Each backend runs in its own process: the run `simple-diffusion train`
+builds (`step_time.build_run`), warm-up steps, then `--steps` steps under
+the backend's profiler:
+
+- JAX and TensorFlow (both through XLA): `jax.profiler` and
+  `tf.profiler` record every XLA operation the CPU threads run; the
+  operations are named back to the layers they came from through the
+  compiled HLO (`--xla_dump_to`), whose metadata holds each operation's
+  `op_name` ("jvp(u_vi_t)/transformer_0/attention/...").
+- PyTorch (eager): `torch.profiler` records every aten operation with its
+  self time; they are grouped by kind, since eager operations carry no
+  layer names.
+
+The report gives each group's milliseconds a step (summed over threads),
+the step's wall time, the process's CPU time over its wall time (the cores
+it kept busy, spinning included), and, on XLA, the wall time during which
+at least one operation ran. Measure on a quiet machine.
+
+    python -m benchmarks.profile_step --backends jax,tensorflow,torch
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import common
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "profile")
+
+# Layer groups of an XLA operation, by its `op_name`; the first match wins.
+XLA_GROUPS = (
+    ("optimizer and EMA", ("adam", "optimizer", "ema")),
+    ("random numbers (t, noise)", ("_normal", "_uniform", "threefry", "random")),
+    ("attention", ("/attention",)),
+    ("wavelet (DWT and inverse)", ("dwt",)),
+    ("transformer MLPs, norms, projections", ("transformer", "token_projection")),
+    ("ResBlocks and convolutions", ("down_", "up_", "stem", "upsample", "downsample", "output_")),
+    ("embeddings (noise level, class, position)", ("embedding",)),
+)
+# Groups of an eager PyTorch operation, by its aten name.
+TORCH_GROUPS = (
+    ("convolutions", ("conv", "cudnn", "mkldnn_convolution")),
+    ("matrix products (dense layers, attention)", ("mm", "matmul", "linear", "einsum", "bmm")),
+    ("attention kernels", ("softmax", "scaled_dot_product", "attention")),
+    ("norms", ("norm",)),
+    ("random numbers (t, noise)", ("normal", "uniform", "rand", "bernoulli")),
+    ("copies and layout", ("copy", "contiguous", "permute", "transpose", "clone", "cat", "pad")),
+)
+OTHER = "everything else (loss, schedule, element-wise)"
+# The slowest XLA operations a report lists by name.
+TOP_OPERATIONS = 8
+
+
+def group_of(name, groups):
+    lowered = name.lower()
+    for group, keys in groups:
+        if any(key in lowered for key in keys):
+            return group
+    return OTHER
+
+
+# --------------------------------------------------------------------------
+# XLA: the profile's operations, named through the dumped HLO.
+# --------------------------------------------------------------------------
+
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = .*?op_name=\"([^\"]*)\"")
+
+
+def hlo_op_names(dump_dir, program_id):
+    """`{instruction: op_name}` of the compiled module `program_id`."""
+    names = {}
+    for path in glob.glob(
+        os.path.join(dump_dir, f"module_{program_id:04d}.*after_optimizations.txt")
+    ):
+        with open(path) as file:
+            for line in file:
+                match = _INSTRUCTION.match(line)
+                if match:
+                    names.setdefault(match.group(1), match.group(2))
+    return names
+
+
+def xla_operations(trace_dir):
+    """`(thread, hlo_op, program_id, start_ns, duration_ns)` of every XLA
+    operation in the profile under `trace_dir`."""
+    from jax.profiler import ProfileData
+
+    operations = []
+    for path in glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True):
+        for plane in ProfileData.from_file(path).planes:
+            for line in plane.lines:
+                for event in line.events:
+                    stats = dict(event.stats)
+                    if "hlo_op" in stats and "program_id" in stats:
+                        operations.append(
+                            (
+                                line.name,
+                                stats["hlo_op"],
+                                int(stats["program_id"]),
+                                event.start_ns,
+                                event.duration_ns,
+                            )
+                        )
+    return operations
+
+
+def busy_time(intervals):
+    """The time covered by at least one of `intervals` `(start, end)`."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def summarize_xla(operations, dump_dir, steps):
+    names = {}
+    groups, by_thread, by_operation = {}, {}, {}
+    for thread, op, program, start, duration in operations:
+        if program not in names:
+            names[program] = hlo_op_names(dump_dir, program)
+        op_name = names[program].get(op, "")
+        group = group_of(op_name, XLA_GROUPS)
+        groups[group] = groups.get(group, 0.0) + duration
+        by_thread.setdefault(thread, []).append((start, start + duration))
+        by_operation[(op, op_name)] = by_operation.get((op, op_name), 0.0) + duration
+    per_step_ms = 1e-6 / steps
+    slowest = sorted(by_operation.items(), key=lambda item: -item[1])[:TOP_OPERATIONS]
+    return dict(
+        groups_ms={group: value * per_step_ms for group, value in groups.items()},
+        top_operations=[
+            dict(operation=op, op_name=op_name, ms=value * per_step_ms)
+            for (op, op_name), value in slowest
+        ],
+        operations_ms=sum(groups.values()) * per_step_ms,
+        threads=len(by_thread),
+        any_thread_busy_ms=busy_time([iv for ivs in by_thread.values() for iv in ivs])
+        * per_step_ms,
+    )
+
+
+# --------------------------------------------------------------------------
+# The worker: one backend, in its own process.
+# --------------------------------------------------------------------------
+
+
+def profile(args):
+    import keras
+
+    from benchmarks.step_time import build_run
+
+    backend = keras.config.backend()
+    _, diffusion, data, _ = build_run(
+        args.dataset, args.image_size, "float32", args.model, args.warmup + args.steps
+    )
+    trace_dir = os.environ["KSD_PROFILE_DIR"]
+    profiler = {}
+
+    def sync():
+        keras.ops.convert_to_numpy(diffusion.optimizer.iterations)
+
+    def start():
+        if backend == "jax":
+            import jax
+
+            jax.profiler.start_trace(trace_dir)
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.profiler.experimental.start(trace_dir)
+        else:
+            import torch
+
+            profiler["torch"] = torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU]
+            )
+            profiler["torch"].start()
+        profiler["start"] = time.perf_counter()
+        profiler["cpu_start"] = time.process_time()
+
+    def stop():
+        sync()
+        profiler["wall"] = time.perf_counter() - profiler["start"]
+        profiler["cpu"] = time.process_time() - profiler["cpu_start"]
+        if backend == "jax":
+            import jax
+
+            jax.profiler.stop_trace()
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.profiler.experimental.stop()
+        else:
+            profiler["torch"].stop()
+
+    class Profile(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == args.warmup - 1:
+                keras.ops.convert_to_numpy(logs["loss"])
+                start()
+
+        def on_train_end(self, logs=None):
+            stop()
+
+    diffusion.fit(
+        data,
+        epochs=1,
+        steps_per_epoch=args.warmup + args.steps,
+        callbacks=[Profile()],
+        shuffle=False,
+        verbose=0,
+    )
+    record = dict(
+        backend=backend,
+        wall_ms=profiler["wall"] * 1e3 / args.steps,
+        # The process's CPU time over its wall time: the cores it kept busy.
+        cores_busy=profiler["cpu"] / profiler["wall"],
+        parameters=diffusion.denoiser.count_params(),
+    )
+    if backend == "torch":
+        groups = {}
+        for event in profiler["torch"].key_averages():
+            group = group_of(event.key, TORCH_GROUPS)
+            groups[group] = groups.get(group, 0.0) + event.self_cpu_time_total
+        record.update(
+            groups_ms={group: us / 1e3 / args.steps for group, us in groups.items()},
+            operations_ms=sum(groups.values()) / 1e3 / args.steps,
+        )
+    else:
+        operations = xla_operations(trace_dir)
+        if not operations:
+            raise RuntimeError(f"the {backend} profile holds no XLA operations")
+        record.update(summarize_xla(operations, os.environ["KSD_DUMP_DIR"], args.steps))
+    common.emit(record)
+
+
+def run_backend(args, backend):
+    """One backend's profile in a fresh process: its record, or its error."""
+    with tempfile.TemporaryDirectory() as scratch:
+        dump_dir = os.path.join(scratch, "hlo")
+        xla_flags = " ".join(
+            [
+                os.environ.get("XLA_FLAGS", ""),
+                f"--xla_dump_to={dump_dir} --xla_dump_hlo_as_text",
+                "--xla_dump_hlo_module_re=.*(train_step|one_step|multi_step).*",
+            ]
+        ).strip()
+        command = [sys.executable, "-m", "benchmarks.profile_step", "--worker"]
+        for key in ("dataset", "image_size", "model", "warmup", "steps"):
+            value = getattr(args, key)
+            command += [f"--{key.replace('_', '-')}", str(value)] if value is not None else []
+        load = os.getloadavg()[0]
+        result = subprocess.run(
+            command,
+            env=dict(
+                os.environ,
+                KERAS_BACKEND=backend,
+                XLA_FLAGS=xla_flags,
+                KSD_PROFILE_DIR=os.path.join(scratch, "trace"),
+                KSD_DUMP_DIR=dump_dir,
+            ),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+    found = common.parse_results(result.stdout)
+    if result.returncode or not found:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        return dict(backend=backend, error=lines[-1][:300])
+    return dict(found[0], load=[load, os.getloadavg()[0]])
+
+
+def markdown(results):
+    records = [record for record in results["records"] if "error" not in record]
+    machine = results["machine"]
+    settings = results["settings"]
+    loads = [load for record in records for load in record["load"]]
+    lines = [
+        f"Training step of `simple-diffusion train --dataset {settings['dataset']}"
+        + (f" --image-size {settings['image_size']}" if settings["image_size"] else "")
+        + f"`, {settings['steps']} profiled steps after {settings['warmup']} warm-up steps, "
+        f"each backend's own profiler. Machine: {machine['cpu_model']}, "
+        f"{machine['usable_cores']} cores"
+        + (f"; 1-minute load {min(loads):.1f}-{max(loads):.1f}." if loads else "."),
+        "",
+        "| | " + " | ".join(record["backend"] for record in records) + " |",
+        "|---|" + "---|" * len(records),
+        "| wall time a step (ms) | "
+        + " | ".join(f"{record['wall_ms']:.1f}" for record in records)
+        + " |",
+        "| operations' time a step (ms) | "
+        + " | ".join(f"{record['operations_ms']:.1f}" for record in records)
+        + " |",
+        "| cores busy (process CPU time / wall time) | "
+        + " | ".join(f"{record['cores_busy']:.2f}" for record in records)
+        + " |",
+        "| wall time with an XLA operation running (ms) | "
+        + " | ".join(
+            f"{record['any_thread_busy_ms']:.1f}" if "any_thread_busy_ms" in record else "-"
+            for record in records
+        )
+        + " |",
+    ]
+    groups = []
+    for record in records:
+        groups += [group for group in record["groups_ms"] if group not in groups]
+    for group in groups:
+        lines.append(
+            f"| {group} | "
+            + " | ".join(
+                f"{record['groups_ms'][group]:.1f}" if group in record["groups_ms"] else "-"
+                for record in records
+            )
+            + " |"
+        )
+    for record in records:
+        if record.get("top_operations"):
+            lines += ["", f"The slowest XLA operations on {record['backend']} (ms a step):", ""]
+            lines += [
+                f"- {top['ms']:.1f} `{top['operation']}` ({top['op_name'] or 'no op_name'})"
+                for top in record["top_operations"]
+            ]
+    for record in results["records"]:
+        if "error" in record:
+            lines.append(f"\n{record['backend']}: error: {record['error']}")
+    return "\n".join(lines) + "\n"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--model", default=None, help="a preset (default: the run's own)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if min(args.warmup, args.steps) < 1:
+        print("error: --warmup and --steps must be at least 1.", file=sys.stderr)
+        return 2
+    if args.worker:
+        profile(args)
+        return 0
+    records = []
+    for backend in args.backends.split(","):
+        records.append(run_backend(args, backend))
+        print(json.dumps(records[-1]), flush=True)
+    results = dict(
+        settings=dict(
+            dataset=args.dataset,
+            image_size=args.image_size,
+            model=args.model,
+            warmup=args.warmup,
+            steps=args.steps,
+        ),
+        machine=common.machine_info(),
+        records=records,
+    )
+    name = args.name or f"{args.dataset}{args.image_size or ''}"
+    common.save_results(args.out, name, results, markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
