@@ -516,6 +516,11 @@ class SimpleDiffusion(keras.Model):
             steps = self.sampling_steps or DEFAULT_STEPS[sampler]
         return steps, sampler
 
+    def resolve_guidance_interval(self, guidance_interval=None):
+        """`guidance_interval`, or the model's own where it is None; `(None,
+        None)` guides every step whatever the model's own."""
+        return self.guidance_interval if guidance_interval is None else guidance_interval
+
     def generate(
         self,
         labels=None,
@@ -581,9 +586,8 @@ class SimpleDiffusion(keras.Model):
         seed = check_seed("seed", seed)
         condition, count = self.conditioning.from_user(labels, prompts, num_images, guidance)
         guidance = float(guidance)
-        if guidance_interval is None:
-            guidance_interval = self.guidance_interval
-        interval = ops.convert_to_tensor(check_guidance_interval(guidance_interval), "float32")
+        interval = check_guidance_interval(self.resolve_guidance_interval(guidance_interval))
+        interval = ops.convert_to_tensor(interval, "float32")
         if seed is None:
             seed = int(np.random.randint(2**31 - 1))
         batch_size = batch_size or max(count, 1)

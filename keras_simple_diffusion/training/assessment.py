@@ -198,8 +198,8 @@ def evaluate_checkpoint(
         max_real: real images to read at most.
         steps, sampler, guidance, seed, batch_size, spacing,
             guidance_interval: passed to `generate`; None steps, sampler or
-            guidance_interval take the model's own (`sampling_defaults`),
-            None spacing the sampler's.
+            guidance_interval take the model's own (`sampling_defaults`,
+            `resolve_guidance_interval`), None spacing the sampler's.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -218,8 +218,7 @@ def evaluate_checkpoint(
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
     steps, sampler = model.sampling_defaults(steps, sampler)
-    if guidance_interval is None:
-        guidance_interval = model.guidance_interval
+    guidance_interval = model.resolve_guidance_interval(guidance_interval)
     begin = progress or (lambda phase: None)
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
@@ -430,8 +429,7 @@ def evaluate_prompt_adherence(
     from keras_simple_diffusion.evaluation import adherence
 
     steps, sampler = model.sampling_defaults(steps, sampler)
-    if guidance_interval is None:
-        guidance_interval = model.guidance_interval
+    guidance_interval = model.resolve_guidance_interval(guidance_interval)
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,
         cache_dir=cache_dir or shape_readers_dir(model.image_size),

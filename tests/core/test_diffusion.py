@@ -74,6 +74,9 @@ def test_a_model_guides_on_its_own_interval(trained, tmp_path):
     narrowed = ksd.SimpleDiffusion.from_config(config)
     narrowed.set_weights(model.get_weights())
     assert narrowed.guidance_interval == [-3.0, None]
+    assert narrowed.resolve_guidance_interval() == [-3.0, None]
+    assert narrowed.resolve_guidance_interval((None, None)) == (None, None)
+    assert narrowed.resolve_guidance_interval((-1.0, 1.0)) == (-1.0, 1.0)
     np.testing.assert_array_equal(
         narrowed.generate(**kwargs), model.generate(guidance_interval=(-3.0, np.inf), **kwargs)
     )
