@@ -314,3 +314,23 @@ def emit(record):
 
 def parse_results(text):
     return [json.loads(line[7:]) for line in text.splitlines() if line.startswith("RESULT ")]
+
+
+def option_flags(options):
+    """`--key value` command-line flags of `options`, None values left out."""
+    return [
+        part
+        for key, value in options.items()
+        if value is not None
+        for part in (f"--{key.replace('_', '-')}", str(value))
+    ]
+
+
+def worker_record(result):
+    """The first result a finished worker process emitted (`emit`), or
+    `{"error": the last line it printed}` when it failed or emitted none."""
+    found = parse_results(result.stdout)
+    if result.returncode or not found:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        return dict(error=lines[-1][:300])
+    return found[0]

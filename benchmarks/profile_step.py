@@ -167,9 +167,6 @@ def profile(args):
     trace_dir = os.environ["KSD_PROFILE_DIR"]
     profiler = {}
 
-    def sync():
-        keras.ops.convert_to_numpy(diffusion.optimizer.iterations)
-
     def start():
         if backend == "jax":
             import jax
@@ -190,7 +187,7 @@ def profile(args):
         profiler["cpu_start"] = time.process_time()
 
     def stop():
-        sync()
+        keras.ops.convert_to_numpy(diffusion.optimizer.iterations)  # the queued steps ran
         profiler["wall"] = time.perf_counter() - profiler["start"]
         profiler["cpu"] = time.process_time() - profiler["cpu_start"]
         if backend == "jax":
@@ -245,6 +242,13 @@ def profile(args):
     common.emit(record)
 
 
+def run_options(args):
+    """The options that define the profiled run, as its worker takes them."""
+    return {
+        key: getattr(args, key) for key in ("dataset", "image_size", "model", "warmup", "steps")
+    }
+
+
 def run_backend(args, backend):
     """One backend's profile in a fresh process: its record, or its error."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -257,9 +261,7 @@ def run_backend(args, backend):
             ]
         ).strip()
         command = [sys.executable, "-m", "benchmarks.profile_step", "--worker"]
-        for key in ("dataset", "image_size", "model", "warmup", "steps"):
-            value = getattr(args, key)
-            command += [f"--{key.replace('_', '-')}", str(value)] if value is not None else []
+        command += common.option_flags(run_options(args))
         load = os.getloadavg()[0]
         result = subprocess.run(
             command,
@@ -274,11 +276,18 @@ def run_backend(args, backend):
             text=True,
             cwd=ROOT,
         )
-    found = common.parse_results(result.stdout)
-    if result.returncode or not found:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        return dict(backend=backend, error=lines[-1][:300])
-    return dict(found[0], load=[load, os.getloadavg()[0]])
+    record = common.worker_record(result)
+    if "error" in record:
+        return dict(backend=backend, **record)
+    return dict(record, load=[load, os.getloadavg()[0]])
+
+
+def _row(label, cells):
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def _ms(value):
+    return "-" if value is None else f"{value:.1f}"
 
 
 def markdown(results):
@@ -296,34 +305,21 @@ def markdown(results):
         "",
         "| | " + " | ".join(record["backend"] for record in records) + " |",
         "|---|" + "---|" * len(records),
-        "| wall time a step (ms) | "
-        + " | ".join(f"{record['wall_ms']:.1f}" for record in records)
-        + " |",
-        "| operations' time a step (ms) | "
-        + " | ".join(f"{record['operations_ms']:.1f}" for record in records)
-        + " |",
-        "| cores busy (process CPU time / wall time) | "
-        + " | ".join(f"{record['cores_busy']:.2f}" for record in records)
-        + " |",
-        "| wall time with an XLA operation running (ms) | "
-        + " | ".join(
-            f"{record['any_thread_busy_ms']:.1f}" if "any_thread_busy_ms" in record else "-"
-            for record in records
-        )
-        + " |",
+        _row("wall time a step (ms)", [f"{r['wall_ms']:.1f}" for r in records]),
+        _row("operations' time a step (ms)", [f"{r['operations_ms']:.1f}" for r in records]),
+        _row(
+            "cores busy (process CPU time / wall time)",
+            [f"{r['cores_busy']:.2f}" for r in records],
+        ),
+        _row(
+            "wall time with an XLA operation running (ms)",
+            [_ms(r.get("any_thread_busy_ms")) for r in records],
+        ),
     ]
     groups = []
     for record in records:
         groups += [group for group in record["groups_ms"] if group not in groups]
-    for group in groups:
-        lines.append(
-            f"| {group} | "
-            + " | ".join(
-                f"{record['groups_ms'][group]:.1f}" if group in record["groups_ms"] else "-"
-                for record in records
-            )
-            + " |"
-        )
+    lines += [_row(group, [_ms(r["groups_ms"].get(group)) for r in records]) for group in groups]
     for record in records:
         if record.get("top_operations"):
             lines += ["", f"The slowest XLA operations on {record['backend']} (ms a step):", ""]
@@ -364,13 +360,7 @@ def main(argv=None):
         records.append(run_backend(args, backend))
         print(json.dumps(records[-1]), flush=True)
     results = dict(
-        settings=dict(
-            dataset=args.dataset,
-            image_size=args.image_size,
-            model=args.model,
-            warmup=args.warmup,
-            steps=args.steps,
-        ),
+        settings=run_options(args),
         machine=common.machine_info(),
         records=records,
     )

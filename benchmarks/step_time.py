@@ -133,8 +133,7 @@ def run_options(args):
 def _measure(args, backend, precision, xla_flags):
     """One setting in a fresh process: its record, or its error in one line."""
     command = [sys.executable, "-m", "benchmarks.step_time", "--worker", precision]
-    for key, value in run_options(args).items():
-        command += [f"--{key.replace('_', '-')}", str(value)] if value is not None else []
+    command += common.option_flags(run_options(args))
     load_start = os.getloadavg()[0]
     result = subprocess.run(
         command,
@@ -150,11 +149,7 @@ def _measure(args, backend, precision, xla_flags):
         xla_flags=xla_flags,
         load=[load_start, os.getloadavg()[0]],
     )
-    found = common.parse_results(result.stdout)
-    if result.returncode or not found:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        return dict(record, error=lines[-1][:300])
-    return dict(record, **found[0])
+    return dict(record, **common.worker_record(result))
 
 
 SETTING_KEYS = ("backend", "precision", "xla_flags")
