@@ -1,5 +1,5 @@
-"""Where a training step of the default run spends its time, by each
-backend's own profiler.
+"""Where a training step of the default run, or a step of its sampler,
+spends its time, by each backend's own profiler.
 
 Each backend runs in its own process: the run `simple-diffusion train`
 builds (`step_time.build_run`), warm-up steps, then `--steps` steps under
@@ -17,9 +17,13 @@ the backend's profiler:
 The report gives each group's milliseconds a step (summed over threads),
 the step's wall time, the process's CPU time over its wall time (the cores
 it kept busy, spinning included), and, on XLA, the wall time during which
-at least one operation ran. Measure on a quiet machine.
+at least one operation ran. With `--sample-batch N` it profiles
+`generate` of N images instead (its figures a network call), and on
+PyTorch counts the eager operations a call dispatches. Measure on a quiet
+machine.
 
     python -m benchmarks.profile_step --backends jax,tensorflow,torch
+    python -m benchmarks.profile_step --sample-batch 1 --warmup 2 --steps 5
 """
 
 import argparse
@@ -155,17 +159,11 @@ def summarize_xla(operations, dump_dir, steps):
 # --------------------------------------------------------------------------
 
 
-def profile(args):
-    import keras
-
-    from benchmarks.step_time import build_run
-
-    backend = keras.config.backend()
-    _, diffusion, data, _ = build_run(
-        args.dataset, args.image_size, "float32", args.model, args.warmup + args.steps
-    )
-    trace_dir = os.environ["KSD_PROFILE_DIR"]
-    profiler = {}
+def _profiler(backend, trace_dir):
+    """`(start, stop, result)`: start and stop the backend's own profiler
+    around the measured calls; `result` then holds the wall and CPU seconds
+    between them, and on PyTorch the profiler's operations."""
+    result = {}
 
     def start():
         if backend == "jax":
@@ -179,17 +177,16 @@ def profile(args):
         else:
             import torch
 
-            profiler["torch"] = torch.profiler.profile(
+            result["torch"] = torch.profiler.profile(
                 activities=[torch.profiler.ProfilerActivity.CPU]
             )
-            profiler["torch"].start()
-        profiler["start"] = time.perf_counter()
-        profiler["cpu_start"] = time.process_time()
+            result["torch"].start()
+        result["start"] = time.perf_counter()
+        result["cpu_start"] = time.process_time()
 
     def stop():
-        keras.ops.convert_to_numpy(diffusion.optimizer.iterations)  # the queued steps ran
-        profiler["wall"] = time.perf_counter() - profiler["start"]
-        profiler["cpu"] = time.process_time() - profiler["cpu_start"]
+        result["wall"] = time.perf_counter() - result["start"]
+        result["cpu"] = time.process_time() - result["cpu_start"]
         if backend == "jax":
             import jax
 
@@ -199,7 +196,14 @@ def profile(args):
 
             tf.profiler.experimental.stop()
         else:
-            profiler["torch"].stop()
+            result["torch"].stop()
+
+    return start, stop, result
+
+
+def _profile_training(args, diffusion, data, start, stop):
+    """`args.steps` training steps under the profiler, after `args.warmup`."""
+    import keras
 
     class Profile(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -208,6 +212,7 @@ def profile(args):
                 start()
 
         def on_train_end(self, logs=None):
+            keras.ops.convert_to_numpy(diffusion.optimizer.iterations)  # the queued steps ran
             stop()
 
     diffusion.fit(
@@ -218,34 +223,83 @@ def profile(args):
         shuffle=False,
         verbose=0,
     )
+    return args.steps
+
+
+def _profile_sampling(args, diffusion, start, stop):
+    """`args.steps` calls of `generate` (`args.sample_batch` unconditional
+    images, `args.sample_steps` ancestral steps) under the profiler, after
+    `args.warmup`; returns the network calls profiled."""
+
+    def generate():
+        diffusion.generate(
+            num_images=args.sample_batch, steps=args.sample_steps, sampler="ancestral", seed=0
+        )
+
+    for _ in range(args.warmup):
+        generate()
+    start()
+    for _ in range(args.steps):
+        generate()  # returns NumPy arrays: the calls have run when it returns
+    stop()
+    return args.steps * args.sample_steps
+
+
+def profile(args):
+    import keras
+
+    from benchmarks.step_time import build_run
+
+    backend = keras.config.backend()
+    _, diffusion, data, _ = build_run(
+        args.dataset, args.image_size, "float32", args.model, args.warmup + args.steps
+    )
+    trace_dir = os.environ["KSD_PROFILE_DIR"]
+    start, stop, measured = _profiler(backend, trace_dir)
+    if args.sample_batch:
+        calls = _profile_sampling(args, diffusion, start, stop)
+    else:
+        calls = _profile_training(args, diffusion, data, start, stop)
     record = dict(
         backend=backend,
-        wall_ms=profiler["wall"] * 1e3 / args.steps,
+        # A training step, or one network call of the sampler.
+        wall_ms=measured["wall"] * 1e3 / calls,
         # The process's CPU time over its wall time: the cores it kept busy.
-        cores_busy=profiler["cpu"] / profiler["wall"],
+        cores_busy=measured["cpu"] / measured["wall"],
         parameters=diffusion.denoiser.count_params(),
     )
     if backend == "torch":
-        groups = {}
-        for event in profiler["torch"].key_averages():
+        groups, count = {}, 0
+        for event in measured["torch"].key_averages():
             group = group_of(event.key, TORCH_GROUPS)
             groups[group] = groups.get(group, 0.0) + event.self_cpu_time_total
+            count += event.count
         record.update(
-            groups_ms={group: us / 1e3 / args.steps for group, us in groups.items()},
-            operations_ms=sum(groups.values()) / 1e3 / args.steps,
+            groups_ms={group: us / 1e3 / calls for group, us in groups.items()},
+            operations_ms=sum(groups.values()) / 1e3 / calls,
+            operations_a_call=count / calls,
         )
     else:
         operations = xla_operations(trace_dir)
         if not operations:
             raise RuntimeError(f"the {backend} profile holds no XLA operations")
-        record.update(summarize_xla(operations, os.environ["KSD_DUMP_DIR"], args.steps))
+        record.update(summarize_xla(operations, os.environ["KSD_DUMP_DIR"], calls))
     common.emit(record)
 
 
 def run_options(args):
     """The options that define the profiled run, as its worker takes them."""
     return {
-        key: getattr(args, key) for key in ("dataset", "image_size", "model", "warmup", "steps")
+        key: getattr(args, key)
+        for key in (
+            "dataset",
+            "image_size",
+            "model",
+            "warmup",
+            "steps",
+            "sample_batch",
+            "sample_steps",
+        )
     }
 
 
@@ -257,7 +311,10 @@ def run_backend(args, backend):
             [
                 os.environ.get("XLA_FLAGS", ""),
                 f"--xla_dump_to={dump_dir} --xla_dump_hlo_as_text",
-                "--xla_dump_hlo_module_re=.*(train_step|one_step|multi_step).*",
+                # Training steps, and `generate`'s loop as `compile_inference` compiles
+                # it: JAX's `jit(compiled)`, TensorFlow's `tf.function` of a partial.
+                "--xla_dump_hlo_module_re="
+                ".*(train_step|one_step|multi_step|compiled|inference_function).*",
             ]
         ).strip()
         command = [sys.executable, "-m", "benchmarks.profile_step", "--worker"]
@@ -295,18 +352,36 @@ def markdown(results):
     machine = results["machine"]
     settings = results["settings"]
     loads = [load for record in records for load in record["load"]]
+    run = f"`simple-diffusion train --dataset {settings['dataset']}" + (
+        f" --image-size {settings['image_size']}`" if settings["image_size"] else "`"
+    )
+    if settings.get("sample_batch"):
+        unit = "network call"
+        measured = (
+            f"Sampling with the model of {run}: `generate` of {settings['sample_batch']} "
+            f"unconditional images in {settings['sample_steps']} ancestral steps (one network "
+            f"call each), {settings['steps']} profiled calls after {settings['warmup']} warm-up "
+            "calls"
+        )
+    else:
+        unit = "step"
+        measured = (
+            f"Training step of {run}, {settings['steps']} profiled steps after "
+            f"{settings['warmup']} warm-up steps"
+        )
     lines = [
-        f"Training step of `simple-diffusion train --dataset {settings['dataset']}"
-        + (f" --image-size {settings['image_size']}" if settings["image_size"] else "")
-        + f"`, {settings['steps']} profiled steps after {settings['warmup']} warm-up steps, "
-        f"each backend's own profiler. Machine: {machine['cpu_model']}, "
+        f"{measured}, each backend's own profiler. Machine: {machine['cpu_model']}, "
         f"{machine['usable_cores']} cores"
         + (f"; 1-minute load {min(loads):.1f}-{max(loads):.1f}." if loads else "."),
         "",
         "| | " + " | ".join(record["backend"] for record in records) + " |",
         "|---|" + "---|" * len(records),
-        _row("wall time a step (ms)", [f"{r['wall_ms']:.1f}" for r in records]),
-        _row("operations' time a step (ms)", [f"{r['operations_ms']:.1f}" for r in records]),
+        _row(f"wall time a {unit} (ms)", [f"{r['wall_ms']:.1f}" for r in records]),
+        _row(f"operations' time a {unit} (ms)", [f"{r['operations_ms']:.1f}" for r in records]),
+        _row(
+            f"eager operations a {unit}",
+            [f"{r['operations_a_call']:.0f}" if "operations_a_call" in r else "-" for r in records],
+        ),
         _row(
             "cores busy (process CPU time / wall time)",
             [f"{r['cores_busy']:.2f}" for r in records],
@@ -322,7 +397,11 @@ def markdown(results):
     lines += [_row(group, [_ms(r["groups_ms"].get(group)) for r in records]) for group in groups]
     for record in records:
         if record.get("top_operations"):
-            lines += ["", f"The slowest XLA operations on {record['backend']} (ms a step):", ""]
+            lines += [
+                "",
+                f"The slowest XLA operations on {record['backend']} (ms a {unit}):",
+                "",
+            ]
             lines += [
                 f"- {top['ms']:.1f} `{top['operation']}` ({top['op_name'] or 'no op_name'})"
                 for top in record["top_operations"]
@@ -339,8 +418,15 @@ def build_parser():
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--model", default=None, help="a preset (default: the run's own)")
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up steps (or generate calls)")
+    parser.add_argument("--steps", type=int, default=10, help="profiled steps (or generate calls)")
+    parser.add_argument(
+        "--sample-batch",
+        type=int,
+        default=0,
+        help="profile `generate` of this many images instead of training",
+    )
+    parser.add_argument("--sample-steps", type=int, default=32, help="the sampler's steps")
     parser.add_argument("--name", default=None, help="results file stem")
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -349,8 +435,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if min(args.warmup, args.steps) < 1:
-        print("error: --warmup and --steps must be at least 1.", file=sys.stderr)
+    if min(args.warmup, args.steps, args.sample_steps) < 1 or args.sample_batch < 0:
+        print(
+            "error: --warmup, --steps and --sample-steps must be at least 1, "
+            "--sample-batch at least 0.",
+            file=sys.stderr,
+        )
         return 2
     if args.worker:
         profile(args)
@@ -364,7 +454,9 @@ def main(argv=None):
         machine=common.machine_info(),
         records=records,
     )
-    name = args.name or f"{args.dataset}{args.image_size or ''}"
+    name = args.name or f"{args.dataset}{args.image_size or ''}" + (
+        f"_sampling{args.sample_batch}" if args.sample_batch else ""
+    )
     common.save_results(args.out, name, results, markdown(results))
     return 0
 

@@ -59,8 +59,16 @@ def test_operations_are_named_through_the_dumped_hlo(tmp_path):
     )
 
 
-def _tiny_args():
-    return argparse.Namespace(dataset="digits", image_size=16, model="uvit-tiny", warmup=2, steps=2)
+def _tiny_args(sample_batch=0):
+    return argparse.Namespace(
+        dataset="digits",
+        image_size=16,
+        model="uvit-tiny",
+        warmup=2,
+        steps=2,
+        sample_batch=sample_batch,
+        sample_steps=3,
+    )
 
 
 def _check_profile(record, groups):
@@ -81,9 +89,26 @@ def test_a_tiny_profile_on_xla_names_the_layers():
     assert record["top_operations"] and record["any_thread_busy_ms"] > 0
 
 
+@pytest.mark.backends("jax")
+def test_a_tiny_sampling_profile_names_the_network_inside_the_loop():
+    record = profile_step.run_backend(_tiny_args(sample_batch=2), "jax")
+    named = _check_profile(record, profile_step.XLA_GROUPS)
+    assert {"attention", "wavelet (DWT and inverse)"} <= set(named)
+    assert "optimizer and EMA" not in named
+
+
 @pytest.mark.slow
-def test_a_tiny_profile_on_the_running_backend():
+@pytest.mark.parametrize("sample_batch", [0, 2])
+def test_a_tiny_profile_on_the_running_backend(sample_batch):
     backend = keras.config.backend()
-    record = profile_step.run_backend(_tiny_args(), backend)
+    record = profile_step.run_backend(_tiny_args(sample_batch), backend)
     groups = profile_step.TORCH_GROUPS if backend == "torch" else profile_step.XLA_GROUPS
     assert _check_profile(record, groups)
+    if backend == "torch":
+        assert record["operations_a_call"] > 10
+
+
+def test_bad_counts_are_refused_in_one_line(capsys):
+    assert profile_step.main(["--sample-batch", "-1"]) == 2
+    assert profile_step.main(["--sample-steps", "0"]) == 2
+    assert capsys.readouterr().err.count("error:") == 2
