@@ -39,6 +39,18 @@ UVIT = dict(
     embedding_dim=128,
     groups=8,
 )
+# The paper's proportions, most of the step in a transformer at 16 x 16
+# (`uvit-s`'s level and transformer, at 32 px without the wavelet): the
+# share of the matmul rate a U-ViT step reaches when its shape lets it.
+UVIT_PAPER = dict(
+    widths=(128,),
+    num_res_blocks=2,
+    transformer_width=384,
+    transformer_depth=8,
+    num_heads=6,
+    embedding_dim=256,
+    groups=8,
+)
 MICRO_UNET = dict(
     widths=(8,),
     bottom_width=16,
@@ -143,6 +155,25 @@ PROFILES = {
         peer_batch={32: 16, 64: 8, 128: 4},
         peer_compile=True,
         peer_compile_sizes=[32],
+        matmul_n=2048,
+        matmul_repeats=5,
+    ),
+    # The U-ViT of the paper's proportions alone, training only
+    # (`--profile paper --only matmul,train --no-peer`).
+    "paper": dict(
+        sizes=[32],
+        archs={"uvit": UVIT_PAPER},
+        batch=16,
+        steps=3,
+        warmup=1,
+        settings="all",
+        compile_cap_s={TORCH_COMPILE: 300},
+        sample_steps=32,
+        sample_batch=8,
+        sample_size=32,
+        peer=PEER,
+        peer_batch={32: 16},
+        peer_compile=False,
         matmul_n=2048,
         matmul_repeats=5,
     ),

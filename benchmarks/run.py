@@ -4,6 +4,8 @@
     python -m benchmarks.run --quick         # the smoke-sized run (< ~1 min per backend, idle)
     python -m benchmarks.run --backends jax,torch --out /tmp/bench --no-peer
     python -m benchmarks.run --wait-load 2.5 # wait (up to --wait-max-min) for a quiet machine
+    python -m benchmarks.run --profile paper --only matmul,train --no-peer
+                                             # a U-ViT with most of its step in a transformer
 
 Each backend runs in its own subprocess (KERAS_BACKEND is set before Keras is
 imported), as does the diffusers peer; each gets a timeout and its errors are
@@ -31,6 +33,7 @@ TIMEOUTS = {
     "quick": dict(jax=300, tensorflow=300, torch=300, peer=300),
     # ~1.5-2x the idle-machine estimate per backend (benchmarks/README.md, "The full profile").
     "full": dict(jax=600, tensorflow=660, torch=840, peer=600),
+    "paper": dict(jax=600, tensorflow=600, torch=900, peer=300),
 }
 
 
@@ -225,7 +228,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small, smoke-test-sized run")
     parser.add_argument(
-        "--profile", choices=sorted(common.PROFILES), default=None, help=argparse.SUPPRESS
+        "--profile",
+        choices=sorted(common.PROFILES),
+        default=None,
+        help="full (the default), quick, paper (a U-ViT of the paper's proportions) or micro",
     )
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
