@@ -294,31 +294,32 @@ def markdown(results):
             f"| {_f(r.get('flops_per_s') and r['flops_per_s'] / 1e9, '{:.1f}')} "
             f"| {_f(r.get('fraction_of_matmul') and 100 * r['fraction_of_matmul'], '{:.0f}%')} |"
         )
-    lines += [
-        "",
-        "## The peer: diffusers UNet2DModel (native PyTorch)",
-        "",
-        "Same loss (v-prediction, eps weighting, cosine schedule, multiscale above 32 px) and Adam. "
-        "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` (matmul, conv, attention; no "
-        "elementwise ops) on both sides, so the FLOP/s ratio compares like with like.",
-        "",
-        "| model | px | batch | params (M) | setting | ms/step | images/s | compile (s) | counted GFLOP/step | GFLOP/s | % of matmul |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for p in results["peer"]:
-        if "error" in p:
+    if results["peer"]:
+        lines += [
+            "",
+            "## The peer: diffusers UNet2DModel (native PyTorch)",
+            "",
+            "Same loss (v-prediction, eps weighting, cosine schedule, multiscale above 32 px) and Adam. "
+            "FLOPs counted by `torch.utils.flop_counter.FlopCounterMode` (matmul, conv, attention; no "
+            "elementwise ops) on both sides, so the FLOP/s ratio compares like with like.",
+            "",
+            "| model | px | batch | params (M) | setting | ms/step | images/s | compile (s) | counted GFLOP/step | GFLOP/s | % of matmul |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for p in results["peer"]:
+            if "error" in p:
+                lines.append(
+                    f"| diffusers UNet2DModel | {p.get('image_size', '-')} | - | - | {p.get('setting', '-')} "
+                    f"| error: {_e(p)} | | | | | |"
+                )
+                continue
             lines.append(
-                f"| diffusers UNet2DModel | {p.get('image_size', '-')} | - | - | {p.get('setting', '-')} "
-                f"| error: {_e(p)} | | | | | |"
+                f"| diffusers UNet2DModel | {p['image_size']} | {p['batch']} | {p['parameters'] / 1e6:.2f} | {p['setting']} "
+                f"| {p['ms_per_step']:.0f} | {p['images_per_s']:.1f} | {p['compile_s']:.1f} "
+                f"| {_f(p.get('flops_counter_per_step') and p['flops_counter_per_step'] / 1e9, '{:.1f}')} "
+                f"| {_f(p.get('counter_flops_per_s') and p['counter_flops_per_s'] / 1e9, '{:.1f}')} "
+                f"| {_f(p.get('fraction_of_matmul') and 100 * p['fraction_of_matmul'], '{:.0f}%')} |"
             )
-            continue
-        lines.append(
-            f"| diffusers UNet2DModel | {p['image_size']} | {p['batch']} | {p['parameters'] / 1e6:.2f} | {p['setting']} "
-            f"| {p['ms_per_step']:.0f} | {p['images_per_s']:.1f} | {p['compile_s']:.1f} "
-            f"| {_f(p.get('flops_counter_per_step') and p['flops_counter_per_step'] / 1e9, '{:.1f}')} "
-            f"| {_f(p.get('counter_flops_per_s') and p['counter_flops_per_s'] / 1e9, '{:.1f}')} "
-            f"| {_f(p.get('fraction_of_matmul') and 100 * p['fraction_of_matmul'], '{:.0f}%')} |"
-        )
     ours = sorted(
         {
             (r["arch"], r["image_size"], r["parameters"])
@@ -343,31 +344,32 @@ def markdown(results):
             )
             + ".",
         ]
-    lines += [
-        "",
-        "## Sampling throughput",
-        "",
-        "Ancestral sampler, v-prediction, x_hat clipped. `compiled loop` = `model.generate` (one "
-        "compiled call with `ops.fori_loop`); `Python loop, eager` = a Python `for` over the steps, "
-        "the denoiser called eagerly; `Python loop, compiled steps` = the same loop, each step one "
-        "compiled call (jax.jit / tf.function+XLA). On torch all three are eager.",
-        "",
-        "| backend | arch | px | batch | steps | compiled loop (img/s) | Python loop, eager (img/s) | Python loop, compiled steps (img/s) | compiled vs eager loop | compiled vs step loop | loop compile (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for s in results["sample"]:
-        if "error" in s:
+    if results["sample"]:
+        lines += [
+            "",
+            "## Sampling throughput",
+            "",
+            "Ancestral sampler, v-prediction, x_hat clipped. `compiled loop` = `model.generate` (one "
+            "compiled call with `ops.fori_loop`); `Python loop, eager` = a Python `for` over the steps, "
+            "the denoiser called eagerly; `Python loop, compiled steps` = the same loop, each step one "
+            "compiled call (jax.jit / tf.function+XLA). On torch all three are eager.",
+            "",
+            "| backend | arch | px | batch | steps | compiled loop (img/s) | Python loop, eager (img/s) | Python loop, compiled steps (img/s) | compiled vs eager loop | compiled vs step loop | loop compile (s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in results["sample"]:
+            if "error" in s:
+                lines.append(
+                    f"| {s.get('backend')} | {s.get('arch')} | - | - | - | error: {_e(s)} | | | | | |"
+                )
+                continue
+            ips = s["images_per_s"]
             lines.append(
-                f"| {s.get('backend')} | {s.get('arch')} | - | - | - | error: {_e(s)} | | | | | |"
+                f"| {s['backend']} | {s['arch']} | {s['image_size']} | {s['batch']} | {s['steps']} "
+                f"| {ips['compiled_loop']:.2f} | {ips['python_loop_eager']:.2f} | {ips['python_loop_compiled_steps']:.2f} "
+                f"| {s['speedup_vs_eager_loop']:.2f}x | {s['speedup_vs_compiled_step_loop']:.2f}x "
+                f"| {s['compiled_loop_compile_s']:.1f} |"
             )
-            continue
-        ips = s["images_per_s"]
-        lines.append(
-            f"| {s['backend']} | {s['arch']} | {s['image_size']} | {s['batch']} | {s['steps']} "
-            f"| {ips['compiled_loop']:.2f} | {ips['python_loop_eager']:.2f} | {ips['python_loop_compiled_steps']:.2f} "
-            f"| {s['speedup_vs_eager_loop']:.2f}x | {s['speedup_vs_compiled_step_loop']:.2f}x "
-            f"| {s['compiled_loop_compile_s']:.1f} |"
-        )
     lines += ["", "## Targets", "", "| target | measured | threshold | met |", "|---|---|---|---|"]
     for t in results["targets"]:
         lines.append(
