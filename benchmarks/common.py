@@ -158,26 +158,18 @@ PROFILES = {
         matmul_n=2048,
         matmul_repeats=5,
     ),
-    # The U-ViT of the paper's proportions alone, training only
-    # (`--profile paper --only matmul,train --no-peer`).
-    "paper": dict(
-        sizes=[32],
-        archs={"uvit": UVIT_PAPER},
-        batch=16,
-        steps=3,
-        warmup=1,
-        settings="all",
-        compile_cap_s={TORCH_COMPILE: 300},
-        sample_steps=32,
-        sample_batch=8,
-        sample_size=32,
-        peer=PEER,
-        peer_batch={32: 16},
-        peer_compile=False,
-        matmul_n=2048,
-        matmul_repeats=5,
-    ),
 }
+
+# The U-ViT of the paper's proportions alone, at 32 px, with the full
+# profile's steps, settings and matmul reference
+# (`--profile paper --only matmul,train --no-peer`).
+PROFILES["paper"] = dict(
+    PROFILES["full"],
+    sizes=[32],
+    archs={"uvit": UVIT_PAPER},
+    peer_batch={32: 16},
+    peer_compile=False,
+)
 
 # What a profile leaves out to fit its time, for the report's header.
 PROFILE_NOTES = dict(
