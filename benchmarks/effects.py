@@ -129,7 +129,7 @@ def _variants():
 # study's backend.
 PEER_DESCRIPTIONS = {
     "diffusers": "diffusers UNet2DModel + DDPMScheduler, its training example's recipe, "
-    "class-conditional",
+    "class-conditional (on captions: one class per image)",
     "lucidrains": "lucidrains' simple_diffusion UViT + GaussianDiffusion (unconditional)",
 }
 
@@ -363,26 +363,34 @@ def _train_worker(args):
 
 def _score_peer(args, path):
     """The metrics of a peer's checkpoint: its samples (ancestral, the
-    study's step count, classes balanced) judged as this package's are;
-    on captions, which the peers do not take, by the distances alone."""
+    study's step count) judged as this package's are. The diffusers peer
+    draws the classes in turn, or on captions each image asked for by
+    `evaluate`'s captions (`peer_targets`: one class per image); the
+    unconditional lucidrains peer is judged by the distances alone."""
     import numpy as np
 
     from benchmarks.peer_training import sample_peer
+    from keras_simple_diffusion.evaluation import retrieval
     from keras_simple_diffusion.training.assessment import reference_data, score_samples
 
     base = STUDIES[args.study]
     real, held_out, info = reference_data(
         base["dataset"], base["image_size"], None, None, max_real=10_000
     )
-    kind = peer_of(args.variant)
+    captioned = study_scores(args.study) == CAPTION_SCORES
+    conditional = peer_of(args.variant) == "diffusers"
     labels = None
-    if kind == "diffusers" and info.num_classes:
+    if conditional and captioned:
+        labels = retrieval.caption_sample_indices(len(real[0]), args.eval_samples, seed=0)
+    elif conditional and info.num_classes:
         labels = np.arange(args.eval_samples) % info.num_classes
-    samples = sample_peer(kind, path, labels, args.eval_samples, seed=0, steps=args.eval_steps)
-    if study_scores(args.study) == CAPTION_SCORES:
-        from keras_simple_diffusion.evaluation.retrieval import distance_metrics
-
-        return distance_metrics(samples, real[0])
+    samples = sample_peer(
+        peer_of(args.variant), path, labels, args.eval_samples, seed=0, steps=args.eval_steps
+    )
+    if captioned and labels is not None:
+        return retrieval.evaluate_captioned_samples(samples, labels, real[0])
+    if captioned:
+        return retrieval.distance_metrics(samples, real[0])
     return score_samples(samples, labels, base["dataset"], real, held_out, info)
 
 

@@ -43,7 +43,11 @@ does, with its defaults:
   digits are not digits).
 - Class-conditional through `num_class_embeds` (a learned embedding added to
   the time embedding; `class_labels=` in the forward call) when the data has
-  labels, unconditional otherwise.
+  labels. On captioned data (the emoji) `UNet2DModel` has no text input, so
+  each image is a class of its own (`peer_targets`): the peer is told which
+  image to draw, at least what its caption tells this package's models, and
+  the study scores it by caption retrieval as it scores them.
+  Unconditional on data with neither.
 - The network, sized for 2 CPU cores (the example's is 6 levels of 128-512
   channels, 113 M parameters): `block_out_channels=(32, 64, 64)`,
   `layers_per_block=1`, three levels (32, 16 and 8 px at 32 px) with
@@ -146,6 +150,17 @@ def _to_torch(images):
 
 def _to_numpy(images):
     return np.transpose(images.clamp(-1.0, 1.0).numpy(), (0, 2, 3, 1)).astype(np.float32)
+
+
+def peer_targets(info):
+    """`(labels, num_classes)` a peer trains on from a `DatasetInfo`: the
+    data's classes; on captioned data one class per image, in the order of
+    `info.images`; `(None, None)` on data with neither."""
+    if info.num_classes:
+        return info.labels, info.num_classes
+    if info.captions is not None:
+        return np.arange(info.num_examples), info.num_examples
+    return None, None
 
 
 def _batches(images, labels, batch_size, seed):
@@ -340,11 +355,11 @@ def train_peer(kind, config, budget_s, every_s, folder, calibration_steps=5):
     )
     if info.images is None:
         raise ValueError(f"The peers need a dataset held in memory; {config['dataset']!r} is not.")
-    labels = info.labels if info.num_classes else None
+    labels, num_classes = peer_targets(info)
 
     def new_peer(planned_steps):
         torch.manual_seed(seed)
-        peer = PEERS[kind](info.image_size, info.channels, info.num_classes, planned_steps)
+        peer = PEERS[kind](info.image_size, info.channels, num_classes, planned_steps)
         return peer, _batches(info.images, labels, config["batch_size"], seed)
 
     peer, batches = new_peer(planned_steps=10_000)

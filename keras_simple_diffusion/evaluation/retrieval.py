@@ -19,6 +19,13 @@ PATCH_SIZE = 8
 PATCHES_PER_IMAGE = 16
 
 
+def caption_sample_indices(num_images, num_samples, seed):
+    """Which real image's caption each of `num_samples` samples is drawn
+    from: the images in a seeded order, all of them before any repeats."""
+    order = np.random.default_rng(seed).permutation(num_images)
+    return np.resize(order, num_samples)
+
+
 def caption_retrieval(samples, caption_indices, real_images, top=(1, 5)):
     """The fraction of samples whose own real image is among the `k` real
     images nearest to them (Euclidean, pooled 16 x 16 pixels), for each `k`.

@@ -370,7 +370,7 @@ def evaluate_caption_retrieval(
     """Caption retrieval and two distance ratios (`evaluation.retrieval`) of
     a text-to-image model trained on a captioned set held in memory (the
     emoji): `num_samples` samples from the captions of real images, taken in
-    a seeded order (all of them before any repeats).
+    a seeded order (`retrieval.caption_sample_indices`).
 
     Returns:
         `(metrics, report)`, as `evaluate_checkpoint`.
@@ -378,8 +378,7 @@ def evaluate_caption_retrieval(
     from keras_simple_diffusion.evaluation import retrieval
 
     info = data_for_model(model, source, data_dir)
-    order = np.random.default_rng(settings["seed"]).permutation(len(info.images))
-    indices = np.resize(order, num_samples)
+    indices = retrieval.caption_sample_indices(len(info.images), num_samples, settings["seed"])
     samples = model.generate(
         prompts=[info.captions[index] for index in indices],
         steps=settings["steps"],

@@ -116,26 +116,38 @@ def test_an_emoji_study_reports_caption_retrieval_and_patch_distances(tmp_path):
     assert os.path.getsize(os.path.join(out, "emoji128.png")) > 0
 
 
-def test_a_peer_on_the_emoji_is_judged_by_the_distances_alone(monkeypatch):
-    """The peers take no captions: their emoji samples get the pooled-pixel
-    and patch ratios, and real emoji score near real-vs-real."""
+@pytest.mark.parametrize("kind", ["diffusers", "lucidrains"])
+def test_a_peer_on_the_emoji_is_judged_as_the_package_is(monkeypatch, kind):
+    """The diffusers peer is asked for the images whose captions `evaluate`
+    asks the package's models for, and scored by caption retrieval; the
+    unconditional lucidrains peer by the two distance ratios alone. Real
+    emoji in their place retrieve themselves and score near real-vs-real."""
     require(emoji.find_font, "the emoji font")
     from benchmarks import peer_training
     from keras_simple_diffusion.data import load_dataset
+    from keras_simple_diffusion.evaluation import retrieval
 
     images = load_dataset("emoji", image_size=64, batch_size=1, shuffle=False).images
     shuffled = np.random.default_rng(1).permutation(images)
+    asked = []
 
     def real_emoji(kind, path, labels, num_images, seed, steps):
-        assert labels is None  # the emoji's captions are not classes
-        return shuffled[:num_images]
+        asked.append(labels)
+        return shuffled[:num_images] if labels is None else images[labels]
 
     monkeypatch.setattr(peer_training, "sample_peer", real_emoji)
     args = effects.build_parser().parse_args(["--study", "emoji64", "--eval-samples", "200"])
-    args.variant = "peer-lucidrains"
+    args.variant = f"peer-{kind}"
     metrics = effects._score_peer(args, "unused.pt")
     assert "class_accuracy" not in metrics and metrics["num_compared"] == 200
-    assert 0.5 < metrics["pixel_fd_ratio"] < 2 and 0.5 < metrics["patch_fd_ratio"] < 2
+    assert metrics["pixel_fd_ratio"] < 2 and metrics["patch_fd_ratio"] < 2
+    if kind == "lucidrains":
+        assert asked == [None] and "top1_retrieval" not in metrics
+        assert metrics["pixel_fd_ratio"] > 0.5 and metrics["patch_fd_ratio"] > 0.5
+    else:  # the seeded order that picks the captions also picks the reference images
+        expected = retrieval.caption_sample_indices(len(images), 200, seed=0)
+        np.testing.assert_array_equal(asked[0], expected)
+        assert metrics["top1_retrieval"] == 1.0 and metrics["top5_retrieval"] == 1.0
 
 
 def test_a_variant_not_scored_yet_reports_its_time_and_memory(tmp_path):

@@ -104,6 +104,19 @@ def test_sampling_refuses_the_wrong_peer_and_bad_labels(trained):
             peer_training.sample_peer(kind, path, np.array([0, 10]), 2, seed=0, steps=2)
 
 
+def test_peers_learn_the_classes_or_on_captions_each_image():
+    from keras_simple_diffusion.data import load_dataset
+
+    digits = load_dataset("digits", image_size=8, batch_size=8)
+    labels, num_classes = peer_training.peer_targets(digits)
+    assert num_classes == 10 and labels is digits.labels
+    unlabelled = load_dataset(np.zeros((6, 8, 8, 1)), batch_size=2)
+    assert peer_training.peer_targets(unlabelled) == (None, None)
+    shapes = load_dataset("shapes:12", image_size=16, batch_size=4)
+    labels, num_classes = peer_training.peer_targets(shapes)
+    assert num_classes == 12 and list(labels) == list(range(12))
+
+
 def test_unknown_peers_and_budgets_are_refused(tmp_path):
     with pytest.raises(ValueError, match="Unknown peer 'keras'. Peers: diffusers, lucidrains."):
         peer_training.train_peer("keras", CONFIG, 1, 1, str(tmp_path))

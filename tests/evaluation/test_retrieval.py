@@ -5,6 +5,7 @@ import pytest
 
 from keras_simple_diffusion.evaluation.retrieval import (
     caption_retrieval,
+    caption_sample_indices,
     evaluate_captioned_samples,
     random_patches,
 )
@@ -28,6 +29,14 @@ def test_each_real_image_retrieves_itself_and_wrong_ones_do_not(real_images):
     assert caption_retrieval(real_images[indices], shifted, real_images)["top5_retrieval"] < 0.2
     with pytest.raises(ValueError, match="one caption index per sample"):
         caption_retrieval(real_images[:3], indices, real_images)
+
+
+def test_captions_are_asked_for_each_image_before_any_repeats():
+    indices = caption_sample_indices(5, 12, seed=3)
+    assert sorted(indices[:5]) == [0, 1, 2, 3, 4] and sorted(indices[5:10]) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(indices[10:], indices[:2])
+    np.testing.assert_array_equal(indices, caption_sample_indices(5, 12, seed=3))
+    assert not np.array_equal(indices[:5], caption_sample_indices(5, 5, seed=4))
 
 
 def test_patches_are_cut_at_full_resolution():
