@@ -44,9 +44,10 @@ DEFAULT_SOURCE_STEPS = {"fashion": 6000, "emoji": 4000}
 # samples brighter than real clothing (FD ratio 3.3 in pooled pixels), and
 # guidance only in the middle of it did not (docs/samplers.md).
 DEFAULT_SOURCE_GUIDANCE_INTERVALS = {"fashion": (-2.5, 2.5)}
-# The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs 4.3x
-# its 64 px one (benchmarks/results/step_time/emoji128.md), and 1500 of
-# them fit 90 minutes.
+# The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
+# 4x its 64 px one, and 1500 of them take 74 minutes at the 2.96 s of
+# benchmarks/results/step_time/emoji128.md, 121 on a slower 2-core machine
+# (benchmarks/results/emoji128/).
 DEFAULT_SOURCE_LARGE_IMAGE_STEPS = {"emoji": 1500}
 # Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
 # DEFAULT_STEPS: a step of the 128 px preset costs four to five of the
