@@ -56,7 +56,7 @@ def model_spec(config, image_size, text=False):
     options = dict(config.model_options)
     if text and not preset_config(name, **options)[1].get("text_encoder"):
         options["text_encoder"] = "default"
-    if not text and config.model is None and source_model is not None:
+    if not text and config.model is None and preset_config(name)[1].get("text_encoder"):
         options.setdefault("text_encoder", None)
     return name, options
 

@@ -36,6 +36,9 @@ ONE_STEP = [
         ("shapes", True, 256, "uvit-shapes-text-256"),
         ("emoji", True, 64, "uvit-emoji"),
         ("emoji", True, 128, "uvit-emoji-128"),
+        ("fashion", False, 28, "unet-digits"),
+        ("fashion", False, 128, "unet-digits-128"),
+        ("fashion:text", True, 28, "unet-digits"),
     ],
 )
 def test_default_model_takes_the_image_size(dataset, text, image_size, expected):
@@ -51,6 +54,14 @@ def test_the_emoji_preset_drops_its_text_encoder_on_groups_and_keeps_a_chosen_on
     assert model_spec(TrainConfig(dataset="emoji"), 64, text=True) == ("uvit-emoji", {})
     chosen = TrainConfig(dataset="emoji:group", model="uvit-emoji")
     assert model_spec(chosen, 64) == ("uvit-emoji", {})
+
+
+def test_the_fashion_preset_gains_a_text_encoder_only_on_captions():
+    assert model_spec(TrainConfig(dataset="fashion"), 28) == ("unet-digits", {})
+    assert model_spec(TrainConfig(dataset="fashion:text"), 28, text=True) == (
+        "unet-digits",
+        {"text_encoder": "default"},
+    )
 
 
 @pytest.mark.parametrize(
