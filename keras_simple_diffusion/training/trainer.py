@@ -54,9 +54,10 @@ def model_spec(config, image_size, text=False):
     name = config.model or source_model or (DEFAULT_TEXT_MODEL if text else DEFAULT_MODEL)
     name = preset_for_image_size(name, image_size, adapt=config.model is None)
     options = dict(config.model_options)
-    if text and not preset_config(name, **options)[1].get("text_encoder"):
+    has_text_encoder = bool(preset_config(name, **options)[1].get("text_encoder"))
+    if text and not has_text_encoder:
         options["text_encoder"] = "default"
-    if not text and config.model is None and preset_config(name)[1].get("text_encoder"):
+    if not text and config.model is None and has_text_encoder:
         options.setdefault("text_encoder", None)
     return name, options
 
