@@ -527,10 +527,31 @@ def collect(out, study):
                     seconds_per_step=state["seconds_per_step"],
                     peak_rss_gib=state["peak_rss_gib"],
                     load=[state["load_start"][0], state["load_end"][0]],
+                    machine=machine_name(state.get("machine")),
                     **{key: metrics.get(key) for key in REPORTED},
                 )
             )
     return records
+
+
+def machine_name(machine):
+    """The "<cpu model>, <n> cores" of a run's `common.machine_info()`."""
+    if not machine:
+        return "an unrecorded machine"
+    return f"{machine['cpu_model']}, {machine['usable_cores']} cores"
+
+
+def machines_line(records):
+    """The machines the records were trained on; each with its variants
+    where there are several."""
+    variants = {}
+    for record in records:
+        variants.setdefault(record["machine"], {})[record["variant"]] = None
+    if len(variants) == 1:
+        return f"Machine: {next(iter(variants))}"
+    return "Machines: " + "; ".join(
+        f"{machine} ({', '.join(names)})" for machine, names in variants.items()
+    )
 
 
 REPORTED = ("minutes", "step", *dict.fromkeys(CLASSIFIER_SCORES + CAPTION_SCORES))
@@ -621,13 +642,11 @@ def write_report(out, study):
     records = collect(out, study)
     if not records:
         return None
-    machine = common.machine_info()
-    write_json(os.path.join(out, f"{study}.json"), dict(machine=machine, records=records))
+    write_json(os.path.join(out, f"{study}.json"), dict(records=records))
     loads = [load for record in records for load in record["load"]]
     header = (
-        f"Study {study!r}: {len(records)} scored checkpoints. Machine: {machine['cpu_model']}, "
-        f"{machine['usable_cores']} cores; 1-minute load during training "
-        f"{min(loads):.1f}-{max(loads):.1f}.\n\n"
+        f"Study {study!r}: {len(records)} scored checkpoints. {machines_line(records)}; "
+        f"1-minute load during training {min(loads):.1f}-{max(loads):.1f}.\n\n"
     )
     with open(os.path.join(out, f"{study}.md"), "w") as file:
         file.write(header + markdown_table(summary_rows(records, study_scores(study))))

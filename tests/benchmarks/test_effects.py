@@ -55,10 +55,19 @@ def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
 
 
 CLASSIFIER_METRICS = dict(class_accuracy=0.9, kid=0.01)
+MACHINE = dict(cpu_model="Test CPU", usable_cores=2)
 
 
 def _fake_variant(
-    out, variant, seed, minutes, fd_ratios, scored=None, study="tiny", metrics=CLASSIFIER_METRICS
+    out,
+    variant,
+    seed,
+    minutes,
+    fd_ratios,
+    scored=None,
+    study="tiny",
+    metrics=CLASSIFIER_METRICS,
+    machine=MACHINE,
 ):
     folder = effects.run_folder(out, study, variant, seed)
     os.makedirs(folder, exist_ok=True)
@@ -75,6 +84,7 @@ def _fake_variant(
         load_start=[1.0, 1.0, 1.0],
         load_end=[1.5, 1.0, 1.0],
         checkpoints=checkpoints,
+        machine=machine,
     )
     effects.write_json(os.path.join(folder, "state.json"), state)
     scores = {
@@ -95,10 +105,27 @@ def test_the_report_pools_seeds_of_each_variants_last_checkpoint(tmp_path):
     assert rows["base"]["seeds"] == 2 and rows["base"]["fd_ratio"] == "3 ± 1"
     assert rows["no-shift"]["fd_ratio"] == "6"
     table = open(os.path.join(out, "tiny.md")).read()
-    assert "load during training 1.0-1.5" in table and "| schedule | no-shift |" in table
+    assert "Machine: Test CPU, 2 cores; 1-minute load during training 1.0-1.5" in table
+    assert "| schedule | no-shift |" in table
     assert os.path.getsize(os.path.join(out, "tiny.png")) > 0
     saved = json.load(open(os.path.join(out, "tiny.json")))
-    assert "cpu_model" in saved["machine"] and len(saved["records"]) == 6
+    assert len(saved["records"]) == 6
+    assert {record["machine"] for record in saved["records"]} == {"Test CPU, 2 cores"}
+
+
+def test_the_report_names_each_machine_with_the_variants_trained_on_it(tmp_path):
+    out = str(tmp_path)
+    other = dict(cpu_model="Other CPU", usable_cores=4)
+    _fake_variant(out, "base", 0, [1.0], [3.0], machine=other)
+    _fake_variant(out, "base", 1, [1.0], [3.0], machine=other)
+    _fake_variant(out, "unet", 0, [1.0], [4.0])
+    _fake_variant(out, "no-shift", 0, [1.0], [5.0], machine=None)
+    effects.write_report(out, "tiny")
+    header = open(os.path.join(out, "tiny.md")).readline()
+    assert (
+        "Machines: Other CPU, 4 cores (base); an unrecorded machine (no-shift); "
+        "Test CPU, 2 cores (unet); 1-minute load" in header
+    )
 
 
 def test_an_emoji_study_reports_caption_retrieval_and_patch_distances(tmp_path):
