@@ -27,11 +27,11 @@ DEFAULT_MODEL = "uvit-digits"
 DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # Named sources whose default run needs its own preset: the emoji's 64 px
 # images, whose step with the shapes preset is too slow for a CPU; on
-# Fashion-MNIST's 28 px the U-Net of the default's size, in the minutes of
+# Fashion-MNIST's 28 px a U-Net of the default's size, in the minutes of
 # 8500 U-ViT steps, is closer to the test split in the classifier's
-# features (FD ratio 1.7-2.2 over three seeds against 2.3) and as close in
+# features (FD ratio 1.7-2.2 over five runs against 2.3) and as close in
 # pooled pixels (docs/results.md).
-DEFAULT_SOURCE_MODELS = {"emoji": "uvit-emoji", "fashion": "unet-digits"}
+DEFAULT_SOURCE_MODELS = {"emoji": "uvit-emoji", "fashion": "unet-fashion"}
 # Optimizer steps when a config leaves them out: the default digits run (its
 # samples are still improving at 3000 steps, and 4000 fit in 11 minutes of a
 # 2-core CPU), and captioned data, whose prompt adherence (the position above
@@ -40,9 +40,9 @@ DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: the emoji's
 # 64 px step takes about twice the shapes' 32 px one, and 4000 of them fit
-# the hour; Fashion-MNIST's U-Net takes 0.21 s a step, and 4000 of them
-# took 14.1-15.8 minutes on a 2-core CPU, at the limit of its 15.
-DEFAULT_SOURCE_STEPS = {"fashion": 4000, "emoji": 4000}
+# the hour; Fashion-MNIST's U-Net takes 0.16-0.17 s a step, and 4800 of
+# them took 13.9-14.1 minutes on a 2-core CPU, within its 15.
+DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
 # The logSNR interval that a run's model guides by default, by source: on
 # Fashion-MNIST, guidance over the whole of the default schedule made the
 # samples brighter than real clothing (FD ratio 3.3 in pooled pixels), and

@@ -36,9 +36,9 @@ ONE_STEP = [
         ("shapes", True, 256, "uvit-shapes-text-256"),
         ("emoji", True, 64, "uvit-emoji"),
         ("emoji", True, 128, "uvit-emoji-128"),
-        ("fashion", False, 28, "unet-digits"),
-        ("fashion", False, 128, "unet-digits-128"),
-        ("fashion:text", True, 28, "unet-digits"),
+        ("fashion", False, 28, "unet-fashion"),
+        ("fashion", False, 128, "unet-fashion-128"),
+        ("fashion:text", True, 28, "unet-fashion"),
     ],
 )
 def test_default_model_takes_the_image_size(dataset, text, image_size, expected):
@@ -57,9 +57,9 @@ def test_the_emoji_preset_drops_its_text_encoder_on_groups_and_keeps_a_chosen_on
 
 
 def test_the_fashion_preset_gains_a_text_encoder_only_on_captions():
-    assert model_spec(TrainConfig(dataset="fashion"), 28) == ("unet-digits", {})
+    assert model_spec(TrainConfig(dataset="fashion"), 28) == ("unet-fashion", {})
     assert model_spec(TrainConfig(dataset="fashion:text"), 28, text=True) == (
-        "unet-digits",
+        "unet-fashion",
         {"text_encoder": "default"},
     )
 
@@ -69,6 +69,7 @@ def test_the_fashion_preset_gains_a_text_encoder_only_on_captions():
     [
         ("uvit-digits", (4, (32, 32))),
         ("unet-digits", (4, (32, 32))),
+        ("unet-fashion", (4, (32, 32))),
         ("uvit-shapes-text", (2, (64, 64, 64))),
         ("unet-shapes-text", (2, (64, 64, 64))),
         ("uvit-emoji", (4, (128, 128))),
@@ -108,8 +109,8 @@ def test_sized_presets_reach_the_same_grid_with_room_for_every_wavelet_band(base
         (
             "uvit-tiny",
             64,
-            "use unet-digits-64 or unet-emoji or unet-shapes-text-64 or uvit-64 or "
-            "uvit-digits-64 or uvit-emoji or uvit-shapes-text-64,",
+            "use unet-digits-64 or unet-emoji or unet-fashion-64 or unet-shapes-text-64 or "
+            "uvit-64 or uvit-digits-64 or uvit-emoji or uvit-shapes-text-64,",
         ),
         ("uvit-512", 1024, "not 1024 px: no preset is; please resize the images to 512 px"),
     ],
