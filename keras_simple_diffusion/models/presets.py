@@ -361,10 +361,10 @@ def _at_image_size(name, image_size):
 
 # The default Fashion-MNIST run: `unet-digits` with one attention head (of
 # 32 channels at 14 x 14, 64 at 7 x 7) in place of four. Its attention maps
-# are a quarter the size, its step 0.16-0.17 s against 0.23 on a 2-core CPU,
+# are a quarter the size, its step 0.15-0.17 s against 0.23 on a 2-core CPU,
 # and in the minutes of `unet-digits`' 4000 steps its 4800 came as close to
-# the test split in the classifier's features and closer in pooled pixels on
-# the two seeds tried (docs/results.md).
+# the test split or closer on average in both feature spaces over three
+# seeds (docs/results.md).
 PRESETS["unet-fashion"] = (UNet, {**PRESETS["unet-digits"][1], "num_heads": 1})
 
 

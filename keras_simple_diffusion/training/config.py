@@ -29,7 +29,7 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # images, whose step with the shapes preset is too slow for a CPU; on
 # Fashion-MNIST's 28 px a U-Net of the default's size, in the minutes of
 # 8500 U-ViT steps, is closer to the test split in the classifier's
-# features (FD ratio 1.7-2.2 over five runs against 2.3) and as close in
+# features (FD ratio 1.4-2.2 over six runs against 2.3) and as close in
 # pooled pixels (docs/results.md).
 DEFAULT_SOURCE_MODELS = {"emoji": "uvit-emoji", "fashion": "unet-fashion"}
 # Optimizer steps when a config leaves them out: the default digits run (its
@@ -40,8 +40,8 @@ DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: the emoji's
 # 64 px step takes about twice the shapes' 32 px one, and 4000 of them fit
-# the hour; Fashion-MNIST's U-Net takes 0.16-0.17 s a step, and 4800 of
-# them took 13.9-14.1 minutes on a 2-core CPU, within its 15.
+# the hour; Fashion-MNIST's U-Net takes 0.15-0.17 s a step, and 4800 of
+# them took 12.7-14.1 minutes on a 2-core CPU, within its 15.
 DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
 # The logSNR interval that a run's model guides by default, by source: on
 # Fashion-MNIST, guidance over the whole of the default schedule made the
