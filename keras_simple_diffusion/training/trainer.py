@@ -62,6 +62,14 @@ def model_spec(config, image_size, text=False):
     return name, options
 
 
+def with_resolved_model(config, image_size, text=False):
+    """`config` with `model` and `model_options` naming what `model_spec`
+    builds, so that the run's `config.json` rebuilds the same network on
+    `--resume` when the package's default presets have changed since."""
+    name, options = model_spec(config, image_size, text)
+    return dataclasses.replace(config, model=name, model_options=options)
+
+
 def is_text_conditioned(config, info):
     """Whether the run conditions on captions: captioned data, not unconditional."""
     return info.captions is not None and not config.unconditional
@@ -181,8 +189,8 @@ def train(config=None, run_dir=None, runs_root="runs"):
     info, num_classes = load_training_data(config)
     text = is_text_conditioned(config, info)
     config = config.with_default_steps(text, info.image_size)
-    name, options = model_spec(config, info.image_size, text)
-    widths = options.get("widths") or preset_config(name)[1].get("widths")
+    config = with_resolved_model(config, info.image_size, text)
+    widths = config.model_options.get("widths") or preset_config(config.model)[1].get("widths")
     context = configure_distribution(config.distribution, config.mesh, widths=widths)
     context.check_batch_size(config.batch_size)
     with context.scope():

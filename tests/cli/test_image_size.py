@@ -6,8 +6,9 @@ import pytest
 
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.models import PRESETS, preset_for_image_size
-from keras_simple_diffusion.training import TrainConfig
-from keras_simple_diffusion.training.trainer import model_spec
+from keras_simple_diffusion.training import TrainConfig, trainer
+from keras_simple_diffusion.training.config import DEFAULT_SOURCE_MODELS
+from keras_simple_diffusion.training.trainer import model_spec, with_resolved_model
 
 # One optimizer step, one grid of one sampler step.
 ONE_STEP = [
@@ -62,6 +63,32 @@ def test_the_fashion_preset_gains_a_text_encoder_only_on_captions():
         "unet-fashion",
         {"text_encoder": "default"},
     )
+
+
+@pytest.mark.parametrize(
+    "dataset,text,image_size",
+    [
+        ("digits", False, 128),
+        ("fashion", False, 28),
+        ("fashion:text", True, 28),
+        ("emoji:group", False, 64),
+        ("emoji", True, 128),
+    ],
+)
+def test_a_saved_config_rebuilds_its_network_after_the_defaults_change(
+    dataset, text, image_size, tmp_path, monkeypatch
+):
+    config = TrainConfig(dataset=dataset)
+    built = model_spec(config, image_size, text)
+    resolved = with_resolved_model(config, image_size, text)
+    assert (resolved.model, resolved.model_options) == built
+    resolved.save(tmp_path / "config.json")
+    monkeypatch.setattr(trainer, "DEFAULT_MODEL", "unet-digits")
+    for source in DEFAULT_SOURCE_MODELS:
+        monkeypatch.setitem(DEFAULT_SOURCE_MODELS, source, "unet-shapes-text")
+    assert model_spec(config, image_size, text)[0] != built[0]
+    saved = TrainConfig.load(tmp_path / "config.json")
+    assert model_spec(saved, image_size, text) == built
 
 
 @pytest.mark.parametrize(
