@@ -45,6 +45,7 @@ from keras_simple_diffusion.training.commands import (
 )
 from keras_simple_diffusion.training.config import (
     ARCHITECTURE_OPTIONS,
+    EVALUATION_GUIDANCE,
     FIXED_MODEL,
     TrainConfig,
     parse_int_list,
@@ -209,7 +210,7 @@ def add_sample_parser(subparsers, parents=()):
     )
     _add_sampler_options(
         parser,
-        guidance_default=0.0,
+        guidance_fallback=0.0,
         batch_help="images per sampling call (default: all at once, as `generate`); "
         "smaller batches use less memory and show progress more often; the images depend "
         "on it",
@@ -229,7 +230,7 @@ def add_sample_parser(subparsers, parents=()):
     return parser
 
 
-def _add_sampler_options(parser, guidance_default, batch_help):
+def _add_sampler_options(parser, guidance_fallback, batch_help):
     parser.add_argument(
         "--steps",
         type=flag_type("--steps", int, checks.check_positive_int),
@@ -252,8 +253,8 @@ def _add_sampler_options(parser, guidance_default, batch_help):
         type=flag_type(
             "--guidance", float, lambda name, value: checks.check_number(name, value, 0)
         ),
-        default=guidance_default,
-        help="classifier-free guidance weight (default %(default)s)",
+        help="classifier-free guidance weight (default: the model's own, which a run "
+        f"takes from `train --guidance`; {guidance_fallback:g} for a model without one)",
     )
     parser.add_argument(
         "--guidance-interval",
@@ -410,7 +411,9 @@ def add_evaluate_parser(subparsers, parents=()):
         help="real images to read at most (default %(default)s)",
     )
     _add_sampler_options(
-        parser, guidance_default=1.0, batch_help="images per sampling call (default: all)"
+        parser,
+        guidance_fallback=EVALUATION_GUIDANCE,
+        batch_help="images per sampling call (default: all)",
     )
     parser.add_argument(
         "--inception-weights",

@@ -102,6 +102,12 @@ class SimpleDiffusion(keras.Model):
             `samplers.SAMPLERS`: "dpmpp-2m-sde" (`samplers.DEFAULT_SAMPLER`),
             "ancestral", "ddim" (the one a distilled model was distilled
             for), "stochastic" or "dpmpp-2m" (see `samplers`).
+        guidance: the classifier-free guidance weight `generate` uses when
+            the call names none and there are labels or prompts to guide
+            by; None for no weight of its own (unguided).
+        guidance_interval: the logSNR interval `(low, high)` that
+            `generate` guides on when the call names none; None guides
+            every step.
         seed: seed of the model's `SeedGenerator`s.
 
     Example:
@@ -135,6 +141,7 @@ class SimpleDiffusion(keras.Model):
         label_dropout=0.1,
         sampling_steps=None,
         sampler=DEFAULT_SAMPLER,
+        guidance=None,
         guidance_interval=None,
         seed=None,
         **kwargs,
@@ -170,6 +177,9 @@ class SimpleDiffusion(keras.Model):
         self.label_dropout = label_dropout
         self.sampling_steps = check_positive_int("sampling_steps", sampling_steps, allow_none=True)
         self.sampler = check_sampler(sampler)
+        self.guidance = (
+            None if guidance is None else check_number("guidance", guidance, minimum=0.0)
+        )
         self.guidance_interval = guidance_interval_config(guidance_interval)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="training_seed_generator")
@@ -516,6 +526,13 @@ class SimpleDiffusion(keras.Model):
             steps = self.sampling_steps or DEFAULT_STEPS[sampler]
         return steps, sampler
 
+    def resolve_guidance(self, guidance=None, default=0.0):
+        """`guidance`, else the model's own weight, else `default` (for a
+        model without one)."""
+        if guidance is not None:
+            return guidance
+        return default if self.guidance is None else self.guidance
+
     def resolve_guidance_interval(self, guidance_interval=None):
         """`guidance_interval`, or the model's own where it is None; `(None,
         None)` guides every step whatever the model's own."""
@@ -527,7 +544,7 @@ class SimpleDiffusion(keras.Model):
         num_images=None,
         steps=None,
         sampler=None,
-        guidance=0.0,
+        guidance=None,
         seed=None,
         clip_denoised=True,
         batch_size=None,
@@ -549,7 +566,9 @@ class SimpleDiffusion(keras.Model):
             sampler: one of `samplers.SAMPLERS`: "ancestral", "ddim",
                 "stochastic", "dpmpp-2m" or "dpmpp-2m-sde" (see `samplers`);
                 None for the model's `sampler`.
-            guidance: classifier-free guidance weight w (0 = none).
+            guidance: classifier-free guidance weight w (0 = none); None
+                for the model's own (`resolve_guidance`) where there are
+                `labels` or `prompts`, else 0.
             seed: integer seed; the same seed gives the same images on one
                 backend. None draws a random seed.
             clip_denoised: clip the predicted clean image to [-1, 1] at each step.
@@ -584,6 +603,9 @@ class SimpleDiffusion(keras.Model):
         steps = check_positive_int("steps", steps)
         batch_size = check_positive_int("batch_size", batch_size, allow_none=True)
         seed = check_seed("seed", seed)
+        if guidance is None:
+            conditioned = labels is not None or prompts is not None
+            guidance = self.resolve_guidance() if conditioned else 0.0
         condition, count = self.conditioning.from_user(labels, prompts, num_images, guidance)
         guidance = float(guidance)
         interval = check_guidance_interval(self.resolve_guidance_interval(guidance_interval))
@@ -625,6 +647,7 @@ class SimpleDiffusion(keras.Model):
             "label_dropout": self.label_dropout,
             "sampling_steps": self.sampling_steps,
             "sampler": self.sampler,
+            "guidance": self.guidance,
             "guidance_interval": self.guidance_interval,
             "seed": self.seed,
         }

@@ -15,6 +15,7 @@ from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, guidance_interval_
 from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import (
     DISTILL_CONFIG_FILE,
+    EVALUATION_GUIDANCE,
     DistillConfig,
     TrainConfig,
     source_name,
@@ -169,7 +170,7 @@ def evaluate_checkpoint(
     max_real=10000,
     steps=None,
     sampler=None,
-    guidance=1.0,
+    guidance=None,
     seed=0,
     batch_size=None,
     inception_weights=None,
@@ -197,9 +198,11 @@ def evaluate_checkpoint(
         num_samples: samples to generate, labels cycling through the classes.
         max_real: real images to read at most.
         steps, sampler, guidance, seed, batch_size, spacing,
-            guidance_interval: passed to `generate`; None steps, sampler or
-            guidance_interval take the model's own (`sampling_defaults`,
-            `resolve_guidance_interval`), None spacing the sampler's.
+            guidance_interval: passed to `generate`; None steps, sampler,
+            guidance or guidance_interval take the model's own
+            (`sampling_defaults`, `resolve_guidance`, whose default here is
+            `EVALUATION_GUIDANCE`, `resolve_guidance_interval`), None
+            spacing the sampler's.
         inception_weights: local InceptionV3 (no top) weights file, or None.
         classifier_cache: `.keras` path caching the classifier.
         report_path: where to write a one-page PNG of samples next to real
@@ -218,6 +221,7 @@ def evaluate_checkpoint(
     >>> metrics, report = evaluate_checkpoint(model, "runs/x/model.keras")  # doctest: +SKIP
     """
     steps, sampler = model.sampling_defaults(steps, sampler)
+    guidance = model.resolve_guidance(guidance, EVALUATION_GUIDANCE)
     guidance_interval = model.resolve_guidance_interval(guidance_interval)
     begin = progress or (lambda phase: None)
     run_source, run_data_dir = run_dataset(checkpoint)
@@ -404,7 +408,7 @@ def evaluate_prompt_adherence(
     num_samples=1000,
     steps=None,
     sampler=None,
-    guidance=1.0,
+    guidance=None,
     seed=0,
     batch_size=None,
     cache_dir=None,
@@ -414,12 +418,13 @@ def evaluate_prompt_adherence(
 ):
     """Prompt adherence of a text-to-image model trained on the captioned shapes.
 
-    Samples from random shape prompts, with `guidance` and without (when
-    `guidance` > 0), are read by attribute classifiers trained on the
-    generator's labelled images (`evaluation.adherence`); the same measure
-    on real images is the ceiling. The guided samples are also compared
-    with real drawings in pooled pixels (`pixel_fd_ratio`, 1 = like real
-    data), a measure that owes nothing to the readers.
+    Samples from random shape prompts, with `guidance` (None: the model's
+    own, else `EVALUATION_GUIDANCE`) and without (when it is > 0), are read
+    by attribute classifiers trained on the generator's labelled images
+    (`evaluation.adherence`); the same measure on real images is the
+    ceiling. The guided samples are also compared with real drawings in
+    pooled pixels (`pixel_fd_ratio`, 1 = like real data), a measure that
+    owes nothing to the readers.
 
     Returns:
         `(metrics, report)`, as `evaluate_checkpoint`, which describes
@@ -428,6 +433,7 @@ def evaluate_prompt_adherence(
     from keras_simple_diffusion.evaluation import adherence
 
     steps, sampler = model.sampling_defaults(steps, sampler)
+    guidance = model.resolve_guidance(guidance, EVALUATION_GUIDANCE)
     guidance_interval = model.resolve_guidance_interval(guidance_interval)
     readers = adherence.train_attribute_classifiers(
         image_size=model.image_size,

@@ -43,11 +43,20 @@ DEFAULT_TEXT_STEPS = 6000
 # the hour; Fashion-MNIST's U-Net takes 0.15-0.17 s a step, and 4800 of
 # them took 12.7-14.1 minutes on a 2-core CPU, within its 15.
 DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
-# The logSNR interval that a run's model guides by default, by source: on
+# The guidance weight that a run's model samples with by default (its grids,
+# `sample` and `evaluate`).
+DEFAULT_GUIDANCE = 1.0
+# The weight `evaluate` judges a model at that was saved without one of its
+# own (`sample` draws those unguided, as `generate` does).
+EVALUATION_GUIDANCE = 1.0
+# The guidance that a run's model samples with by default, by source: on
 # Fashion-MNIST, guidance over the whole of the default schedule made the
 # samples brighter than real clothing (FD ratio 3.3 in pooled pixels), and
-# guidance only in the middle of it did not (docs/samplers.md).
-DEFAULT_SOURCE_GUIDANCE_INTERVALS = {"fashion": (-2.5, 2.5)}
+# guidance only in the middle of it did not; there, weight 1.5 on logSNR
+# [-2, 2.5] was closer to the test split than 1 on [-2.5, 2.5] in both
+# feature spaces on every run scored both ways (docs/samplers.md).
+DEFAULT_SOURCE_GUIDANCE = {"fashion": 1.5}
+DEFAULT_SOURCE_GUIDANCE_INTERVALS = {"fashion": (-2.0, 2.5)}
 # The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
 # 4x its 64 px one, and 1500 of them take 74 minutes at the 2.96 s of
 # benchmarks/results/step_time/emoji128.md, 121 on a slower 2-core machine
@@ -296,7 +305,10 @@ class TrainConfig:
         sample_every: steps between PNG sample grids (EMA weights).
         checkpoint_every: steps between `.keras` checkpoints and backups.
         sample_steps: sampler steps of the grids.
-        guidance: guidance weight of the grids.
+        guidance: guidance weight of the run's model (`SimpleDiffusion`'s
+            `guidance`): its grids, and `sample` and `evaluate` unless told;
+            None picks the source's own (`DEFAULT_SOURCE_GUIDANCE`), else
+            `DEFAULT_GUIDANCE`.
         tensorboard: write TensorBoard logs (loss, learning rate, sample
             grids, config) to the run's `tensorboard/` folder.
         verbose: verbosity of `fit` (1 = progress bar).
@@ -524,8 +536,13 @@ class TrainConfig:
         check=optional(choice(SAMPLERS)),
         choices=SAMPLERS,
     )
-    guidance: float = option(
-        1.0, help="guidance weight of the grids", group="output", check=non_negative_number
+    guidance: float | None = option(
+        help="guidance weight of the run's model: its grids, and `sample` and `evaluate` "
+        f"unless told (default: the source's own, {DEFAULT_SOURCE_GUIDANCE['fashion']:g} on "
+        f"fashion, else {DEFAULT_GUIDANCE:g})",
+        group="model",
+        check=optional(non_negative_number),
+        parse=float,
     )
     tensorboard: bool = option(
         True, help="write TensorBoard logs to the run folder", group="output", check=check_bool
@@ -579,6 +596,12 @@ class TrainConfig:
         if self.ema_momentum is not None:
             return self.ema_momentum
         return min(max(1.0 - 10.0 / self.steps, 0.9), 0.9999)
+
+    @property
+    def resolved_guidance(self):
+        if self.guidance is not None:
+            return self.guidance
+        return DEFAULT_SOURCE_GUIDANCE.get(self.source_name, DEFAULT_GUIDANCE)
 
     def resolved_noise_d(self, image_size):
         if self.noise_d is not None:

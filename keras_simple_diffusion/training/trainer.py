@@ -127,6 +127,7 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
         label_dropout=config.label_dropout,
         loss_weighting=config.loss_weighting,
         multiscale=config.multiscale,
+        guidance=config.resolved_guidance if num_classes or text else None,
         guidance_interval=DEFAULT_SOURCE_GUIDANCE_INTERVALS.get(config.source_name),
         seed=config.seed,
     )
@@ -315,7 +316,7 @@ def _writer_callbacks(config, info, num_classes, text, run_dir, period):
             columns=GRID_COLUMNS,
             steps=config.sample_steps,
             sampler=config.sample_sampler,
-            guidance=config.guidance,
+            guidance=config.resolved_guidance,
             seed=config.seed,
         ),
         *tensorboard,

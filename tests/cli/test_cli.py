@@ -16,7 +16,9 @@ from PIL import Image
 from keras_simple_diffusion.cli import main
 from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import (
+    DEFAULT_GUIDANCE,
     DEFAULT_LARGE_IMAGE_STEPS,
+    DEFAULT_SOURCE_GUIDANCE,
     DEFAULT_SOURCE_GUIDANCE_INTERVALS,
     DEFAULT_SOURCE_STEPS,
     DEFAULT_STEPS,
@@ -120,12 +122,15 @@ def test_sample_npz_in_label_order(tiny_run, tmp_path):
 @pytest.mark.slow
 def test_sample_draws_what_one_generate_call_draws(tiny_run, tmp_path):
     model = keras.saving.load_model(os.path.join(tiny_run, "model.keras"))
+    assert model.guidance == DEFAULT_GUIDANCE  # the run's own weight, which `sample` takes
     labels = [index % 10 for index in range(20)]  # the classes in turn, as `sample` draws
     for batch_size in (None, 8):
         out = tmp_path / f"batch_{batch_size}.npz"
         flags = [] if batch_size is None else ["--batch-size", str(batch_size)]
         _sample(tiny_run, out, "--num-images", "20", "--seed", "3", *flags)
-        expected = model.generate(labels=labels, steps=3, seed=3, batch_size=batch_size)
+        expected = model.generate(
+            labels=labels, steps=3, seed=3, batch_size=batch_size, guidance=DEFAULT_GUIDANCE
+        )
         np.testing.assert_allclose(np.load(out)["images"], expected, atol=1e-5)
     out = tmp_path / "interval.npz"
     interval = ["--guidance", "2", "--guidance-interval", "-3", "none"]
@@ -216,11 +221,18 @@ def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, othe
     assert images.shape == (2, 16, 16, 1) and np.isfinite(images).all()
 
 
-def test_fashion_runs_guide_on_their_interval():
+def test_runs_guide_with_their_sources_weight_and_interval():
     fashion = list(DEFAULT_SOURCE_GUIDANCE_INTERVALS["fashion"])
-    for dataset, expected in (("fashion", fashion), ("digits", None)):
-        config = TrainConfig(dataset=dataset, model="uvit-tiny", image_size=16, steps=4)
-        assert build_model(config, 16, 1, 10).guidance_interval == expected
+    for dataset, options, classes, weight, interval in (
+        ("fashion", {}, 10, DEFAULT_SOURCE_GUIDANCE["fashion"], fashion),
+        ("fashion", {"guidance": 0.5}, 10, 0.5, fashion),
+        ("digits", {}, 10, DEFAULT_GUIDANCE, None),
+        ("digits", {}, None, None, None),  # unconditional: nothing to guide by
+    ):
+        config = TrainConfig(dataset=dataset, model="uvit-tiny", image_size=16, steps=4, **options)
+        model = build_model(config, 16, 1, classes)
+        assert (model.guidance, model.guidance_interval) == (weight, interval)
+    assert DEFAULT_SOURCE_GUIDANCE["fashion"] != DEFAULT_GUIDANCE
 
 
 def test_multiscale_reaches_the_model_and_is_checked():

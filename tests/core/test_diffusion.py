@@ -88,6 +88,38 @@ def test_a_model_guides_on_its_own_interval(trained, tmp_path):
     assert keras.saving.load_model(path).guidance_interval == [-3.0, None]
 
 
+def test_a_model_guides_with_its_own_weight_where_there_is_a_condition(trained, tmp_path):
+    model, _, _ = trained
+    kwargs = dict(labels=[0, 1, 2], steps=6, seed=0)
+    config = model.get_config()
+    assert config["guidance"] is None and model.resolve_guidance(None, 1.0) == 1.0
+    config.update(guidance=2.0)
+    weighted = ksd.SimpleDiffusion.from_config(config)
+    weighted.set_weights(model.get_weights())
+    assert weighted.resolve_guidance() == 2.0 and weighted.resolve_guidance(0.5, 1.0) == 0.5
+    np.testing.assert_array_equal(
+        weighted.generate(**kwargs), model.generate(guidance=2.0, **kwargs)
+    )
+    np.testing.assert_array_equal(
+        weighted.generate(guidance=0.0, **kwargs), model.generate(**kwargs)
+    )
+    assert np.abs(weighted.generate(**kwargs) - model.generate(**kwargs)).max() > 0.1
+    # Samples without labels have nothing to guide by: unguided, not an error.
+    np.testing.assert_array_equal(
+        weighted.generate(num_images=2, steps=6, seed=0),
+        model.generate(num_images=2, steps=6, seed=0),
+    )
+    path = str(tmp_path / "weighted.keras")
+    weighted.save(path)
+    assert keras.saving.load_model(path).guidance == 2.0
+    for bad, message in (
+        (-1.0, r"`guidance` must be in \[0.0, inf\]"),
+        ("2", "`guidance` must be a number"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ksd.SimpleDiffusion.from_config({**config, "guidance": bad})
+
+
 def test_the_loss_adds_the_layers_losses():
     model = ksd.SimpleDiffusion(ksd.build_denoiser("uvit-tiny", num_classes=10), seed=0)
     per_example = keras.ops.full((4,), 0.5)
