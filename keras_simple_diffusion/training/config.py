@@ -538,8 +538,9 @@ class TrainConfig:
     )
     guidance: float | None = option(
         help="guidance weight of the run's model: its grids, and `sample` and `evaluate` "
-        f"unless told (default: the source's own, {DEFAULT_SOURCE_GUIDANCE['fashion']:g} on "
-        f"fashion, else {DEFAULT_GUIDANCE:g})",
+        "unless told (default: "
+        + ", ".join(f"{weight:g} on {name}" for name, weight in DEFAULT_SOURCE_GUIDANCE.items())
+        + f", else {DEFAULT_GUIDANCE:g})",
         group="model",
         check=optional(non_negative_number),
         parse=float,
