@@ -515,13 +515,15 @@ def collect(out, study):
         scores = read_json(os.path.join(study_dir, name, "scores.json"), default={})
         if not state:
             continue
-        if not scores and state["checkpoints"]:
+        scored = bool(scores)
+        if not scored and state["checkpoints"]:
             last = state["checkpoints"][-1]
             scores = {"unscored": dict(minutes=last["minutes"], step=last["step"])}
         for metrics in scores.values():
             records.append(
                 dict(
                     variant=state["variant"],
+                    scored=scored,
                     group=VARIANTS[state["variant"]].group,
                     seed=state["seed"],
                     seconds_per_step=state["seconds_per_step"],
@@ -644,8 +646,10 @@ def write_report(out, study):
         return None
     write_json(os.path.join(out, f"{study}.json"), dict(records=records))
     loads = [load for record in records for load in record["load"]]
+    scored = sum(record["scored"] for record in records)
+    unscored = f" and {len(records) - scored} trained, not scored" if scored < len(records) else ""
     header = (
-        f"Study {study!r}: {len(records)} scored checkpoints. {machines_line(records)}; "
+        f"Study {study!r}: {scored} scored checkpoints{unscored}. {machines_line(records)}; "
         f"1-minute load during training {min(loads):.1f}-{max(loads):.1f}.\n\n"
     )
     with open(os.path.join(out, f"{study}.md"), "w") as file:

@@ -190,6 +190,11 @@ def test_a_variant_not_scored_yet_reports_its_time_and_memory(tmp_path):
     )
     assert unscored["class_accuracy"] == unscored["fd_ratio"] == "-"
     assert rows["base"]["fd_ratio"] == "2"
+    effects.write_report(out, "tiny")
+    with open(os.path.join(out, "tiny.md")) as file:
+        assert file.readline().startswith(
+            "Study 'tiny': 2 scored checkpoints and 1 trained, not scored."
+        )
 
 
 def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
