@@ -376,6 +376,10 @@ class BackupError(ValueError):
     """A backup file that cannot be restored; the message names it."""
 
 
+class BackupMismatchError(BackupError):
+    """A readable backup of another network than the one being trained."""
+
+
 @keras.saving.register_keras_serializable(package="keras_simple_diffusion")
 class NaNSafeBackupAndRestore(keras.callbacks.Callback):
     """Backs up the training state after every good period and restores it
@@ -385,7 +389,9 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
     - Each file is written atomically, and the previous state is kept as
       `*.bkp` copies. A set of files that was cut short (the metadata's
       step differs from the weights'), or that cannot be read, is skipped
-      for the previous one, and the error names the file.
+      for the previous one, and the error names the file. Weights of
+      another network (a preset whose definition changed since the run
+      began) stop the restore with both sets left as they are.
     - Nothing is backed up once training was stopped (a bad period), and
       the backup is kept when `fit` ends then, so `--resume` restarts from the
       last good state.
@@ -439,6 +445,8 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
                         os.remove(self._path(name))
             try:
                 self._restore()
+            except BackupMismatchError as error:
+                raise BackupMismatchError(f"Cannot resume: {error}; the backup is kept.") from None
             except BackupError as error:
                 failures.append(str(error))
                 continue
@@ -462,6 +470,12 @@ class NaNSafeBackupAndRestore(keras.callbacks.Callback):
         try:
             self.model.load_weights(weights_path)
         except Exception as error:  # h5py and Keras raise many kinds for a bad file
+            # What Keras says when the file's variables are not this network's.
+            if isinstance(error, ValueError) and "could not be loaded" in str(error):
+                raise BackupMismatchError(
+                    f"{weights_path} holds the weights of another network than this run "
+                    f"builds ({_first_line(error)})"
+                ) from None
             raise BackupError(f"{weights_path} is unreadable ({_first_line(error)})") from None
         step = metadata.get("step")
         if step is not None and _step(self.model) != step:

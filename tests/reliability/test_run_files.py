@@ -199,6 +199,25 @@ def test_corrupt_backup_without_a_previous_one_is_named(tmp_path):
         _restore(tmp_path)
 
 
+def test_a_backup_of_another_network_is_named_and_kept(tmp_path):
+    """A preset whose definition changed since the run began: the error
+    says so, and neither backup set is touched (no fallback overwrites)."""
+    _back_up_twice(tmp_path)
+    files_before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    other = build_model(dataclasses.replace(TINY, model_options={"num_heads": 1}), 16, 1, 10)
+    backup = NaNSafeBackupAndRestore(str(tmp_path))
+    backup.set_model(other)
+    with pytest.raises(ValueError) as raised:
+        backup.on_train_begin()
+    message = str(raised.value)
+    assert message.startswith(
+        f"Cannot resume: {tmp_path / 'latest.weights.h5'} holds the weights of another network "
+        "than this run builds ("
+    )
+    assert message.endswith("; the backup is kept.") and "\n" not in message
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files_before
+
+
 # Good states -----------------------------------------------------------
 
 
