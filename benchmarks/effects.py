@@ -48,8 +48,10 @@ STUDIES = {
     "digits64": dict(dataset="digits", image_size=64, model="uvit-digits-64", batch_size=32),
     "digits128": dict(dataset="digits", image_size=128, model="uvit-digits-128", batch_size=16),
     # Held out: judged against Fashion-MNIST's test split, at the default
-    # run's own 28 px.
-    "fashion28": dict(dataset="fashion", image_size=28, model="uvit-digits", batch_size=32),
+    # run's own 28 px, on the shifted schedule its rows were measured with.
+    "fashion28": dict(
+        dataset="fashion", image_size=28, model="uvit-digits", batch_size=32, noise_d=14
+    ),
     # Real detail at the paper's resolutions: the emoji's captions, as
     # `simple-diffusion train --dataset emoji` trains on them.
     "emoji64": dict(dataset="emoji", image_size=64, model="uvit-emoji", batch_size=32),

@@ -43,25 +43,30 @@ DEFAULT_TEXT_STEPS = 6000
 # the hour; Fashion-MNIST's U-Net takes 0.15-0.17 s a step, and 4800 of
 # them took 12.7-14.1 minutes on a 2-core CPU, within its 15.
 DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
+# The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
+# 4x its 64 px one, and 1500 of them take 74 minutes at the 2.96 s of
+# benchmarks/results/step_time/emoji128.md, 121 on a slower 2-core machine
+# (benchmarks/results/emoji128/).
+DEFAULT_SOURCE_LARGE_IMAGE_STEPS = {"emoji": 1500}
 # The guidance weight that a run's model samples with by default (its grids,
 # `sample` and `evaluate`).
 DEFAULT_GUIDANCE = 1.0
 # The weight `evaluate` judges a model at that was saved without one of its
 # own (`sample` draws those unguided, as `generate` does).
 EVALUATION_GUIDANCE = 1.0
-# The guidance that a run's model samples with by default, by source: on
+# The guidance interval that a run's model samples with, by source: on
 # Fashion-MNIST, guidance over the whole of the default schedule made the
 # samples brighter than real clothing (FD ratio 3.3 in pooled pixels), and
-# guidance only in the middle of it did not; there, weight 1.5 on logSNR
-# [-2, 2.5] was closer to the test split than 1 on [-2.5, 2.5] in both
-# feature spaces on every run scored both ways (docs/samplers.md).
-DEFAULT_SOURCE_GUIDANCE = {"fashion": 1.5}
+# guidance only in the middle of it did not (docs/samplers.md).
 DEFAULT_SOURCE_GUIDANCE_INTERVALS = {"fashion": (-2.0, 2.5)}
-# The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
-# 4x its 64 px one, and 1500 of them take 74 minutes at the 2.96 s of
-# benchmarks/results/step_time/emoji128.md, 121 on a slower 2-core machine
-# (benchmarks/results/emoji128/).
-DEFAULT_SOURCE_LARGE_IMAGE_STEPS = {"emoji": 1500}
+# Named sources whose default schedule is interpolated (the paper's eq. 6)
+# from the default `noise_d` at pure noise to the image's own size at the
+# fine-detail end. On Fashion-MNIST, paired by training seed (three), the
+# interpolation guided at weight 1 put the samples nearer the test split in
+# the classifier's features than the shift alone at 1 or 1.5, and in pooled
+# pixels nearer than the shift at 1.5, within 0.16 of it at 1
+# (docs/results.md).
+INTERPOLATED_SOURCES = ("fashion",)
 # Runs on images larger than LARGE_IMAGE_SIZE px that would otherwise take
 # DEFAULT_STEPS: a step of the 128 px preset costs four to five of the
 # 32 px one, and 2000 of them (16 min on a 2-core CPU) give digits read
@@ -264,11 +269,13 @@ class TrainConfig:
             picks half the image size, at most 64 (`resolved_noise_d`): a
             shift towards noise, which the embedded 32 px datasets train
             better with, and the paper's 64 from 128 px up.
-        noise_d_high: None (a shifted schedule), or the reference
-            resolution at the fine-detail end (t = 0) of an interpolated
-            schedule that keeps `noise_d` at pure noise (t = 1), as in the
-            paper's eq. 6: layout is still learnt at the strong shift while
-            more steps go to the detail. Must exceed the resolved `noise_d`.
+        noise_d_high: the reference resolution at the fine-detail end
+            (t = 0) of an interpolated schedule that keeps `noise_d` at pure
+            noise (t = 1), as in the paper's eq. 6: layout is still learnt
+            at the strong shift while more steps go to the detail. Must
+            exceed the resolved `noise_d`. None: the image size on the
+            sources of `INTERPOLATED_SOURCES` when `noise_d` is None too,
+            else a shifted schedule (`resolved_noise_d_high`).
         label_dropout: probability of the null label during training, for
             classifier-free guidance.
         loss_weighting: "eps", "v" or "sigmoid" (see
@@ -307,8 +314,7 @@ class TrainConfig:
         sample_steps: sampler steps of the grids.
         guidance: guidance weight of the run's model (`SimpleDiffusion`'s
             `guidance`): its grids, and `sample` and `evaluate` unless told;
-            None picks the source's own (`DEFAULT_SOURCE_GUIDANCE`), else
-            `DEFAULT_GUIDANCE`.
+            None picks `DEFAULT_GUIDANCE`.
         tensorboard: write TensorBoard logs (loss, learning rate, sample
             grids, config) to the run's `tensorboard/` folder.
         verbose: verbosity of `fit` (1 = progress bar).
@@ -410,7 +416,9 @@ class TrainConfig:
     )
     noise_d_high: int | None = option(
         help="interpolate the schedule from --noise-d at pure noise to this reference "
-        "resolution at the fine-detail end (default: no interpolation)",
+        "resolution at the fine-detail end (default: the image size on "
+        + ", ".join(INTERPOLATED_SOURCES)
+        + " unless --noise-d is given; no interpolation elsewhere)",
         group="model",
         check=optional(positive_int),
         parse=int,
@@ -538,9 +546,7 @@ class TrainConfig:
     )
     guidance: float | None = option(
         help="guidance weight of the run's model: its grids, and `sample` and `evaluate` "
-        "unless told (default: "
-        + ", ".join(f"{weight:g} on {name}" for name, weight in DEFAULT_SOURCE_GUIDANCE.items())
-        + f", else {DEFAULT_GUIDANCE:g})",
+        f"unless told (default {DEFAULT_GUIDANCE:g})",
         group="model",
         check=optional(non_negative_number),
         parse=float,
@@ -602,12 +608,27 @@ class TrainConfig:
     def resolved_guidance(self):
         if self.guidance is not None:
             return self.guidance
-        return DEFAULT_SOURCE_GUIDANCE.get(self.source_name, DEFAULT_GUIDANCE)
+        return DEFAULT_GUIDANCE
 
     def resolved_noise_d(self, image_size):
         if self.noise_d is not None:
             return self.noise_d
         return max(min(image_size // 2, 64), 1)
+
+    def resolved_noise_d_high(self, image_size):
+        if self.noise_d_high is not None or self.noise_d is not None:
+            return self.noise_d_high
+        return image_size if self.source_name in INTERPOLATED_SOURCES else None
+
+    def with_resolved_schedule(self, image_size):
+        """This config with `noise_d` and `noise_d_high` as trained, so that
+        the run's `config.json` resumes on the same schedule when the
+        package's defaults have changed since."""
+        return dataclasses.replace(
+            self,
+            noise_d=self.resolved_noise_d(image_size),
+            noise_d_high=self.resolved_noise_d_high(image_size),
+        )
 
     def schedule_options(self, image_size):
         """The `SimpleDiffusion` schedule arguments: `noise_d`, or
@@ -615,10 +636,11 @@ class TrainConfig:
         from keras_simple_diffusion.schedules import check_interpolation
 
         noise_d = self.resolved_noise_d(image_size)
-        if self.noise_d_high is None:
+        noise_d_high = self.resolved_noise_d_high(image_size)
+        if noise_d_high is None:
             return {"noise_d": noise_d}
-        check_interpolation(noise_d, self.noise_d_high, low_name="noise_d")
-        return {"noise_d_low": noise_d, "noise_d_high": self.noise_d_high}
+        check_interpolation(noise_d, noise_d_high, low_name="noise_d")
+        return {"noise_d_low": noise_d, "noise_d_high": noise_d_high}
 
     def save(self, path):
         files.write_json(path, dataclasses.asdict(self))

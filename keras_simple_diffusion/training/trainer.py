@@ -191,6 +191,7 @@ def train(config=None, run_dir=None, runs_root="runs"):
     text = is_text_conditioned(config, info)
     config = config.with_default_steps(text, info.image_size)
     config = with_resolved_model(config, info.image_size, text)
+    config = config.with_resolved_schedule(info.image_size)
     widths = config.model_options.get("widths") or preset_config(config.model)[1].get("widths")
     context = configure_distribution(config.distribution, config.mesh, widths=widths)
     context.check_batch_size(config.batch_size)

@@ -18,7 +18,6 @@ from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import (
     DEFAULT_GUIDANCE,
     DEFAULT_LARGE_IMAGE_STEPS,
-    DEFAULT_SOURCE_GUIDANCE,
     DEFAULT_SOURCE_GUIDANCE_INTERVALS,
     DEFAULT_SOURCE_STEPS,
     DEFAULT_STEPS,
@@ -80,6 +79,28 @@ def test_noise_d_high_interpolates_from_the_resolved_noise_d():
         TrainConfig(noise_d_high=16).schedule_options(32)
     with pytest.raises(ValueError, match="`noise_d_high` must be at least 1"):
         TrainConfig(noise_d_high=0)
+
+
+def test_fashion_interpolates_to_its_image_size_unless_a_schedule_is_given():
+    fashion = TrainConfig(dataset="fashion")
+    assert fashion.schedule_options(28) == {"noise_d_low": 14, "noise_d_high": 28}
+    assert TrainConfig(dataset="fashion:test").schedule_options(32) == {
+        "noise_d_low": 16,
+        "noise_d_high": 32,
+    }
+    assert TrainConfig(dataset="fashion", noise_d=14).schedule_options(28) == {"noise_d": 14}
+    assert TrainConfig(dataset="fashion", noise_d_high=20).schedule_options(28) == {
+        "noise_d_low": 14,
+        "noise_d_high": 20,
+    }
+    assert TrainConfig(dataset="emoji").schedule_options(64) == {"noise_d": 32}
+    # What a run's config.json keeps: the schedule as trained, whatever the
+    # defaults become.
+    resolved = fashion.with_resolved_schedule(28)
+    assert (resolved.noise_d, resolved.noise_d_high) == (14, 28)
+    assert resolved.schedule_options(28) == fashion.schedule_options(28)
+    digits = TrainConfig().with_resolved_schedule(32)
+    assert (digits.noise_d, digits.noise_d_high) == (16, None)
 
 
 def test_default_steps_depend_on_the_data_and_the_image_size():
@@ -224,7 +245,7 @@ def test_checkpoint_samples_on_another_backend(tiny_run, tmp_path, run_cli, othe
 def test_runs_guide_with_their_sources_weight_and_interval():
     fashion = list(DEFAULT_SOURCE_GUIDANCE_INTERVALS["fashion"])
     for dataset, options, classes, weight, interval in (
-        ("fashion", {}, 10, DEFAULT_SOURCE_GUIDANCE["fashion"], fashion),
+        ("fashion", {}, 10, DEFAULT_GUIDANCE, fashion),
         ("fashion", {"guidance": 0.5}, 10, 0.5, fashion),
         ("digits", {}, 10, DEFAULT_GUIDANCE, None),
         ("digits", {}, None, None, None),  # unconditional: nothing to guide by
@@ -232,7 +253,6 @@ def test_runs_guide_with_their_sources_weight_and_interval():
         config = TrainConfig(dataset=dataset, model="uvit-tiny", image_size=16, steps=4, **options)
         model = build_model(config, 16, 1, classes)
         assert (model.guidance, model.guidance_interval) == (weight, interval)
-    assert DEFAULT_SOURCE_GUIDANCE["fashion"] != DEFAULT_GUIDANCE
 
 
 def test_multiscale_reaches_the_model_and_is_checked():
