@@ -39,7 +39,7 @@ ACCEPTED_SOURCES = (
     "'digits' (scikit-learn's bundled 8x8 digits)",
     "'shapes' or 'shapes:NUM_IMAGES' (synthetic captioned shapes)",
     "'fashion[:train|:test][:text]' (Fashion-MNIST's IDX files, found locally)",
-    "'emoji[:group][:GROUP...]' (Noto Color Emoji, captioned or labelled by group)",
+    "'emoji[:group|:name][:GROUP...]' (Noto Color Emoji, captioned or labelled by group or name)",
     "'tfds:NAME[:SPLIT]' (a TFDS dataset already prepared in data_dir)",
     "a directory of images (class subfolders give labels)",
     "a path ending in '.npz' with an 'images' and an optional 'labels' array",
@@ -113,10 +113,11 @@ def load_dataset(
       then resized if `image_size` asks for another size than 32 (28 keeps
       them as stored). The IDX files are read from `data_dir`,
       `$KSD_FASHION_MNIST_DIR`, Keras' cache or Debian's folder.
-    - `"emoji[:group][:GROUP...]"`: the single-code-point emoji of the Noto
-      Color Emoji font (`data.emoji`), about 1,400 colour images of 128 px
-      on white, captioned with their Unicode names, or labelled with their
-      Unicode groups (`:group`); group slugs such as `:food-drink` keep
+    - `"emoji[:group|:name][:GROUP...]"`: the single-code-point emoji of
+      the Noto Color Emoji font (`data.emoji`), about 1,400 colour images of
+      128 px on white, captioned with their Unicode names, or labelled with
+      their Unicode groups (`:group`) or each as its own class (`:name`,
+      the class named by the caption); group slugs such as `:food-drink` keep
       those groups only. The font is found at `data_dir` (the file or its
       folder), `$KSD_EMOJI_FONT` or the standard font folders; the drawn
       set is cached.
@@ -312,11 +313,15 @@ def _from_fashion(source, image_size, channels, shuffle, seed, data_dir):
 def _from_emoji(source, image_size, channels, shuffle, seed, data_dir):
     conditioning, groups = emoji.parse_emoji_spec(source.removeprefix("emoji").removeprefix(":"))
     drawn = emoji.select_groups(emoji.load_emoji(data_dir), groups)
-    if conditioning == "group":
-        labels, class_names = emoji.group_labels(drawn["groups"])
-        targets = dict(labels=labels, class_names=class_names)
-    else:
+    if conditioning == "text":
         targets = dict(captions=[str(caption) for caption in drawn["captions"]])
+    else:
+        labels, class_names = (
+            emoji.group_labels(drawn["groups"])
+            if conditioning == "group"
+            else emoji.name_labels(drawn["captions"])
+        )
+        targets = dict(labels=labels, class_names=class_names)
     return _from_arrays(
         drawn["images"], image_size, channels, shuffle, seed, **targets, source=repr(source)
     )

@@ -265,6 +265,10 @@ GROUPS = (
 )
 
 
+# What an emoji run is conditioned on: its caption, its group, or its identity.
+CONDITIONINGS = ("text", "group", "name")
+
+
 def group_slug(group):
     """A group's name in a source spec: "Food & Drink" -> "food-drink"."""
     return "-".join(group.lower().replace("&", " ").split())
@@ -272,19 +276,20 @@ def group_slug(group):
 
 def parse_emoji_spec(options):
     """`(conditioning, groups)` of the options after "emoji:" in a source
-    spec: "text" (captions, the default) or "group" (class labels), and
-    group slugs that keep those groups only ("emoji:group:food-drink")."""
+    spec: "text" (captions, the default), "group" (the Unicode group as a
+    class label) or "name" (each emoji its own class, named by its caption),
+    and group slugs that keep those groups only ("emoji:group:food-drink")."""
     conditioning, groups = "text", []
     slugs = {group_slug(group): group for group in GROUPS}
     for option in filter(None, options.split(":")):
-        if option in ("text", "group"):
+        if option in CONDITIONINGS:
             conditioning = option
         elif option in slugs:
             groups.append(slugs[option])
         else:
             raise ValueError(
-                f"Unknown emoji option or group {option!r}; expected 'text', 'group' or one "
-                f"of {', '.join(slugs)}."
+                f"Unknown emoji option or group {option!r}; expected "
+                f"{', '.join(map(repr, CONDITIONINGS))} or one of {', '.join(slugs)}."
             )
     return conditioning, groups
 
@@ -312,3 +317,9 @@ def group_labels(groups):
     class_names += sorted(present - set(GROUPS))  # groups of a newer Unicode
     index = {name: label for label, name in enumerate(class_names)}
     return np.array([index[group] for group in groups.tolist()], dtype="int32"), class_names
+
+
+def name_labels(captions):
+    """`(labels, class_names)` with each emoji its own class, named by its
+    caption: a test of whether the image side alone can learn every emoji."""
+    return np.arange(len(captions), dtype="int32"), [str(caption) for caption in captions]

@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
+from keras_simple_diffusion.data.emoji import parse_emoji_spec
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
 from keras_simple_diffusion.files import default_cache_dir
 from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, guidance_interval_config
@@ -210,8 +211,9 @@ def evaluate_checkpoint(
         progress: called with the name of each phase as it begins (e.g.
             `keras_simple_diffusion.progress.Progress.begin`), or None.
 
-    A text-conditioned model is scored by `evaluate_prompt_adherence`
-    instead (the captioned shapes: `dataset`, `max_real` and the Inception
+    A model of the emoji conditioned on their names (captions, or each
+    emoji as its class) is scored by `evaluate_caption_retrieval` instead;
+    another text-conditioned model by `evaluate_prompt_adherence` (the captioned shapes: `dataset`, `max_real` and the Inception
     figures do not apply).
 
     Returns:
@@ -226,7 +228,7 @@ def evaluate_checkpoint(
     begin = progress or (lambda phase: None)
     run_source, run_data_dir = run_dataset(checkpoint)
     source = dataset or run_source or "digits"
-    if model.text_encoder is not None and source_name(source) == "emoji":
+    if is_emoji_by_name(model, source):
         return evaluate_caption_retrieval(
             model,
             source,
@@ -368,13 +370,23 @@ def data_for_model(model, source, data_dir=None):
     )
 
 
+def is_emoji_by_name(model, source):
+    """Whether `model` draws one named emoji of `source` at a time: from its
+    caption, or from its class under "emoji:name"."""
+    if source_name(source) != "emoji":
+        return False
+    conditioning, _ = parse_emoji_spec(source.removeprefix("emoji").removeprefix(":"))
+    return model.text_encoder is not None or conditioning == "name"
+
+
 def evaluate_caption_retrieval(
     model, source, data_dir, num_samples, settings, batch_size=None, report_path=None
 ):
     """Caption retrieval and two distance ratios (`evaluation.retrieval`) of
-    a text-to-image model trained on a captioned set held in memory (the
-    emoji): `num_samples` samples from the captions of real images, taken in
-    a seeded order (`retrieval.caption_sample_indices`).
+    a model of a captioned set held in memory (the emoji): `num_samples`
+    samples from the captions of real images, or from their classes when
+    each image is its own class ("emoji:name"), taken in a seeded order
+    (`retrieval.caption_sample_indices`).
 
     Returns:
         `(metrics, report)`, as `evaluate_checkpoint`.
@@ -383,8 +395,13 @@ def evaluate_caption_retrieval(
 
     info = data_for_model(model, source, data_dir)
     indices = retrieval.caption_sample_indices(len(info.images), num_samples, settings["seed"])
+    condition = (
+        dict(prompts=[info.captions[index] for index in indices])
+        if model.text_encoder is not None
+        else dict(labels=indices)
+    )
     samples = model.generate(
-        prompts=[info.captions[index] for index in indices],
+        **condition,
         steps=settings["steps"],
         sampler=settings["sampler"],
         spacing=settings["spacing"],

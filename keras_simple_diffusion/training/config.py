@@ -325,7 +325,7 @@ class TrainConfig:
 
     dataset: str = option(
         "digits",
-        help="'digits', 'shapes', 'fashion[:test][:text]' (Fashion-MNIST), 'emoji[:group]' "
+        help="'digits', 'shapes', 'fashion[:test][:text]' (Fashion-MNIST), 'emoji[:group|:name]' "
         "(Noto Color Emoji, 64 px unless --image-size), 'tfds:NAME[:SPLIT]', a .npz file, "
         "or a FOLDER of images: each top-level subfolder with images is a class, its images "
         "found recursively beneath it (images directly in FOLDER are then ignored); a FOLDER "

@@ -34,6 +34,31 @@ def test_train_and_evaluate_on_emoji_captions(tmp_path):
     assert metrics["pixel_fd_ratio"] > 1.0 and metrics["patch_fd_ratio"] > 1.0
 
 
+def test_a_model_of_each_emoji_by_its_class_is_scored_by_retrieval_of_that_emoji():
+    from types import SimpleNamespace
+
+    from keras_simple_diffusion.data import load_dataset
+    from keras_simple_diffusion.training.assessment import evaluate_checkpoint
+
+    require(emoji.find_font, "the emoji font")
+    source = "emoji:name:activities"
+    real = load_dataset(source, image_size=32, batch_size=8, shuffle=False)
+    assert "soccer ball" in real.class_names
+    assert real.labels.tolist() == list(range(len(real.images)))
+    # A model that draws exactly the real emoji of each class asked for.
+    model = SimpleNamespace(
+        text_encoder=None,
+        image_size=32,
+        denoiser=SimpleNamespace(channels=3),
+        sampling_defaults=lambda steps, sampler: (steps or 2, sampler or "ddim"),
+        resolve_guidance=lambda guidance, default: guidance or default,
+        resolve_guidance_interval=lambda interval: interval,
+        generate=lambda labels, **settings: real.images[labels] * 2.0 - 1.0,
+    )
+    metrics, _ = evaluate_checkpoint(model, "unsaved", dataset=source, num_samples=40)
+    assert metrics["top1_retrieval"] == 1.0 and metrics["dataset"] == source
+
+
 def test_emoji_runs_train_at_64_px_unless_told(monkeypatch):
     from keras_simple_diffusion.training.config import TrainConfig
     from keras_simple_diffusion.training.trainer import is_text_conditioned, load_training_data
