@@ -1,0 +1,22 @@
+#!/bin/bash
+# After scan.sh ($1): guidance only nearer the data end (the coarse layout, which the pooled
+# pixels see, is set at low logSNR) and fewer steps; dpmpp-2m-sde, sampling seed 0, 1000 samples.
+source /work/venv/bin/activate
+export PYTHONPATH=/work/frozen/s51 KERAS_BACKEND=tensorflow
+declare -A RUN=([0]=/work/r50/fashion_interp/runs_s0/20261205-190736 [1]=/work/r50/fashion_interp/runs_s1/20261205-192750 [2]=/work/r50/fashion_interp/runs_s2/20261205-194913 [3]=/work/r50/fashion_new_default/runs/20261205-201212)
+while kill -0 $1 2>/dev/null; do sleep 10; done
+cd /work/r51/sampler_scan
+score() {  # name, run seed, evaluate flags...
+  local name=$1 s=$2; shift 2
+  echo "== $name start $(date -u +%H:%M:%S)"
+  /usr/bin/time -v simple-diffusion evaluate --checkpoint ${RUN[$s]} "$@" --json $name.json > $name.log 2>&1
+  echo "== $name done $(date -u +%H:%M:%S) rc=$?"
+  cp report.png $name.png 2>/dev/null
+}
+for s in 2 0; do
+  score s${s}_g1_0_2.5 $s --guidance 1 --guidance-interval 0 2.5
+  score s${s}_g1_-1_2.5 $s --guidance 1 --guidance-interval -1 2.5
+  score s${s}_g1.5_0_2.5 $s --guidance 1.5 --guidance-interval 0 2.5
+done
+score s2_sde_16 2 --guidance 1 --steps 16
+score s2_sde_24 2 --guidance 1 --steps 24
