@@ -213,8 +213,9 @@ def evaluate_checkpoint(
 
     A model of the emoji conditioned on their names (captions, or each
     emoji as its class) is scored by `evaluate_caption_retrieval` instead;
-    another text-conditioned model by `evaluate_prompt_adherence` (the captioned shapes: `dataset`, `max_real` and the Inception
-    figures do not apply).
+    another text-conditioned model by `evaluate_prompt_adherence` (the
+    captioned shapes: `dataset`, `max_real` and the Inception figures do
+    not apply).
 
     Returns:
         `(metrics, report)`: a JSON-ready dict and a readable summary.
