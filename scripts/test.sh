@@ -14,14 +14,19 @@
 # backend; see tests/conftest.py). TensorFlow's XLA compiles take most of
 # its suite's time and the tests' steps are few, so KSD_TF_XLA defaults to 0
 # here: the tests of the XLA path (tests/core/test_tensorflow_xla.py, the
-# CLI's tiny run) set it themselves. Extra arguments go to pytest.
+# CLI's tiny run) set it themselves. XLA compiles without LLVM's
+# optimisation (`--xla_backend_optimization_level=0`): the tests' programs
+# run a few steps each, so compiling them is much of the JAX suite's time,
+# and unoptimised code gives the same results to the tests' tolerances;
+# the processes that tests start keep these flags (tests/device_flags.py).
+# Extra arguments go to pytest.
 set -uo pipefail
 export SLOW_BACKENDS=${SLOW_BACKENDS-torch}
 export KSD_TF_XLA=${KSD_TF_XLA-0}
 threads=${TEST_THREADS:-1}
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 export TF_NUM_INTRAOP_THREADS=$threads TF_NUM_INTEROP_THREADS=$threads
-export XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false"
+export XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false --xla_backend_optimization_level=0"
 backends=${BACKENDS:-jax tensorflow torch}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -19,6 +19,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from device_flags import xla_flags
 
 from keras_simple_diffusion import backend, distribution
 
@@ -41,7 +42,7 @@ def run_scenario(name, backend, timeout=900, **env):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-JAX_8 = dict(XLA_FLAGS="--xla_force_host_platform_device_count=8")
+JAX_8 = dict(XLA_FLAGS=xla_flags(8))
 
 
 # Backend-independent pieces.

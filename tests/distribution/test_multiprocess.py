@@ -29,6 +29,7 @@ import uuid
 import keras
 import numpy as np
 import pytest
+from device_flags import xla_flags
 
 from keras_simple_diffusion.training.commands import tiny_train_command
 
@@ -152,11 +153,11 @@ def test_jax_two_processes_form_one_mesh_and_match_one_process(tmp_path):
     port = free_port()
     env = environment(
         KERAS_BACKEND="jax",
-        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        XLA_FLAGS=xla_flags(2),
         COORDINATOR=f"127.0.0.1:{port}",
         PROCESSES=2,
     )
-    one = environment(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    one = environment(KERAS_BACKEND="jax", XLA_FLAGS=xla_flags(4))
     with processes() as start, open(tmp_path / "log", "w") as log:
         started = [
             start(
@@ -307,7 +308,7 @@ def test_cli_run_folder_resume_across_process_counts_and_killed_process(tmp_path
     env = environment(
         KERAS_BACKEND=backend,
         KSD_TEST_RUN=marker.split("=", 1)[1],
-        XLA_FLAGS="--xla_force_host_platform_device_count=1",
+        XLA_FLAGS=xla_flags(1),
         TMPDIR=tmp_path,
     )
     log_path = tmp_path / "log"

@@ -24,6 +24,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from device_flags import xla_flags
 
 EXAMPLES = pathlib.Path(__file__).parents[2] / "examples"
 TESTED = {
@@ -119,12 +120,9 @@ def test_multi_device():
         output = run_example("multi_device")
         assert "data-parallel replica(s)" in output
     else:
-        # Its own flags only: scripts/test.sh's thread flags end the list
-        # that XLA reads, and a device count after them goes unread.
-        flags = "--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false"
         result = subprocess.run(
             [sys.executable, str(EXAMPLES / "multi_device.py")],
-            env=dict(os.environ, KSD_EXAMPLE_TINY="1", XLA_FLAGS=flags),
+            env=dict(os.environ, KSD_EXAMPLE_TINY="1", XLA_FLAGS=xla_flags(2)),
             capture_output=True,
             text=True,
             timeout=600,
