@@ -3,7 +3,8 @@
 `SLOW_BACKENDS` (comma-separated; `scripts/test.sh` sets "torch") limits the
 tests marked `slow` (whole runs, killed runs, studies) to those backends,
 so that the fast suite covers all three backends and each slow end-to-end
-path runs once. Unset, every test runs. A test marked `backends("jax", ...)`
+path, or costly check of a computation that is the same on every backend,
+runs once. Unset, every test runs. A test marked `backends("jax", ...)`
 tests those backends' own paths: it runs on them only, slow or not.
 """
 
@@ -45,3 +46,17 @@ def cache_dir(tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def _reset_seed():
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_jax_caches():
+    """Empties JAX's caches of compiled programs after each test file. One
+    suite process keeps every program it compiled, and its later compiles
+    and calls grow slower with them (a text test took 2.3x its time alone
+    after the layer and model tests); a file reuses most of what it
+    compiles, the next file little."""
+    yield
+    if keras.config.backend() == "jax":
+        import jax
+
+        jax.clear_caches()

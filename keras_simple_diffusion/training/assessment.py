@@ -264,6 +264,12 @@ def evaluate_checkpoint(
     )
     sample_labels = None
     if model.num_classes:
+        if info.captions is not None:
+            raise ValueError(
+                f"The model draws one of {model.num_classes} classes but dataset {source!r} "
+                "gives captions; score it on the labelled data it learned (for the emoji by "
+                "name: 'emoji:name')."
+            )
         if info.num_classes and info.num_classes != model.num_classes:
             raise ValueError(
                 f"The model has {model.num_classes} classes but dataset {source!r} has "

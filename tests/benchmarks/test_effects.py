@@ -241,8 +241,8 @@ def test_a_tiny_study_trains_scores_and_reports(tmp_path):
     # The package's run and one peer: each peer's training and sampling are
     # tested in test_peer_training; here, that the driver trains, scores and
     # tabulates both kinds.
-    argv = ["--study", "tiny", "--variants", "base,peer-diffusers", "--budget-min", "0.15"]
-    argv += ["--every-min", "0.07", "--eval-samples", "16", "--eval-steps", "2", "--out", out]
+    argv = ["--study", "tiny", "--variants", "base,peer-diffusers", "--budget-min", "0.1"]
+    argv += ["--every-min", "0.1", "--eval-samples", "16", "--eval-steps", "2", "--out", out]
     assert effects.main(argv + ["--backend", "torch"]) == 0
     records = json.load(open(os.path.join(out, "tiny.json")))["records"]
     variants = {"base", "peer-diffusers"}
@@ -256,6 +256,6 @@ def test_a_tiny_study_trains_scores_and_reports(tmp_path):
         # peers' own tests count them); the last one always exists, and
         # training stops at the first step past the budget.
         assert len(minutes) >= 1, variant
-        assert sum(m >= 0.15 for m in minutes) <= 1, (variant, minutes)
+        assert sum(m >= 0.1 for m in minutes) <= 1, (variant, minutes)
     table = open(os.path.join(out, "tiny.md")).read()
     assert "| peers | peer-diffusers |" in table

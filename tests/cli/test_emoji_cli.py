@@ -1,6 +1,7 @@
 """A text model on the emoji, from `train` to `evaluate`'s caption retrieval."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from real_data import require
@@ -34,9 +35,20 @@ def test_train_and_evaluate_on_emoji_captions(tmp_path):
     assert metrics["pixel_fd_ratio"] > 1.0 and metrics["patch_fd_ratio"] > 1.0
 
 
-def test_a_model_of_each_emoji_by_its_class_is_scored_by_retrieval_of_that_emoji():
-    from types import SimpleNamespace
+def class_model(**attributes):
+    """A class-conditional 32 px colour model, as `evaluate_checkpoint` sees it."""
+    return SimpleNamespace(
+        text_encoder=None,
+        image_size=32,
+        denoiser=SimpleNamespace(channels=3),
+        sampling_defaults=lambda steps, sampler: (steps or 2, sampler or "ddim"),
+        resolve_guidance=lambda guidance, default: guidance or default,
+        resolve_guidance_interval=lambda interval: interval,
+        **attributes,
+    )
 
+
+def test_a_model_of_each_emoji_by_its_class_is_scored_by_retrieval_of_that_emoji():
     from keras_simple_diffusion.data import load_dataset
     from keras_simple_diffusion.training.assessment import evaluate_checkpoint
 
@@ -46,17 +58,20 @@ def test_a_model_of_each_emoji_by_its_class_is_scored_by_retrieval_of_that_emoji
     assert "soccer ball" in real.class_names
     assert real.labels.tolist() == list(range(len(real.images)))
     # A model that draws exactly the real emoji of each class asked for.
-    model = SimpleNamespace(
-        text_encoder=None,
-        image_size=32,
-        denoiser=SimpleNamespace(channels=3),
-        sampling_defaults=lambda steps, sampler: (steps or 2, sampler or "ddim"),
-        resolve_guidance=lambda guidance, default: guidance or default,
-        resolve_guidance_interval=lambda interval: interval,
-        generate=lambda labels, **settings: real.images[labels] * 2.0 - 1.0,
-    )
+    model = class_model(generate=lambda labels, **settings: real.images[labels] * 2.0 - 1.0)
     metrics, _ = evaluate_checkpoint(model, "unsaved", dataset=source, num_samples=40)
     assert metrics["top1_retrieval"] == 1.0 and metrics["dataset"] == source
+
+
+def test_a_model_of_the_emoji_by_class_is_not_scored_against_their_captions():
+    from keras_simple_diffusion.training.assessment import evaluate_checkpoint
+
+    require(emoji.find_font, "the emoji font")
+    model = class_model(num_classes=45)
+    with pytest.raises(
+        ValueError, match="45 classes but dataset 'emoji:activities' gives captions"
+    ):
+        evaluate_checkpoint(model, "unsaved", dataset="emoji:activities", num_samples=8)
 
 
 def test_emoji_runs_train_at_64_px_unless_told(monkeypatch):

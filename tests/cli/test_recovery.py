@@ -15,7 +15,7 @@ from keras_simple_diffusion.training import NaNSafeBackupAndRestore, TrainConfig
 from keras_simple_diffusion.training.commands import tiny_train_command
 from keras_simple_diffusion.training.trainer import build_model, load_training_data
 
-STEPS = 60
+STEPS = 24
 PERIOD = 4
 
 

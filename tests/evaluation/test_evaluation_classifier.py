@@ -13,6 +13,11 @@ from keras_simple_diffusion.evaluation import (
     train_classifier,
 )
 
+# The tests of the trained digits classifier run on one backend (the slow
+# tests' SLOW_BACKENDS, tests/conftest.py): its training is the same Keras
+# computation on every backend, and the costliest part of this file.
+on_one_backend = pytest.mark.slow
+
 
 def test_image_classifier_shapes_and_config_round_trip():
     model = ImageClassifier(image_size=16, num_channels=3, num_classes=4, feature_dim=8)
@@ -48,6 +53,7 @@ def test_a_cached_classifier_of_other_filters_is_trained_again(digits_split, tmp
     assert default.filters == default_filters(16) == keras.saving.load_model(path).filters
 
 
+@on_one_backend
 def test_classifier_reaches_high_held_out_accuracy(digits_split, digits_classifier):
     _, (images, labels) = digits_split
     accuracy = np.mean(digits_classifier.predict_labels(images) == labels)
@@ -55,6 +61,7 @@ def test_classifier_reaches_high_held_out_accuracy(digits_split, digits_classifi
     assert digits_classifier.features(images[:5]).shape == (5, 64)
 
 
+@on_one_backend
 def test_classifier_is_cached_as_keras_file(digits_split, digits_classifier, classifier_path):
     (images, labels), (held_out, _) = digits_split
     assert os.path.isfile(classifier_path)
@@ -69,6 +76,7 @@ def test_classifier_is_cached_as_keras_file(digits_split, digits_classifier, cla
         train_classifier(images[:, :16, :16], labels, cache_path=str(classifier_path))
 
 
+@on_one_backend
 def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digits_classifier):
     _, (images, labels) = digits_split
     metrics = evaluate_samples(
@@ -129,6 +137,7 @@ def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
     assert few["num_compared"] == 30
 
 
+@on_one_backend
 def test_evaluate_noise_scores_badly(digits_split, digits_classifier):
     _, (images, labels) = digits_split
     noise = np.random.default_rng(0).uniform(-1.0, 1.0, size=(200, 32, 32, 1)).astype("float32")
@@ -151,6 +160,7 @@ def test_pooled_pixels_average_blocks_and_crop_what_does_not_divide():
         pooled_pixels(images[:, :4, :4], size=8)
 
 
+@on_one_backend
 def test_evaluate_without_labels_and_with_few_real_images(digits_split, digits_classifier):
     _, (images, _) = digits_split
     metrics = evaluate_samples(
