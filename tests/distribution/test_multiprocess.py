@@ -10,7 +10,8 @@ in one process on the same global batches:
 - TensorFlow: MultiWorkerMirroredStrategy, two workers from TF_CONFIG.
 
 And the CLI on each of the three: a killed process stops the other, one
-run folder written by process 0, resume 2 -> 1 -> 2 processes.
+run folder written by process 0, the run resumed in two processes and its
+model sampled in one.
 
 Every process is started in its own session and its group is killed at the
 end, whatever happens. Each test runs on its own backend only (KERAS_BACKEND)."""
@@ -212,10 +213,10 @@ def test_tf_two_workers_match_mirrored_strategy_in_one_process(tmp_path):
     assert_relatively_close(first["losses"], want["losses"], 1e-4)
 
 
-# The CLI on each backend: run folder, resume across process counts, a
-# killed process.
+# The CLI on each backend: a killed process, the run folder, resuming in
+# two processes.
 
-STEPS = 12
+STEPS = 8
 PERIOD = 2
 TRAIN = [
     "-m",
@@ -298,7 +299,7 @@ def kill_second_process(backend, marker, started):
 @pytest.mark.backends("torch", "jax", "tensorflow")
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds torchrun's ranks in /proc")
-def test_cli_run_folder_resume_across_process_counts_and_killed_process(tmp_path):
+def test_cli_a_killed_process_stops_the_other_and_the_run_resumes_in_two_processes(tmp_path):
     backend = keras.config.backend()
     runs = tmp_path / "runs"
     latest = runs / "latest"
@@ -324,13 +325,6 @@ def test_cli_run_folder_resume_across_process_counts_and_killed_process(tmp_path
         log.flush()
         output = log_path.read_text()
         assert any(m in output for m in KILLED_PEER_MESSAGES[backend]), output[-3000:]
-        two_process_epoch = backed_up_epoch(latest)
-
-        # Resumed in one process, killed after one more period.
-        one = start([sys.executable, *RESUME, "--resume", str(latest), "--quiet"], env, log)
-        wait_for_epoch(latest, two_process_epoch + 1, [one])
-        one.kill()
-        one.wait()
 
         # Resumed in two processes, to the end.
         started = launch_two(
@@ -339,14 +333,14 @@ def test_cli_run_folder_resume_across_process_counts_and_killed_process(tmp_path
         assert wait_all(started) == [0] * len(started), log_path.read_text()[-4000:]
 
     # One run folder, written by process 0 alone: each period logged once,
-    # one TensorBoard file per launch (three), the checkpoints; every step
+    # one TensorBoard file per launch (two), the checkpoints; every step
     # trained once.
     assert sorted(p.name for p in runs.iterdir() if p.name != "latest") == [latest.resolve().name]
     run_dir = latest.resolve()
     with open(run_dir / "log.csv") as file:
         epochs = [int(line.split(",")[0]) for line in file.readlines()[1:]]
     assert epochs == list(range(STEPS // PERIOD))
-    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 3
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 2
     assert (run_dir / "checkpoints" / f"step_{STEPS:06d}.keras").exists()
     assert not (run_dir / "backup").exists()
 

@@ -102,6 +102,7 @@ def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digit
     assert len(report.splitlines()) == 12
 
 
+@on_one_backend
 def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
     digits_split, digits_classifier
 ):
