@@ -52,8 +52,8 @@ def _reset_seed():
 def _fresh_jax_caches():
     """Empties JAX's caches of compiled programs after each test file. One
     suite process keeps every program it compiled, and its later compiles
-    and calls grow slower with them (a text test took 2.3x its time alone
-    after the layer and model tests); a file reuses most of what it
+    and calls grow slower with them (a text test took 1.6-2.3x its time
+    alone after the layer and model tests); a file reuses most of what it
     compiles, the next file little."""
     yield
     if keras.config.backend() == "jax":
