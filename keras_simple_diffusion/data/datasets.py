@@ -226,12 +226,18 @@ def load_dataset(
 def held_out_split(source):
     """The spec of the test split that a training source holds out, or None:
     "fashion:test" for "fashion" and "fashion:train" (with ":text" kept)."""
-    if not isinstance(source, str) or not (source == "fashion" or source.startswith("fashion:")):
+    if not isinstance(source, str) or not _names(source, "fashion"):
         return None
-    split, text = fashion.parse_fashion_spec(source.removeprefix("fashion").removeprefix(":"))
+    split, text = fashion.parse_fashion_spec(source)
     if split == "test":
         return None
     return "fashion:test:text" if text else "fashion:test"
+
+
+def _names(spec, source):
+    """Whether a source spec is the named source, with or without options:
+    "fashion" and "fashion:test" name "fashion"."""
+    return spec.split(":")[0] == source
 
 
 def _unknown_source_error(source):
@@ -264,16 +270,16 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir, folder
             class_names=list(DIGIT_CLASS_NAMES),
             source="'digits'",
         )
-    if source == "shapes" or source.startswith("shapes:"):
+    if _names(source, "shapes"):
         images, captions, _ = make_shapes(
             _shapes_count(source), image_size or DEFAULT_IMAGE_SIZE, seed=0
         )
         return _from_arrays(
             images, image_size, channels, shuffle, seed, captions=captions, source=repr(source)
         )
-    if source == "fashion" or source.startswith("fashion:"):
+    if _names(source, "fashion"):
         return _from_fashion(source, image_size, channels, shuffle, seed, data_dir)
-    if source == "emoji" or source.startswith("emoji:"):
+    if _names(source, "emoji"):
         return _from_emoji(source, image_size, channels, shuffle, seed, data_dir)
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)
@@ -298,7 +304,7 @@ def _shapes_count(source):
 
 
 def _from_fashion(source, image_size, channels, shuffle, seed, data_dir):
-    split, text = fashion.parse_fashion_spec(source.removeprefix("fashion").removeprefix(":"))
+    split, text = fashion.parse_fashion_spec(source)
     images, labels = fashion.load_fashion(split, data_dir)
     if image_size != fashion.IMAGE_SIDE:
         images = fashion.pad_to_32(images)
@@ -311,7 +317,7 @@ def _from_fashion(source, image_size, channels, shuffle, seed, data_dir):
 
 
 def _from_emoji(source, image_size, channels, shuffle, seed, data_dir):
-    conditioning, groups = emoji.parse_emoji_spec(source.removeprefix("emoji").removeprefix(":"))
+    conditioning, groups = emoji.parse_emoji_spec(source)
     drawn = emoji.select_groups(emoji.load_emoji(data_dir), groups)
     if conditioning == "text":
         targets = dict(captions=[str(caption) for caption in drawn["captions"]])

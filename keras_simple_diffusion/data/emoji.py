@@ -274,14 +274,15 @@ def group_slug(group):
     return "-".join(group.lower().replace("&", " ").split())
 
 
-def parse_emoji_spec(options):
-    """`(conditioning, groups)` of the options after "emoji:" in a source
-    spec: "text" (captions, the default), "group" (the Unicode group as a
-    class label) or "name" (each emoji its own class, named by its caption),
-    and group slugs that keep those groups only ("emoji:group:food-drink")."""
+def parse_emoji_spec(spec):
+    """`(conditioning, groups)` of an emoji source spec ("emoji",
+    "emoji:group:food-drink"): after "emoji:" come "text" (captions, the
+    default), "group" (the Unicode group as a class label) or "name" (each
+    emoji its own class, named by its caption), and group slugs that keep
+    those groups only."""
     conditioning, groups = "text", []
     slugs = {group_slug(group): group for group in GROUPS}
-    for option in filter(None, options.split(":")):
+    for option in filter(None, spec.split(":")[1:]):
         if option in CONDITIONINGS:
             conditioning = option
         elif option in slugs:

@@ -141,18 +141,19 @@ def load_fashion(split="train", data_dir=None):
     return images, labels.astype("int32")
 
 
-def parse_fashion_spec(options):
-    """`(split, text)` of the options after "fashion:" in a source spec:
-    "", "test", "text", "test:text" (the split defaults to "train")."""
+def parse_fashion_spec(spec):
+    """`(split, text)` of a Fashion-MNIST source spec: "fashion",
+    "fashion:test", "fashion:text", "fashion:test:text" (the split defaults
+    to "train")."""
     split, text = "train", False
-    for option in filter(None, options.split(":")):
+    for option in filter(None, spec.split(":")[1:]):
         if option in FILES:
             split = option
         elif option == "text":
             text = True
         else:
             raise ValueError(
-                f"Unknown Fashion-MNIST option {option!r} in 'fashion:{options}'; expected "
+                f"Unknown Fashion-MNIST option {option!r} in {spec!r}; expected "
                 "'fashion[:train|:test][:text]'."
             )
     return split, text

@@ -382,7 +382,7 @@ def is_emoji_by_name(model, source):
     caption, or from its class under "emoji:name"."""
     if source_name(source) != "emoji":
         return False
-    conditioning, _ = parse_emoji_spec(source.removeprefix("emoji").removeprefix(":"))
+    conditioning, _ = parse_emoji_spec(source)
     return model.text_encoder is not None or conditioning == "name"
 
 

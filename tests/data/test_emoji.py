@@ -37,11 +37,14 @@ def test_a_font_without_colour_glyphs_is_refused():
 
 
 def test_options_and_groups():
-    assert emoji.parse_emoji_spec("") == ("text", [])
-    assert emoji.parse_emoji_spec("group:food-drink:flags") == ("group", ["Food & Drink", "Flags"])
-    assert emoji.parse_emoji_spec("flags:name") == ("name", ["Flags"])
+    assert emoji.parse_emoji_spec("emoji") == ("text", [])
+    assert emoji.parse_emoji_spec("emoji:group:food-drink:flags") == (
+        "group",
+        ["Food & Drink", "Flags"],
+    )
+    assert emoji.parse_emoji_spec("emoji:flags:name") == ("name", ["Flags"])
     with pytest.raises(ValueError, match="Unknown emoji option or group 'food'.*food-drink"):
-        emoji.parse_emoji_spec("food")
+        emoji.parse_emoji_spec("emoji:food")
     labels, names = emoji.group_labels(np.array(["Flags", "Smileys & Emotion", "Flags"]))
     assert names == ["Smileys & Emotion", "Flags"] and labels.tolist() == [1, 0, 1]
     with pytest.raises(ValueError, match="apt-get install unicode-data"):

@@ -66,10 +66,10 @@ def test_the_cli_reports_missing_files_in_one_line(tmp_path, capsys):
 
 
 def test_spec_options_and_held_out_split():
-    assert fashion.parse_fashion_spec("") == ("train", False)
-    assert fashion.parse_fashion_spec("test:text") == ("test", True)
-    with pytest.raises(ValueError, match="Unknown Fashion-MNIST option 'val'"):
-        fashion.parse_fashion_spec("val")
+    assert fashion.parse_fashion_spec("fashion") == ("train", False)
+    assert fashion.parse_fashion_spec("fashion:test:text") == ("test", True)
+    with pytest.raises(ValueError, match="Unknown Fashion-MNIST option 'val' in 'fashion:val'"):
+        fashion.parse_fashion_spec("fashion:val")
     assert held_out_split("fashion") == "fashion:test"
     assert held_out_split("fashion:train:text") == "fashion:test:text"
     assert held_out_split("fashion:test") is None
