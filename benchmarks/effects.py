@@ -177,7 +177,9 @@ def peer_of(variant):
     return VARIANTS[variant].config.get("peer")
 
 
-def check_budget(budget_min, every_min):
+def check_budget(budget_min, every_min, eval_samples):
+    if eval_samples < 0:
+        raise ValueError(f"--eval-samples must be 0 (train only) or more; got {eval_samples}.")
     if not budget_min > 0 or not every_min > 0:
         raise ValueError(
             f"--budget-min and --every-min must be positive; got {budget_min} and {every_min}."
@@ -481,7 +483,7 @@ def run_study(args, variants):
                 state = read_json(os.path.join(folder, "state.json"))
                 _warn_if_short(state, args.budget_min)
             scores = read_json(os.path.join(folder, "scores.json"), default={})
-            if len(scores) < len(state["checkpoints"]):
+            if args.eval_samples and len(scores) < len(state["checkpoints"]):
                 _run_worker("score", args, variant, seed)
             write_report(args.out, args.study)
 
@@ -667,7 +669,13 @@ def build_parser():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--budget-min", type=float, default=20.0, help="training minutes each")
     parser.add_argument("--every-min", type=float, default=5.0, help="minutes between checkpoints")
-    parser.add_argument("--eval-samples", type=int, default=500)
+    parser.add_argument(
+        "--eval-samples",
+        type=int,
+        default=500,
+        help="samples a checkpoint is judged on; 0 trains without judging, for a row "
+        "that measures time and memory only (default %(default)s)",
+    )
     parser.add_argument("--eval-steps", type=int, default=128, help="ancestral sampler steps")
     parser.add_argument("--calibration-steps", type=int, default=5)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
@@ -691,7 +699,7 @@ def main(argv=None):
         if args.report_only:
             write_report(args.out, args.study)
             return 0
-        check_budget(args.budget_min, args.every_min)
+        check_budget(args.budget_min, args.every_min, args.eval_samples)
         if args.worker:
             args.variant, args.seed = variants[0], args.seeds[0]
             (_train_worker if args.worker == "train" else _score_worker)(args)

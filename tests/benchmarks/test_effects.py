@@ -52,6 +52,8 @@ def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
     assert error.count("\n") == 0 and "shorter than one checkpoint interval" in error
     assert effects.main(["--variants", "warp-drive"]) == 2
     assert "Unknown variant or group 'warp-drive'" in capsys.readouterr().err
+    assert effects.main(["--eval-samples", "-1"]) == 2
+    assert "--eval-samples must be 0 (train only) or more" in capsys.readouterr().err
 
 
 CLASSIFIER_METRICS = dict(class_accuracy=0.9, kid=0.01)
@@ -214,6 +216,24 @@ def test_a_resumed_study_skips_what_is_done(tmp_path, monkeypatch):
     args = effects.build_parser().parse_args(["--study", "tiny", "--out", out])
     effects.run_study(args, ["base", "shift-8", "shift-16"])
     assert calls == [("score", "shift-8"), ("train", "shift-16"), ("score", "shift-16")]
+
+
+def test_a_study_with_no_eval_samples_trains_without_scoring(tmp_path, monkeypatch):
+    out = str(tmp_path)
+    calls = []
+
+    def fake_worker(phase, args, variant, seed):
+        calls.append((phase, variant))
+        _fake_variant(out, variant, seed, [1.0, 2.0], [4.0, 3.0], scored=0)
+
+    monkeypatch.setattr(effects, "_run_worker", fake_worker)
+    args = effects.build_parser().parse_args(
+        ["--study", "tiny", "--out", out, "--eval-samples", "0"]
+    )
+    effects.run_study(args, ["downsample-none"])
+    assert calls == [("train", "downsample-none")]
+    with open(tmp_path / "tiny.md") as file:
+        assert file.readline().startswith("Study 'tiny': 0 scored checkpoints and 1 trained")
 
 
 @pytest.mark.parametrize("budget,warned", [("2", False), ("4", True)])
