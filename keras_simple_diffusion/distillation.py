@@ -26,7 +26,12 @@ from keras_simple_diffusion.choices import DISTILLATION_WEIGHTINGS
 from keras_simple_diffusion.diffusion import DEFAULT_SAMPLING_STEPS, SimpleDiffusion
 from keras_simple_diffusion.losses import multiscale_mean_square
 from keras_simple_diffusion.parametrization import broadcast_like, denoised
-from keras_simple_diffusion.samplers import ddim_step, guide
+from keras_simple_diffusion.samplers import (
+    check_guidance_interval,
+    ddim_step,
+    guide,
+    interval_guidance,
+)
 from keras_simple_diffusion.schedules import alpha_sigma
 
 DEFAULT_LEARNING_RATE = 1e-4
@@ -141,8 +146,10 @@ class ProgressiveDistillation(SimpleDiffusion):
     Guided distillation (Meng et al. 2023) with `guidance_range=(low,
     high)`: the student takes the guidance weight w as an input (a copy of
     the teacher's denoiser with `guidance_input=True`), and each example
-    draws w ~ U(low, high). A teacher without that input is guided as in
-    sampling, ``(1 + w) f(z, c) - w f(z, null)``; the first of the two
+    draws w ~ U(low, high). A teacher without that input is guided as it
+    samples, ``(1 + w) f(z, c) - w f(z, null)`` inside its guidance interval
+    and unguided outside it; the student learns that, so it takes w at
+    every step (no interval of its own). The first of the two
     stages, `halve=False`, then matches that guided prediction at t ~ U(0, 1)
     without halving the steps. The second stage halves the steps of such a
     student, the teacher taking w as its input. One student then samples at
@@ -217,6 +224,9 @@ class ProgressiveDistillation(SimpleDiffusion):
             denoiser = keras.saving.deserialize_keras_object(denoiser)
         student_steps = teacher_steps // 2 if halve else teacher_steps
         teacher_config = teacher.get_config()
+        # A guided student has learnt its teacher's interval (see
+        # `_teacher_denoised`); any other student is guided as its teacher.
+        guidance_interval = None if guidance_range else teacher_config["guidance_interval"]
         super().__init__(
             denoiser or clone_denoiser(teacher.denoiser, guidance_input=guidance_range is not None),
             schedule=teacher.schedule,
@@ -228,6 +238,8 @@ class ProgressiveDistillation(SimpleDiffusion):
             label_dropout=teacher_config["label_dropout"],
             sampling_steps=student_steps,
             sampler="ddim",
+            guidance=teacher_config["guidance"],
+            guidance_interval=guidance_interval,
             seed=seed,
             **kwargs,
         )
@@ -247,6 +259,8 @@ class ProgressiveDistillation(SimpleDiffusion):
         z_in, condition_in, logsnr_in = z, condition, logsnr
         two_passes = guidance is not None and not teacher.guidance_input
         if two_passes:
+            interval = check_guidance_interval(teacher.resolve_guidance_interval())
+            guidance = interval_guidance(guidance, logsnr, interval)
             z_in = ops.concatenate([z, z])
             condition_in = conditioning.concatenate(condition, conditioning.null(condition))
             logsnr_in = ops.concatenate([logsnr, logsnr])
@@ -314,6 +328,7 @@ class ProgressiveDistillation(SimpleDiffusion):
             denoiser=clone_denoiser(self.denoiser),
             sampling_steps=self.student_steps,
             sampler="ddim",
+            guidance_interval=self.guidance_interval,
             seed=self.seed,
         )
         return SimpleDiffusion(**config)

@@ -706,8 +706,8 @@ class DistillConfig:
         jit_compile: `Model.compile`'s jit_compile, or "auto".
         sample_every: steps between sample grids in a round.
         checkpoint_every: steps between checkpoints and backups in a round.
-        guidance: guidance weight of the grids; None gives 1 for a
-            conditional teacher and 0 otherwise.
+        guidance: guidance weight of the grids; None gives the teacher's
+            own (1 for a conditional teacher without one, 0 otherwise).
         verbose: verbosity of `fit`.
     """
 
@@ -768,7 +768,8 @@ class DistillConfig:
     sample_every: int = _train_option("sample_every", 250)
     checkpoint_every: int = _train_option("checkpoint_every", 250)
     guidance: float | None = option(
-        help="guidance weight of the grids (default 1 for a conditional teacher)",
+        help="guidance weight of the grids (default: the teacher's own, else 1 for a "
+        "conditional teacher)",
         group="output",
         check=optional(non_negative_number),
         parse=float,

@@ -211,9 +211,9 @@ def distill_run(config, run_dir=None, runs_root="runs"):
         return teacher, run_dir
 
     labels, prompts = _grid_conditions(teacher, info)
-    guidance = config.guidance
-    if guidance is None:
-        guidance = 1.0 if teacher.conditioning.conditional else 0.0
+    guidance = teacher.resolve_guidance(
+        config.guidance, default=1.0 if teacher.conditioning.conditional else 0.0
+    )
     period = epoch_length(config.steps_per_round, config.sample_every, config.checkpoint_every)
     run_logs = {}
 

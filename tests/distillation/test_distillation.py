@@ -184,6 +184,32 @@ def test_guided_student_starts_as_its_teacher_and_learns_the_weight(teacher, dig
     assert np.abs(weak - strong).max() > 1e-3
 
 
+def test_a_teacher_guided_on_an_interval_is_matched_as_it_samples(teacher):
+    """Guided distillation targets the teacher's guidance inside its own
+    interval only, so the student takes its weight at every step; a student
+    distilled without guidance keeps the teacher's weight and interval."""
+    on_interval = ksd.SimpleDiffusion(
+        teacher.denoiser, noise_d=8, guidance=1.5, guidance_interval=(-2.0, 2.5), seed=0
+    )
+    guided = ProgressiveDistillation(on_interval, guidance_range=(0.0, 4.0), halve=False, seed=0)
+    z = np.random.default_rng(0).normal(size=(2, 16, 16, 1)).astype("float32")
+    logsnr = np.array([-6.0, 0.0], "float32")  # outside, inside the interval
+    labels = np.array([3, 3], "int32")
+
+    def teacher_x(weight):
+        x_hat, _ = guided._teacher_denoised(z, logsnr, labels, np.full(2, weight, "float32"))
+        return ops.convert_to_numpy(x_hat)
+
+    unguided, strong = teacher_x(0.0), teacher_x(3.0)
+    np.testing.assert_allclose(strong[0], unguided[0], atol=1e-6)
+    assert np.abs(strong[1] - unguided[1]).max() > 1e-3
+    assert guided.guidance_interval is None and guided.distilled_model().guidance_interval is None
+    assert guided.distilled_model().guidance == 1.5
+    plain = ProgressiveDistillation(on_interval, teacher_steps=TEACHER_STEPS, seed=0)
+    assert plain.guidance_interval == [-2.0, 2.5] and plain.guidance == 1.5
+    assert plain.distilled_model().guidance_interval == [-2.0, 2.5]
+
+
 def test_bad_teachers_name_the_problem(teacher):
     with pytest.raises(ValueError, match="must be a SimpleDiffusion"):
         ProgressiveDistillation(teacher.denoiser)
