@@ -636,8 +636,11 @@ def plot(records, path, scores=CLASSIFIER_SCORES):
         axis.set_title(metric)
         if metric.endswith("fd_ratio"):
             axis.set_yscale("log")
-    # The legend goes where most variants have points (not every one reports accuracy).
-    max(axes, key=lambda axis: len(axis.get_legend_handles_labels()[1])).legend(fontsize=7)
+    # The legend goes where most variants have points (not every one reports
+    # accuracy); a study with nothing scored yet has none.
+    legend_axis = max(axes, key=lambda axis: len(axis.get_legend_handles_labels()[1]))
+    if legend_axis.get_legend_handles_labels()[1]:
+        legend_axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

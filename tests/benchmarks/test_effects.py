@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -230,7 +231,9 @@ def test_a_study_with_no_eval_samples_trains_without_scoring(tmp_path, monkeypat
     args = effects.build_parser().parse_args(
         ["--study", "tiny", "--out", out, "--eval-samples", "0"]
     )
-    effects.run_study(args, ["downsample-none"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the plot of a study with nothing scored warns of nothing
+        effects.run_study(args, ["downsample-none"])
     assert calls == [("train", "downsample-none")]
     with open(tmp_path / "tiny.md") as file:
         assert file.readline().startswith("Study 'tiny': 0 scored checkpoints and 1 trained")
