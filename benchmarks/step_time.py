@@ -24,12 +24,13 @@ import sys
 import time
 
 from benchmarks import common
+from keras_simple_diffusion.training.config import parse_jit_compile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "step_time")
 
 
-def build_run(dataset, image_size, precision, model, steps):
+def build_run(dataset, image_size, precision, model, steps, jit_compile="auto"):
     """The run `simple-diffusion train` would build for these options (every
     other `TrainConfig` field at its default), planned for `steps` steps:
     `(config, model, data, info)`, the data tokenised for a text model."""
@@ -43,6 +44,7 @@ def build_run(dataset, image_size, precision, model, steps):
         precision=precision,
         model=model,
         steps=steps,
+        jit_compile=jit_compile,
         verbose=0,
     )
     configure_precision(config.precision)
@@ -54,15 +56,25 @@ def build_run(dataset, image_size, precision, model, steps):
 
 
 def time_steps(
-    dataset, image_size, precision, warmup, steps, model=None, sample_batches=(), sample_steps=32
+    dataset,
+    image_size,
+    precision,
+    warmup,
+    steps,
+    model=None,
+    sample_batches=(),
+    sample_steps=32,
+    jit_compile="auto",
 ):
     """Seconds a training step of the run `TrainConfig(dataset, image_size,
-    precision, model)` would train, after `warmup` steps; with the model's
-    parameter count, and its sampling speed at each of `sample_batches`
-    (`time_sampling`)."""
+    precision, model, jit_compile)` would train, after `warmup` steps; with
+    the model's parameter count, and its sampling speed at each of
+    `sample_batches` (`time_sampling`)."""
     import keras
 
-    config, diffusion, data, info = build_run(dataset, image_size, precision, model, warmup + steps)
+    config, diffusion, data, info = build_run(
+        dataset, image_size, precision, model, warmup + steps, jit_compile
+    )
     started = {}
 
     class StartAfterWarmup(keras.callbacks.Callback):
@@ -130,10 +142,10 @@ def run_options(args):
     )
 
 
-def _measure(args, backend, precision, xla_flags):
+def _measure(args, backend, precision, xla_flags, jit_compile):
     """One setting in a fresh process: its record, or its error in one line."""
     command = [sys.executable, "-m", "benchmarks.step_time", "--worker", precision]
-    command += common.option_flags(run_options(args))
+    command += ["--jit-compile", jit_compile, *common.option_flags(run_options(args))]
     load_start = os.getloadavg()[0]
     result = subprocess.run(
         command,
@@ -147,17 +159,24 @@ def _measure(args, backend, precision, xla_flags):
         backend=backend,
         precision=precision,
         xla_flags=xla_flags,
+        jit_compile=jit_compile,
         load=[load_start, os.getloadavg()[0]],
     )
     return dict(record, **common.worker_record(result))
 
 
-SETTING_KEYS = ("backend", "precision", "xla_flags")
+SETTING_KEYS = ("backend", "precision", "xla_flags", "jit_compile")
 
 
 def _setting(record):
-    """The setting a record measured, as a key: backend, precision, XLA flags."""
-    return (record["backend"], record["precision"], record.get("xla_flags", ""))
+    """The setting a record measured, as a key: backend, precision, XLA
+    flags, `jit_compile`."""
+    return (
+        record["backend"],
+        record["precision"],
+        record.get("xla_flags", ""),
+        record.get("jit_compile", "auto"),
+    )
 
 
 def summarize(records):
@@ -209,11 +228,15 @@ def markdown(results):
         f"{settings['repeats']} interleaved repeats. Machine: {machine['cpu_model']}, "
         f"{machine['usable_cores']} cores; 1-minute load {min(loads):.1f}-{max(loads):.1f}.",
         "",
-        "| backend | precision | XLA_FLAGS | s a step, median (range) | x fastest | images/s |",
-        "|---|---|---|---|---|---|",
+        "| backend | precision | XLA_FLAGS | jit_compile | s a step, median (range) "
+        "| x fastest | images/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
-        setting = f"| {row['backend']} | {row['precision']} | {row['xla_flags'] or '-'} |"
+        setting = (
+            f"| {row['backend']} | {row['precision']} | {row['xla_flags'] or '-'} "
+            f"| {row['jit_compile']} |"
+        )
         if "median_s" not in row:
             lines.append(f"{setting} error: {row['errors'][0]} | | |")
             continue
@@ -266,6 +289,12 @@ def build_parser():
         help="';'-separated alternatives of XLA_FLAGS, each timed as its own setting "
         "(e.g. ';--xla_cpu_use_onednn=true'; default: the environment's)",
     )
+    parser.add_argument(
+        "--jit-compile",
+        default="auto",
+        help="comma-separated alternatives of `train --jit-compile` (auto, true, false), "
+        "each timed as its own setting",
+    )
     parser.add_argument("--name", default=None, help="results file stem")
     parser.add_argument("--out", default=DEFAULT_OUT)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -288,16 +317,22 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
+    try:
+        jit_settings = [parse_jit_compile(text) for text in args.jit_compile.split(",")]
+    except ValueError as error:
+        print(f"error: --jit-compile: {error}.", file=sys.stderr)
+        return 2
     if args.worker:
         options = dict(run_options(args), sample_batches=[int(batch) for batch in batches])
-        common.emit(time_steps(precision=args.worker, **options))
+        common.emit(time_steps(precision=args.worker, jit_compile=jit_settings[0], **options))
         return 0
     flag_sets = os.environ.get("XLA_FLAGS", "") if args.xla_flags is None else args.xla_flags
     settings = [
-        (backend, precision, xla_flags.strip())
+        (backend, precision, xla_flags.strip(), jit_compile)
         for backend in args.backends.split(",")
         for precision in args.precisions.split(",")
         for xla_flags in flag_sets.split(";")
+        for jit_compile in args.jit_compile.split(",")
     ]
     records = []
     for _ in range(args.repeats):

@@ -32,6 +32,7 @@ from keras_simple_diffusion.data.images import (
     validate_image_size,
 )
 from keras_simple_diffusion.data.shapes import make_shapes
+from keras_simple_diffusion.data.specs import source_name
 
 DEFAULT_IMAGE_SIZE = 32
 DEFAULT_SHAPES_IMAGES = 4096
@@ -226,18 +227,12 @@ def load_dataset(
 def held_out_split(source):
     """The spec of the test split that a training source holds out, or None:
     "fashion:test" for "fashion" and "fashion:train" (with ":text" kept)."""
-    if not isinstance(source, str) or not _names(source, "fashion"):
+    if not isinstance(source, str) or source_name(source) != "fashion":
         return None
     split, text = fashion.parse_fashion_spec(source)
     if split == "test":
         return None
     return "fashion:test:text" if text else "fashion:test"
-
-
-def _names(spec, source):
-    """Whether a source spec is the named source, with or without options:
-    "fashion" and "fashion:test" name "fashion"."""
-    return spec.split(":")[0] == source
 
 
 def _unknown_source_error(source):
@@ -270,16 +265,16 @@ def _load_examples(source, image_size, channels, shuffle, seed, data_dir, folder
             class_names=list(DIGIT_CLASS_NAMES),
             source="'digits'",
         )
-    if _names(source, "shapes"):
+    if source_name(source) == "shapes":
         images, captions, _ = make_shapes(
             _shapes_count(source), image_size or DEFAULT_IMAGE_SIZE, seed=0
         )
         return _from_arrays(
             images, image_size, channels, shuffle, seed, captions=captions, source=repr(source)
         )
-    if _names(source, "fashion"):
+    if source_name(source) == "fashion":
         return _from_fashion(source, image_size, channels, shuffle, seed, data_dir)
-    if _names(source, "emoji"):
+    if source_name(source) == "emoji":
         return _from_emoji(source, image_size, channels, shuffle, seed, data_dir)
     if source.startswith("tfds:"):
         return _from_tfds(source, image_size, channels, shuffle, seed, data_dir)

@@ -11,6 +11,7 @@ from keras_simple_diffusion import evaluation
 from keras_simple_diffusion.data import held_out_split, load_dataset
 from keras_simple_diffusion.data.emoji import parse_emoji_spec
 from keras_simple_diffusion.data.shapes import DRAWING_VERSION
+from keras_simple_diffusion.data.specs import source_name
 from keras_simple_diffusion.files import default_cache_dir
 from keras_simple_diffusion.samplers import DEFAULT_SPACINGS, guidance_interval_config
 from keras_simple_diffusion.training import runs
@@ -19,7 +20,6 @@ from keras_simple_diffusion.training.config import (
     EVALUATION_GUIDANCE,
     DistillConfig,
     TrainConfig,
-    source_name,
 )
 
 FID_SKIPPED = "skipped: no --inception-weights file (InceptionV3 weights are never downloaded)"

@@ -21,6 +21,7 @@ from keras_simple_diffusion.choices import (
     PRECISION_POLICIES,
     SAMPLERS,
 )
+from keras_simple_diffusion.data.specs import source_name
 
 DEFAULT_MODEL = "uvit-digits"
 # What the default model becomes on captioned data (the "shapes" source).
@@ -230,12 +231,6 @@ def option(
     if isinstance(default, dict):
         return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def source_name(dataset):
-    """The named source a dataset spec starts with: "emoji" of "emoji:group",
-    "fashion" of "fashion:test" (a path comes back whole)."""
-    return dataset.split(":")[0]
 
 
 @dataclasses.dataclass

@@ -61,11 +61,26 @@ def test_repeats_give_a_median_each_setting_and_errors_a_row():
         )
     )
     records.append(dict(backend="torch", precision="bfloat16", load=[0.9, 1.0], error="Boom."))
-    rows = {(r["backend"], r["precision"], r["xla_flags"]): r for r in step_time.summarize(records)}
-    assert rows["jax", "float32", ""]["median_s"] == pytest.approx(0.4)
-    assert rows["jax", "float32", ""]["over_fastest"] == pytest.approx(2.0)
-    assert rows["jax", "float32", onednn]["over_fastest"] == pytest.approx(1.25)
-    assert rows["torch", "float32", ""]["over_fastest"] == pytest.approx(1.0)
+    records.append(
+        dict(
+            backend="torch",
+            precision="float32",
+            jit_compile="false",
+            load=[1.0, 1.0],
+            seconds_per_step=0.3,
+            parameters=10,
+            batch_size=32,
+        )
+    )
+    rows = {
+        (r["backend"], r["precision"], r["xla_flags"], r["jit_compile"]): r
+        for r in step_time.summarize(records)
+    }
+    assert rows["jax", "float32", "", "auto"]["median_s"] == pytest.approx(0.4)
+    assert rows["jax", "float32", "", "auto"]["over_fastest"] == pytest.approx(2.0)
+    assert rows["jax", "float32", onednn, "auto"]["over_fastest"] == pytest.approx(1.25)
+    assert rows["torch", "float32", "", "auto"]["over_fastest"] == pytest.approx(1.0)
+    assert rows["torch", "float32", "", "false"]["over_fastest"] == pytest.approx(1.5)
     settings = dict(dataset="digits", image_size=None, model=None, warmup=1, steps=2, repeats=3)
     results = dict(
         settings=settings,
@@ -74,9 +89,10 @@ def test_repeats_give_a_median_each_setting_and_errors_a_row():
         rows=list(rows.values()),
     )
     table = step_time.markdown(results)
-    assert "| jax | float32 | - | 0.400 (0.300-0.500) | 2.00x | 80.0 |" in table
-    assert f"| jax | float32 | {onednn} | 0.250 (0.250-0.250) | 1.25x | 128.0 |" in table
-    assert "| torch | bfloat16 | - | error: Boom. | | |" in table
+    assert "| jax | float32 | - | auto | 0.400 (0.300-0.500) | 2.00x | 80.0 |" in table
+    assert f"| jax | float32 | {onednn} | auto | 0.250 (0.250-0.250) | 1.25x | 128.0 |" in table
+    assert "| torch | float32 | - | false | 0.300 (0.300-0.300) | 1.50x | 106.7 |" in table
+    assert "| torch | bfloat16 | - | auto | error: Boom. | | |" in table
     assert "load 0.9-1.2" in table
 
 
@@ -85,11 +101,14 @@ def test_bad_counts_are_refused(capsys):
     assert "must be at least 1" in capsys.readouterr().err
     assert step_time.main(["--sample-batches", "1,x"]) == 2
     assert "--sample-batches takes positive integers" in capsys.readouterr().err
+    assert step_time.main(["--jit-compile", "auto,maybe"]) == 2
+    assert "--jit-compile: expected auto, true or false; got 'maybe'" in capsys.readouterr().err
 
 
 def test_each_setting_runs_the_same_run_in_its_own_process(monkeypatch, tmp_path):
-    """The worker gets every option of the run, and each setting its backend
-    and XLA flags; a failed worker's last line becomes the setting's error."""
+    """The worker gets every option of the run, and each setting its backend,
+    XLA flags and `jit_compile`; a failed worker's last line becomes the
+    setting's error."""
     calls = []
 
     def fake_run(command, env, **kwargs):
@@ -99,18 +118,24 @@ def test_each_setting_runs_the_same_run_in_its_own_process(monkeypatch, tmp_path
     monkeypatch.setattr(step_time.subprocess, "run", fake_run)
     args = ["--backends", "jax,torch", "--precisions", "bfloat16", "--model", "uvit-tiny"]
     args += ["--xla-flags", ";--xla_cpu_use_onednn=true", "--repeats", "1", "--steps", "3"]
+    args += ["--jit-compile", "auto,false"]
     assert step_time.main([*args, "--out", str(tmp_path)]) == 0
-    assert [(backend, flags) for _, backend, flags in calls] == [
-        ("jax", ""),
-        ("jax", "--xla_cpu_use_onednn=true"),
-        ("torch", ""),
-        ("torch", "--xla_cpu_use_onednn=true"),
+    jit = [command[command.index("--jit-compile") + 1] for command, _, _ in calls]
+    assert [(backend, flags, jit) for (_, backend, flags), jit in zip(calls, jit)] == [
+        ("jax", "", "auto"),
+        ("jax", "", "false"),
+        ("jax", "--xla_cpu_use_onednn=true", "auto"),
+        ("jax", "--xla_cpu_use_onednn=true", "false"),
+        ("torch", "", "auto"),
+        ("torch", "", "false"),
+        ("torch", "--xla_cpu_use_onednn=true", "auto"),
+        ("torch", "--xla_cpu_use_onednn=true", "false"),
     ]
     command = calls[0][0]
     worker = command[command.index("--worker") :]
     assert worker == [
-        "--worker", "bfloat16", "--dataset", "digits", "--model", "uvit-tiny",
-        "--warmup", "10", "--steps", "3", "--sample-steps", "32",
+        "--worker", "bfloat16", "--jit-compile", "auto", "--dataset", "digits",
+        "--model", "uvit-tiny", "--warmup", "10", "--steps", "3", "--sample-steps", "32",
     ]  # fmt: skip
     results = json.loads((tmp_path / "digits.json").read_text())
     assert results["settings"]["model"] == "uvit-tiny" and results["settings"]["repeats"] == 1
