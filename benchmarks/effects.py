@@ -266,6 +266,7 @@ def _train_worker(args):
     import keras
     import numpy as np
 
+    from keras_simple_diffusion.backend import default_jit_compile
     from keras_simple_diffusion.training.callbacks import ema_weights
     from keras_simple_diffusion.training.trainer import (
         TrainConfig,
@@ -285,8 +286,15 @@ def _train_worker(args):
     def model_for(steps):
         from dataclasses import replace
 
+        # Every row trains the backend's default step, XLA on TensorFlow even
+        # for the presets a run now trains without it, as the committed rows did.
         model = build_model(
-            replace(config, steps=steps), info.image_size, info.channels, num_classes, text=text
+            replace(config, steps=steps),
+            info.image_size,
+            info.channels,
+            num_classes,
+            jit_compile=default_jit_compile(),
+            text=text,
         )
         return model, (model.tokenize_dataset(dataset) if text else dataset)
 

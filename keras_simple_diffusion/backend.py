@@ -145,13 +145,14 @@ def tensorflow_xla():
     return value == "1"
 
 
-def default_jit_compile():
+def default_jit_compile(prefer_xla=True):
     """The training step's `jit_compile` when the user leaves it to us: XLA
     on TensorFlow (`tensorflow_xla`), about twice as fast a step as Keras'
-    "auto" (no XLA on a CPU-only machine); "auto" elsewhere (jit on JAX,
-    eager on torch)."""
+    "auto" (no XLA on a CPU-only machine), unless `prefer_xla` is False (a
+    network whose step runs faster as a plain graph); "auto" elsewhere
+    (jit on JAX, eager on torch)."""
     if keras.config.backend() == "tensorflow":
-        return tensorflow_xla()
+        return prefer_xla and tensorflow_xla()
     return "auto"
 
 

@@ -33,6 +33,12 @@ DEFAULT_TEXT_MODEL = "uvit-shapes-text"
 # features (FD ratio 1.4-2.2 over six runs against 2.3) and as close in
 # pooled pixels (docs/results.md).
 DEFAULT_SOURCE_MODELS = {"emoji": "uvit-emoji", "fashion": "unet-fashion"}
+# Presets whose TensorFlow training step runs faster as a plain graph than
+# with XLA, which TensorFlow otherwise trains with (`default_jit_compile`):
+# the emoji presets, 1.25-1.6x at 64 px and 1.4-3x at 128 px on a 2-core
+# CPU, where Fashion-MNIST's U-Net and the digits' U-ViTs at 32-128 px take
+# 1.2-1.8x as long without XLA (benchmarks/results/step_time/*_jit.md).
+TF_GRAPH_PRESETS = ("uvit-emoji", "uvit-emoji-128")
 # Optimizer steps when a config leaves them out: the default digits run (its
 # samples are still improving at 3000 steps, and 4000 fit in 11 minutes of a
 # 2-core CPU), and captioned data, whose prompt adherence (the position above

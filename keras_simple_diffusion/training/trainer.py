@@ -33,6 +33,7 @@ from keras_simple_diffusion.training.config import (
     DEFAULT_SOURCE_GUIDANCE_INTERVALS,
     DEFAULT_SOURCE_MODELS,
     DEFAULT_TEXT_MODEL,
+    TF_GRAPH_PRESETS,
     TrainConfig,
 )
 from keras_simple_diffusion.training.tensorboard import SCALAR_EVERY, TensorBoardLog
@@ -147,7 +148,11 @@ def build_model(config, image_size, channels, num_classes, jit_compile=None, tex
         ema_momentum=config.resolved_ema_momentum,
     )
     if jit_compile is None:
-        jit_compile = default_jit_compile() if config.jit_compile == "auto" else config.jit_compile
+        jit_compile = (
+            default_jit_compile(prefer_xla=name not in TF_GRAPH_PRESETS)
+            if config.jit_compile == "auto"
+            else config.jit_compile
+        )
     model.compile(optimizer=optimizer, jit_compile=jit_compile)
     return model
 

@@ -2,12 +2,16 @@
 with `KSD_TF_XLA=0` (which `scripts/test.sh` sets for the rest of the
 suite, so this file and the CLI's tiny run are where the XLA path runs)."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
 import keras_simple_diffusion as ksd
 from keras_simple_diffusion import backend
+from keras_simple_diffusion.training.config import TrainConfig
+from keras_simple_diffusion.training.trainer import build_model
 
 
 @pytest.mark.parametrize("value,tensorflow", [(None, True), ("1", True), ("0", False)])
@@ -18,6 +22,22 @@ def test_the_variable_sets_the_default_jit_compile(monkeypatch, value, tensorflo
         monkeypatch.setenv(backend.TF_XLA_VARIABLE, value)
     want = tensorflow if keras.config.backend() == "tensorflow" else "auto"
     assert backend.default_jit_compile() == want
+
+
+def test_a_network_faster_as_a_plain_graph_trains_without_xla(monkeypatch):
+    monkeypatch.delenv(backend.TF_XLA_VARIABLE, raising=False)
+    want = False if keras.config.backend() == "tensorflow" else "auto"
+    assert backend.default_jit_compile(prefer_xla=False) == want
+
+
+@pytest.mark.backends("tensorflow")
+@pytest.mark.parametrize("model_name,xla", [("uvit-emoji", False), ("uvit-tiny", True)])
+def test_a_run_compiles_its_step_as_its_preset_trains_fastest(monkeypatch, model_name, xla):
+    monkeypatch.delenv(backend.TF_XLA_VARIABLE, raising=False)
+    config = TrainConfig(model=model_name, batch_size=2, steps=2)
+    assert build_model(config, 32, 3, None, text=True).jit_compile is xla
+    explicit = build_model(dataclasses.replace(config, jit_compile=True), 32, 3, None, text=True)
+    assert explicit.jit_compile is True
 
 
 def test_a_bad_value_is_one_line(monkeypatch):
