@@ -177,7 +177,7 @@ def peer_of(variant):
     return VARIANTS[variant].config.get("peer")
 
 
-def check_budget(budget_min, every_min, eval_samples):
+def check_budget_and_scoring(budget_min, every_min, eval_samples):
     if eval_samples < 0:
         raise ValueError(f"--eval-samples must be 0 (train only) or more; got {eval_samples}.")
     if not budget_min > 0 or not every_min > 0:
@@ -710,7 +710,7 @@ def main(argv=None):
         if args.report_only:
             write_report(args.out, args.study)
             return 0
-        check_budget(args.budget_min, args.every_min, args.eval_samples)
+        check_budget_and_scoring(args.budget_min, args.every_min, args.eval_samples)
         if args.worker:
             args.variant, args.seed = variants[0], args.seeds[0]
             (_train_worker if args.worker == "train" else _score_worker)(args)
