@@ -303,8 +303,9 @@ class TrainConfig:
             the momentum is fixed when the train step is traced.
         seed: seed of data order, initialisation, noise and grids.
         jit_compile: passed to `Model.compile` (True or False), or "auto":
-            XLA on TensorFlow (about twice as fast on the CPU), Keras' own
-            "auto" elsewhere (jit on JAX, eager on torch).
+            XLA on TensorFlow (about twice as fast on the CPU) but for the
+            `TF_GRAPH_PRESETS`, which train faster as a plain graph; Keras'
+            own "auto" elsewhere (jit on JAX, eager on torch).
         distribution: None, "data" or "model" (see
             `keras_simple_diffusion.distribution.configure_distribution`).
         mesh: the device mesh, "BATCHxMODEL"; `batch_size` is the global
