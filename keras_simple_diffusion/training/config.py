@@ -47,8 +47,8 @@ DEFAULT_STEPS = 4000
 DEFAULT_TEXT_STEPS = 6000
 # Named sources whose default run needs its own step count: the emoji's
 # 64 px step takes about twice the shapes' 32 px one, and 4000 of them took
-# 54 minutes on a 2-core CPU; Fashion-MNIST's U-Net takes 0.15-0.17 s a step, and 4800 of
-# them took 12.7-14.1 minutes on a 2-core CPU, within its 15.
+# 54 minutes on a 2-core CPU; Fashion-MNIST's U-Net takes 0.15-0.17 s a
+# step, and 4800 of them took 12.7-14.1 minutes there, within its 15.
 DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
 # The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
 # 4x its 64 px one, and 1500 of them take 74 minutes at the 2.96 s of
