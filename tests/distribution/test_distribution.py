@@ -1,4 +1,4 @@
-"""Data and model parallelism (issue 4).
+"""Data and model parallelism.
 
 The multi-device tests run `scenarios.py` in a fresh process, because the
 device count is fixed when JAX/TF initialise: JAX with
