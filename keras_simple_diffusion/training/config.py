@@ -52,8 +52,8 @@ DEFAULT_TEXT_STEPS = 6000
 DEFAULT_SOURCE_STEPS = {"fashion": 4800, "emoji": 4000}
 # The same above LARGE_IMAGE_SIZE px: the emoji's 128 px step costs about
 # 3.5x its 64 px one, and 1500 of them took 72 minutes on a 2-core CPU
-# without XLA (benchmarks/results/emoji128/seed1/), leaving room within 90
-# for a process that runs slower.
+# without XLA (benchmarks/results/emoji128/seed1/): within 90 for a machine
+# up to a quarter slower.
 DEFAULT_SOURCE_LARGE_IMAGE_STEPS = {"emoji": 1500}
 # The guidance weight that a run's model samples with by default (its grids,
 # `sample` and `evaluate`).
