@@ -81,7 +81,7 @@ def test_noise_d_high_interpolates_from_the_resolved_noise_d():
         TrainConfig(noise_d_high=0)
 
 
-def test_fashion_interpolates_to_its_image_size_unless_a_schedule_is_given():
+def test_fashion_and_emoji_interpolate_to_their_image_size_unless_a_schedule_is_given():
     fashion = TrainConfig(dataset="fashion")
     assert fashion.schedule_options(28) == {"noise_d_low": 14, "noise_d_high": 28}
     assert TrainConfig(dataset="fashion:test").schedule_options(32) == {
@@ -93,7 +93,14 @@ def test_fashion_interpolates_to_its_image_size_unless_a_schedule_is_given():
         "noise_d_low": 14,
         "noise_d_high": 20,
     }
-    assert TrainConfig(dataset="emoji").schedule_options(64) == {"noise_d": 32}
+    emoji = TrainConfig(dataset="emoji:group")
+    assert emoji.schedule_options(64) == {"noise_d_low": 16, "noise_d_high": 64}
+    assert emoji.schedule_options(32) == {"noise_d_low": 8, "noise_d_high": 32}
+    # Above 64 px both keep the shift, where no interpolation was measured.
+    assert emoji.schedule_options(128) == {"noise_d": 64}
+    assert fashion.schedule_options(128) == {"noise_d": 64}
+    assert TrainConfig(dataset="emoji", noise_d=32).schedule_options(64) == {"noise_d": 32}
+    assert TrainConfig(dataset="digits").schedule_options(64) == {"noise_d": 32}
     # What a run's config.json keeps: the schedule as trained, whatever the
     # defaults become.
     resolved = fashion.with_resolved_schedule(28)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The default emoji run with the interpolated schedule (16 at pure noise to
 # 64, the image's size), TensorFlow training the preset without XLA as the
-# default does; alone, from the frozen clone /work/frozen/s56.
+# default does; alone, from the frozen clone /work/frozen/s56. Run in the
+# seed's own folder: run.sh SEED.
 source /work/venv/bin/activate
 export PYTHONPATH=/work/frozen/s56 KERAS_BACKEND=tensorflow
 SEED=$1
