@@ -82,7 +82,7 @@ class Variant:
 
 
 def _variants():
-    variants = {"base": Variant("base", "the study's base recipe (the package defaults)")}
+    variants = {"base": Variant("base", "the study's base recipe (`STUDIES`)")}
     schedules = {
         "no-shift": ("cosine schedule without shift", dict(noise_d="image")),
         "shift-8": ("cosine shifted to noise_d 8", dict(noise_d=8)),
