@@ -416,8 +416,10 @@ class TrainConfig:
         flag=False,  # one flag per `ARCHITECTURE_OPTIONS` entry instead
     )
     noise_d: int | None = option(
-        help="reference resolution of the shifted noise schedule "
-        "(default: half the image size, at most 64; a quarter on emoji up to 64 px)",
+        help="reference resolution of the shifted noise schedule (default: half the "
+        f"image size, at most 64; up to {LARGE_IMAGE_SIZE} px the image size over "
+        + ", ".join(f"{divisor} on {name}" for name, divisor in INTERPOLATED_SOURCES.items())
+        + ")",
         group="model",
         check=optional(positive_int),
         parse=int,
@@ -638,9 +640,9 @@ class TrainConfig:
         return max(min(image_size // 2, 64), 1)
 
     def resolved_noise_d_high(self, image_size):
-        if self.noise_d_high is not None or self.noise_d is not None:
-            return self.noise_d_high
-        return image_size if self.default_interpolation_divisor(image_size) else None
+        if self.default_interpolation_divisor(image_size) is not None:
+            return image_size
+        return self.noise_d_high
 
     def with_resolved_schedule(self, image_size):
         """This config with `noise_d` and `noise_d_high` as trained, so that
