@@ -94,9 +94,21 @@ def main(argv=None):
     )
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--guidance", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0, help="the sampling seed of every row")
     parser.add_argument("--timing-images", type=int, default=50)
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    results_path = os.path.join(args.out, "distillation.json")
+    settings = dict(num_samples=args.num_samples, guidance=args.guidance, seed=args.seed)
+    results = {"rows": [], "settings": settings}
+    if os.path.isfile(results_path):  # a rerun skips the rows done
+        with open(results_path) as file:
+            results = json.load(file)
+        if results["settings"] != settings:
+            parser.error(
+                f"{results_path} holds rows scored with {results['settings']}, not {settings}: "
+                "pass another --out"
+            )
 
     from keras_simple_diffusion import files
     from keras_simple_diffusion.training import runs
@@ -112,11 +124,6 @@ def main(argv=None):
     )
     _, teacher_checkpoint = runs.load_checkpoint(args.teacher)
     distill_dir = runs.resolve_run_dir(args.distilled)
-    results_path = os.path.join(args.out, "distillation.json")
-    results = {"rows": []}
-    if os.path.isfile(results_path):  # a rerun skips the rows done
-        with open(results_path) as file:
-            results = json.load(file)
     done = {row["name"] for row in results["rows"]}
     for name, checkpoint, steps, sampler in rows(
         teacher_checkpoint,
@@ -138,6 +145,7 @@ def main(argv=None):
             steps=steps,
             sampler=sampler,
             guidance=args.guidance,
+            seed=args.seed,
         )
         scores = {key: metrics[metric] for key, metric, _, _ in SCORES if metric in metrics}
         results["rows"].append(
@@ -151,10 +159,7 @@ def main(argv=None):
                 load=[load_start, os.getloadavg()[0]],
             )
         )
-        results.update(
-            machine=common.machine_info(),
-            settings=dict(num_samples=args.num_samples, guidance=args.guidance),
-        )
+        results.update(machine=common.machine_info())
         files.write_json(results_path, results)
         print(name, dict(scores, images_per_second=speed))
     write_table(results, os.path.join(args.out, "distillation.md"))
@@ -174,7 +179,7 @@ def write_table(results, path):
     lines = [
         f"Machine: {machine['cpu_model']}, {machine['usable_cores']} cores; "
         f"{results['settings']['num_samples']} samples, guidance "
-        f"{results['settings']['guidance']}.",
+        f"{results['settings']['guidance']}, sampling seed {results['settings']['seed']}.",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "---|" * len(headers),

@@ -104,9 +104,6 @@ def _variants():
     variants["single-scale-loss"] = Variant(
         "multiscale loss", "the plain loss at full resolution", dict(multiscale=False)
     )
-    variants["multiscale-loss"] = Variant(
-        "multiscale loss", "the multiscale loss down to 8 x 8", dict(multiscale=True)
-    )
     variants["dropout-everywhere"] = Variant(
         "dropout",
         "dropout 0.1 at every resolution",

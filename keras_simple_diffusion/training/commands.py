@@ -63,13 +63,15 @@ def _add_config_option(group, name, default, spec):
     exactly the flags given (a resumed run tells them from its saved ones)."""
     flag = option_flag(name)
     help_text = spec["help"]
-    if isinstance(default, bool):
+    if isinstance(default, bool) or spec.get("parse") is bool:
+        if default is not None:
+            help_text += f" (default {'on' if default else 'off'})"
         group.add_argument(
             flag,
             dest=name,
             action=argparse.BooleanOptionalAction,
             default=argparse.SUPPRESS,
-            help=f"{help_text} (default {'on' if default else 'off'})",
+            help=help_text,
         )
         return
     if default is not None:

@@ -222,7 +222,7 @@ def option(
         check: `check(name, value)` returns the value (normalised) or raises
             a one-line `ValueError`; every `TrainConfig` runs it.
         parse: turns the flag's text into a value (default: the type of the
-            default, else `str`).
+            default, else `str`); `bool` makes an on/off flag pair.
         choices: the values the flag offers.
         metavar: the flag's value in the usage text.
         fixed: why a resumed run cannot change it, or None if it can.
@@ -292,8 +292,8 @@ class TrainConfig:
             "eps": on the default run the samples follow their labels
             after a few hundred steps instead of barely at all.
         multiscale: the multiscale loss on (True) or off (False); None
-            leaves it to `SimpleDiffusion` (on above 32 px). No command-line
-            flag: the section-5.1 study sets it.
+            leaves it to `SimpleDiffusion` (on above 32 px);
+            `--multiscale` / `--no-multiscale`.
         steps: optimizer steps of the whole run. None picks `DEFAULT_STEPS`
             (4000), `DEFAULT_LARGE_IMAGE_STEPS` (2000) above 64 px,
             `DEFAULT_TEXT_STEPS` (6000) on captioned data, or the source's
@@ -449,11 +449,11 @@ class TrainConfig:
         choices=LOSS_WEIGHTINGS,
     )
     multiscale: bool | None = option(
-        help="the multiscale loss (None: on above 32 px)",
+        help="the multiscale loss (default: on above 32 px)",
         group="model",
         check=optional(check_bool),
+        parse=bool,
         fixed=FIXED_SCHEDULE,
-        flag=False,
     )
     steps: int | None = option(
         help=f"optimizer steps (default {DEFAULT_STEPS}; {DEFAULT_LARGE_IMAGE_STEPS} on images "

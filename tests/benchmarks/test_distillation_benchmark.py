@@ -1,4 +1,7 @@
+import json
 import os
+
+import pytest
 
 from benchmarks import distillation
 
@@ -39,7 +42,7 @@ def _results(**scores):
     row = dict(name="teacher, 128 steps", images_per_second=2.0, load=[1.0, 1.5], **scores)
     return dict(
         machine=dict(cpu_model="CPU", usable_cores=2),
-        settings=dict(num_samples=8, guidance=3.0),
+        settings=dict(num_samples=8, guidance=3.0, seed=1),
         rows=[row, dict(row, name="student, 8 steps", images_per_second=30.0)],
     )
 
@@ -48,6 +51,7 @@ def test_the_table_shows_the_scores_of_the_models_kind(tmp_path):
     path = tmp_path / "table.md"
     distillation.write_table(_results(accuracy=0.98, fd_ratio=1.384, pixel_fd_ratio=1.25), path)
     lines = path.read_text().splitlines()
+    assert lines[0] == "Machine: CPU, 2 cores; 8 samples, guidance 3.0, sampling seed 1."
     assert lines[2] == (
         "| sampler | accuracy | FD ratio (classifier) | FD ratio (pooled pixels) | images/s "
         "| speed-up | 1-min load |"
@@ -60,3 +64,14 @@ def test_the_table_shows_the_scores_of_the_models_kind(tmp_path):
         "| sampler | prompt adherence | unguided | FD ratio (pooled pixels) |"
     )
     assert lines[5].startswith("| student, 8 steps | 95.0% | 90.0% | 1.50 | 30.00 | 15.0x |")
+
+
+def test_a_rerun_with_other_settings_is_refused_rather_than_mixed(tmp_path, capsys):
+    scored = dict(num_samples=500, guidance=0.0, seed=0)
+    (tmp_path / "distillation.json").write_text(json.dumps(dict(rows=[], settings=scored)))
+    with pytest.raises(SystemExit):
+        distillation.main(
+            ["--teacher", "t", "--distilled", "d", "--seed", "1", "--out", str(tmp_path)]
+        )
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "'seed': 0" in error and "'seed': 1" in error and error.endswith("pass another --out")

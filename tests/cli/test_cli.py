@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_simple_diffusion.cli import main
+from keras_simple_diffusion.cli import _given_settings, build_parser, main
 from keras_simple_diffusion.training import TrainConfig
 from keras_simple_diffusion.training.config import (
     DEFAULT_GUIDANCE,
@@ -268,3 +268,17 @@ def test_multiscale_reaches_the_model_and_is_checked():
         assert build_model(config, 16, 1, 10).multiscale is multiscale
     with pytest.raises(ValueError, match="`multiscale` must be True or False"):
         TrainConfig(multiscale="yes")
+
+
+@pytest.mark.parametrize(
+    "flags, given",
+    [
+        ([], {}),
+        (["--multiscale"], {"multiscale": True}),
+        (["--no-multiscale"], {"multiscale": False}),
+    ],
+)
+def test_multiscale_flags_set_the_loss_and_no_flag_leaves_it_to_the_size(flags, given):
+    settings, _ = _given_settings(build_parser().parse_args(["train", *flags]))
+    assert {name: settings[name] for name in settings if name == "multiscale"} == given
+    assert TrainConfig(**settings).multiscale == given.get("multiscale")
