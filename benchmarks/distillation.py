@@ -104,6 +104,8 @@ def main(argv=None):
     if os.path.isfile(results_path):  # a rerun skips the rows done
         with open(results_path) as file:
             results = json.load(file)
+        # Files written before the seed was recorded were all sampled with seed 0.
+        results["settings"].setdefault("seed", 0)
         if results["settings"] != settings:
             parser.error(
                 f"{results_path} holds rows scored with {results['settings']}, not {settings}: "

@@ -66,8 +66,12 @@ def test_the_table_shows_the_scores_of_the_models_kind(tmp_path):
     assert lines[5].startswith("| student, 8 steps | 95.0% | 90.0% | 1.50 | 30.00 | 15.0x |")
 
 
-def test_a_rerun_with_other_settings_is_refused_rather_than_mixed(tmp_path, capsys):
-    scored = dict(num_samples=500, guidance=0.0, seed=0)
+@pytest.mark.parametrize(
+    "scored",
+    [dict(num_samples=500, guidance=0.0, seed=0), dict(num_samples=500, guidance=0.0)],
+    ids=["seed recorded", "written before seeds were recorded: seed 0"],
+)
+def test_a_rerun_with_other_settings_is_refused_rather_than_mixed(scored, tmp_path, capsys):
     (tmp_path / "distillation.json").write_text(json.dumps(dict(rows=[], settings=scored)))
     with pytest.raises(SystemExit):
         distillation.main(
