@@ -46,6 +46,7 @@ from keras_simple_diffusion.training.commands import (
 from keras_simple_diffusion.training.config import (
     ARCHITECTURE_OPTIONS,
     EVALUATION_GUIDANCE,
+    EVALUATION_REFERENCE_DRAWS,
     FIXED_MODEL,
     TrainConfig,
     parse_int_list,
@@ -410,6 +411,13 @@ def add_evaluate_parser(subparsers, parents=()):
         default=10000,
         help="real images to read at most (default %(default)s)",
     )
+    parser.add_argument(
+        "--reference-draws",
+        type=flag_type("--reference-draws", int, checks.check_positive_int),
+        default=EVALUATION_REFERENCE_DRAWS,
+        help="draws of the real sets each distance ratio averages over; 1 compares "
+        "with one pair of real sets (default %(default)s)",
+    )
     _add_sampler_options(
         parser,
         guidance_fallback=EVALUATION_GUIDANCE,
@@ -457,6 +465,7 @@ def run_evaluate(args):
             data_dir=args.data_dir,
             num_samples=args.num_samples,
             max_real=args.max_real,
+            reference_draws=args.reference_draws,
             inception_weights=args.inception_weights,
             classifier_cache=args.classifier_cache,
             report_path=report_path,

@@ -3,7 +3,11 @@
 import numpy as np
 
 from keras_simple_diffusion.evaluation.classifier import train_classifier
-from keras_simple_diffusion.evaluation.metrics import frechet_distance, kernel_inception_distance
+from keras_simple_diffusion.evaluation.metrics import (
+    draw_comparison_sets,
+    frechet_distance_ratio,
+    kernel_inception_distance,
+)
 
 # The side of the pooled-pixel feature space: coarse enough that its
 # covariance is well estimated from a few hundred images (64 numbers a
@@ -33,15 +37,10 @@ def pooled_pixel_metrics(samples, reference, real_other):
     """The FD of `samples` to `reference` in pooled pixels
     (`pixel_frechet_distance`), that of `real_other`, what a perfect
     generator would score with as many images
-    (`real_pixel_frechet_distance`), and their ratio (`pixel_fd_ratio`)."""
-    reference = pooled_pixels(reference)
-    pixel_fd = frechet_distance(pooled_pixels(samples), reference)
-    real_pixel_fd = frechet_distance(pooled_pixels(real_other), reference)
-    return {
-        "pixel_frechet_distance": pixel_fd,
-        "real_pixel_frechet_distance": real_pixel_fd,
-        "pixel_fd_ratio": pixel_fd / real_pixel_fd,
-    }
+    (`real_pixel_frechet_distance`), and their ratio (`pixel_fd_ratio`):
+    `metrics.frechet_distance_ratio` over one pair of real sets."""
+    draws = [(pooled_pixels(reference), pooled_pixels(real_other))]
+    return frechet_distance_ratio(pooled_pixels(samples), draws, prefix="pixel_")
 
 
 def evaluate_samples(
@@ -55,6 +54,7 @@ def evaluate_samples(
     kid_subset_size=1000,
     seed=0,
     other_real_images=None,
+    reference_draws=1,
 ):
     """Scores generated samples against real images with an `ImageClassifier`.
 
@@ -64,7 +64,10 @@ def evaluate_samples(
     second, disjoint set of `n` real images is compared with the same
     reference. That real-vs-real figure is what a perfect generator would
     score, and `fd_ratio` (samples-vs-real over real-vs-real) is close to 1
-    for samples as good as real data. The same holds for the KID.
+    for samples as good as real data. The same holds for the KID. Both
+    distances are averaged over `reference_draws` draws of the two real
+    sets (`metrics.draw_comparison_sets`), since one pair of real sets moves
+    the real-vs-real figure by tens of percent.
 
     The same images are also compared in a second, independent feature
     space, pixels average-pooled to 8 x 8 (`pooled_pixels`), with its own
@@ -96,15 +99,20 @@ def evaluate_samples(
         other_real_images: real images `(K, H, W, C)` compared with the
             reference for the real-vs-real figures, or None to take them
             from `real_images`.
+        reference_draws: draws of the real sets the distances average
+            over (`evaluate` takes `EVALUATION_REFERENCE_DRAWS`); 1 compares
+            with one pair of real sets. The KID's subsets are shared out
+            among the draws.
 
     Returns:
         A dict with `class_accuracy` (fraction of samples classified as their
         label; None without `sample_labels`), `real_class_accuracy` and
         `relative_class_accuracy` (None without `real_labels`),
-        `frechet_distance`,
-        `real_frechet_distance`, `fd_ratio`, `kid`, `real_kid`,
-        `pixel_frechet_distance`, `real_pixel_frechet_distance`,
-        `pixel_fd_ratio`, `num_samples`, `num_real` and `num_compared` (`n`).
+        `frechet_distance`, `real_frechet_distance`, `fd_ratio`,
+        `fd_ratio_range` (the lowest and highest ratio of one draw), `kid`,
+        `real_kid`, the same four figures in pooled pixels (`pixel_...`),
+        `num_samples`, `num_real`, `num_compared` (`n`) and
+        `reference_draws`.
 
     Example:
     >>> metrics = evaluate_samples(  # doctest: +SKIP
@@ -124,65 +132,67 @@ def evaluate_samples(
             "Need at least 2 samples and 4 real images (2 and 2 with other_real_images). "
             f"Received: {len(samples)} samples and {len(real_images)} real images"
         )
+    sample_indices, draws = draw_comparison_sets(
+        seed,
+        len(samples),
+        len(real_images),
+        num_compared,
+        reference_draws,
+        None if other_real_images is None else len(other_real_images),
+    )
     if classifier is None:
         if real_labels is None:
             raise ValueError("`real_labels` are needed to train a classifier (classifier=None).")
         classifier = train_classifier(real_images, real_labels, seed=seed, cache_path=cache_path)
-
-    rng = np.random.default_rng(seed)
-    real_order = rng.permutation(len(real_images))
-    if other_real_images is None:
-        reference_images = real_images[real_order[:num_compared]]
-        real_other_images = real_images[real_order[num_compared : 2 * num_compared]]
-    else:
-        reference_images = real_images[real_order[:num_compared]]
-        other_order = rng.permutation(len(other_real_images))[:num_compared]
-        real_other_images = other_real_images[other_order]
-    compared_samples = samples[rng.permutation(len(samples))[:num_compared]]
-    features = classifier.features(
-        np.concatenate([reference_images, real_other_images, compared_samples])
-    )
-    reference, real_other, compared = np.split(features, 3)
+    others = real_images if other_real_images is None else other_real_images
+    compared_samples = samples[sample_indices]
+    compared = classifier.features(compared_samples)
+    # Features of each draw, not its images: many draws of large images
+    # would not fit in memory.
+    feature_draws, pixel_draws = [], []
+    for reference_indices, other_indices in draws:
+        reference_images, other_images = real_images[reference_indices], others[other_indices]
+        feature_draws.append(
+            (classifier.features(reference_images), classifier.features(other_images))
+        )
+        pixel_draws.append((pooled_pixels(reference_images), pooled_pixels(other_images)))
 
     class_accuracy = real_class_accuracy = relative_class_accuracy = None
     if sample_labels is not None:
         predicted = classifier.predict_labels(samples)
         class_accuracy = float(np.mean(predicted == np.asarray(sample_labels)))
     if real_labels is not None:
-        predicted = classifier.predict_labels(reference_images)
-        real_class_accuracy = float(
-            np.mean(predicted == np.asarray(real_labels)[real_order[:num_compared]])
-        )
+        first_reference = draws[0][0]
+        predicted = classifier.predict_labels(real_images[first_reference])
+        real_class_accuracy = float(np.mean(predicted == np.asarray(real_labels)[first_reference]))
         if class_accuracy is not None and real_class_accuracy > 0:
             relative_class_accuracy = class_accuracy / real_class_accuracy
 
-    fd = frechet_distance(compared, reference)
-    real_fd = frechet_distance(real_other, reference)
+    kid_subsets = max(num_kid_subsets // reference_draws, 1)
 
-    def kid(features):
-        return kernel_inception_distance(
-            features, reference, num_kid_subsets, kid_subset_size, seed
-        )
+    def kid(features, draw):
+        return kernel_inception_distance(features, draw[0], kid_subsets, kid_subset_size, seed)
 
     return {
         "class_accuracy": class_accuracy,
         "real_class_accuracy": real_class_accuracy,
         "relative_class_accuracy": relative_class_accuracy,
-        "frechet_distance": fd,
-        "real_frechet_distance": real_fd,
-        "fd_ratio": fd / real_fd,
-        "kid": kid(compared),
-        "real_kid": kid(real_other),
-        **pooled_pixel_metrics(compared_samples, reference_images, real_other_images),
+        **frechet_distance_ratio(compared, feature_draws),
+        "kid": float(np.mean([kid(compared, draw) for draw in feature_draws])),
+        "real_kid": float(np.mean([kid(draw[1], draw) for draw in feature_draws])),
+        **frechet_distance_ratio(pooled_pixels(compared_samples), pixel_draws, prefix="pixel_"),
         "num_samples": len(samples),
         "num_real": len(real_images),
         "num_compared": num_compared,
+        "reference_draws": reference_draws,
     }
 
 
 def _format_value(value, fmt="{:.4g}"):
     if value is None:
         return "n/a"
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return " to ".join(fmt.format(v) for v in value)
     return fmt.format(value) if isinstance(value, (int, float)) else str(value)
 
 
@@ -193,16 +203,19 @@ _REPORT_LINES = (
     ("frechet_distance", "FD samples vs real", "{:.4g}"),
     ("real_frechet_distance", "FD real vs real (reference)", "{:.4g}"),
     ("fd_ratio", "FD ratio (1 = like real data)", "{:.3g}"),
+    ("fd_ratio_range", "FD ratio, range over draws", "{:.3g}"),
     ("kid", "KID samples vs real", "{:.4g}"),
     ("real_kid", "KID real vs real (reference)", "{:.4g}"),
     ("pixel_frechet_distance", "FD, pooled 8x8 pixels", "{:.4g}"),
     ("real_pixel_frechet_distance", "FD, pooled pixels, real vs real", "{:.4g}"),
     ("pixel_fd_ratio", "FD ratio, pooled pixels", "{:.3g}"),
+    ("pixel_fd_ratio_range", "FD ratio, pooled pixels, range", "{:.3g}"),
     ("top1_retrieval", "caption retrieval, top-1", "{:.2%}"),
     ("top5_retrieval", "caption retrieval, top-5", "{:.2%}"),
     ("patch_frechet_distance", "FD, 8x8 patches at full size", "{:.4g}"),
     ("real_patch_frechet_distance", "FD, patches, real vs real", "{:.4g}"),
     ("patch_fd_ratio", "FD ratio, patches", "{:.3g}"),
+    ("patch_fd_ratio_range", "FD ratio, patches, range", "{:.3g}"),
 )
 
 
@@ -224,18 +237,26 @@ def format_report(metrics):
     class accuracy                 n/a
     FD ratio (1 = like real data)  1.5
     """
-    known = {key for key, _, _ in _REPORT_LINES} | {"num_samples", "num_real", "num_compared"}
+    known = {key for key, _, _ in _REPORT_LINES} | {
+        "num_samples",
+        "num_real",
+        "num_compared",
+        "reference_draws",
+    }
     rows = []
+    draws = metrics.get("reference_draws", 1)
+    draws_note = f", averaged over {draws} draws of the real sets" if draws > 1 else ""
     if "num_compared" in metrics:
         rows.append(
             (
                 "images",
                 f"{metrics['num_samples']} samples, {metrics['num_real']} real; "
-                f"distances use {metrics['num_compared']} of each",
+                f"distances use {metrics['num_compared']} of each" + draws_note,
             )
         )
     for key, label, fmt in _REPORT_LINES:
-        if key in metrics:
+        # One draw's range is the ratio itself.
+        if key in metrics and not (key.endswith("_range") and draws == 1):
             rows.append((label, _format_value(metrics[key], fmt)))
     for key, value in metrics.items():
         if key not in known:

@@ -8,6 +8,8 @@ arrays of shape ``(num_examples, num_features)``.
 import numpy as np
 import scipy.linalg
 
+from keras_simple_diffusion.checks import check_positive_int
+
 
 def _as_features(name, features):
     features = np.asarray(features, dtype=np.float64)
@@ -121,3 +123,69 @@ def kernel_inception_distance(features_a, features_b, num_subsets=100, subset_si
         for _ in range(num_subsets)
     ]
     return float(np.mean(estimates))
+
+
+def draw_comparison_sets(seed, num_samples, num_real, count, reference_draws=1, num_other=None):
+    """Which samples and real images a distance ratio compares.
+
+    Each of `reference_draws` draws picks `count` reference images from the
+    `num_real` real images and `count` others to compare with them: from
+    the rest of those images, or from a second set of `num_other` images
+    (e.g. a training split next to a test split). The first draw and the
+    `count` compared samples are drawn as a single draw always was, so
+    `reference_draws=1` gives the figures of one pair of real sets.
+
+    Returns:
+        `(sample_indices, draws)`: `count` indices into the samples, and a
+        list of `(reference_indices, other_indices)` arrays.
+    """
+    check_positive_int("reference_draws", reference_draws)
+    rng = np.random.default_rng(seed)
+
+    def draw():
+        order = rng.permutation(num_real)
+        if num_other is None:
+            return order[:count], order[count : 2 * count]
+        return order[:count], rng.permutation(num_other)[:count]
+
+    first = draw()
+    sample_indices = rng.permutation(num_samples)[:count]
+    return sample_indices, [first] + [draw() for _ in range(reference_draws - 1)]
+
+
+def frechet_distance_ratio(compared, draws, prefix=""):
+    """The Frechet distance of `compared` features to real ones, over the
+    real-vs-real distance of the same images, averaged over draws of the
+    real sets.
+
+    Args:
+        compared: features of the samples.
+        draws: `(reference, other)` feature pairs of real images.
+        prefix: what the keys start with ("pixel_", "patch_").
+
+    Returns:
+        `{prefix}frechet_distance` (the mean distance of `compared` to each
+        reference), `real_{prefix}frechet_distance` (the mean distance of
+        each `other` to its reference: what a perfect generator scores),
+        `{prefix}fd_ratio` (their ratio, 1 = as close as real images) and
+        `{prefix}fd_ratio_range` (the lowest and highest ratio of one draw).
+
+    Example:
+    >>> rng = np.random.default_rng(0)
+    >>> real = [(rng.normal(size=(200, 3)), rng.normal(size=(200, 3))) for _ in range(4)]
+    >>> ratio = frechet_distance_ratio(rng.normal(size=(200, 3)) + 1.0, real)["fd_ratio"]
+    >>> bool(ratio > 5)
+    True
+    """
+    sample_distances, real_distances = [], []
+    for reference, other in draws:
+        sample_distances.append(frechet_distance(compared, reference))
+        real_distances.append(frechet_distance(other, reference))
+    sample_distance, real_distance = np.mean(sample_distances), np.mean(real_distances)
+    ratios = np.divide(sample_distances, real_distances)
+    return {
+        f"{prefix}frechet_distance": float(sample_distance),
+        f"real_{prefix}frechet_distance": float(real_distance),
+        f"{prefix}fd_ratio": float(sample_distance / real_distance),
+        f"{prefix}fd_ratio_range": [float(ratios.min()), float(ratios.max())],
+    }

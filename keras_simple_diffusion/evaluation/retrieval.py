@@ -11,8 +11,11 @@ its real-vs-real figure, judge the set as a whole: pooled 8 x 8 pixels
 
 import numpy as np
 
-from keras_simple_diffusion.evaluation.evaluate import pooled_pixel_metrics, pooled_pixels
-from keras_simple_diffusion.evaluation.metrics import frechet_distance
+from keras_simple_diffusion.evaluation.evaluate import pooled_pixels
+from keras_simple_diffusion.evaluation.metrics import (
+    draw_comparison_sets,
+    frechet_distance_ratio,
+)
 
 RETRIEVAL_POOL_SIZE = 16
 PATCH_SIZE = 8
@@ -77,27 +80,16 @@ def random_patches(images, seed, size=PATCH_SIZE, per_image=PATCHES_PER_IMAGE):
     return patches.reshape(count * per_image, size * size * channels)
 
 
-def patch_metrics(samples, reference, real_other, seed=0):
-    """The Frechet distance of full-resolution patches of `samples` to those
-    of `reference`, that of `real_other`, and their ratio (`patch_fd_ratio`,
-    1 = as close as other real images)."""
-    reference_patches = random_patches(reference, seed)
-    patch_fd = frechet_distance(random_patches(samples, seed + 1), reference_patches)
-    real_patch_fd = frechet_distance(random_patches(real_other, seed + 2), reference_patches)
-    return {
-        "patch_frechet_distance": patch_fd,
-        "real_patch_frechet_distance": real_patch_fd,
-        "patch_fd_ratio": patch_fd / real_patch_fd,
-    }
-
-
-def distance_metrics(samples, real_images, seed=0):
+def distance_metrics(samples, real_images, seed=0, reference_draws=1):
     """The two distance ratios of `samples` (pooled pixels and full-resolution
     patches), whatever drew them: captioned or unconditional samples.
 
     They compare `n = min(len(samples), len(real_images) // 2)` samples with
     `n` real images, next to `n` other real images compared with the same
-    `n`: the real-vs-real figure a perfect generator scores.
+    `n`: the real-vs-real figure a perfect generator scores. Both distances
+    are averaged over `reference_draws` draws of the two real sets
+    (`metrics.draw_comparison_sets`; `metrics.frechet_distance_ratio` gives
+    the keys).
     """
     samples = np.asarray(samples, dtype="float32")
     real_images = np.asarray(real_images, dtype="float32")
@@ -106,21 +98,27 @@ def distance_metrics(samples, real_images, seed=0):
         raise ValueError(
             f"Need at least 2 samples and 4 real images; got {len(samples)} and {len(real_images)}."
         )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_images))
-    reference, real_other = real_images[order[:count]], real_images[order[count : 2 * count]]
-    compared = samples[rng.permutation(len(samples))[:count]]
+    sample_indices, draws = draw_comparison_sets(
+        seed, len(samples), len(real_images), count, reference_draws
+    )
+    compared = samples[sample_indices]
+    pixel_draws, patch_draws = [], []
+    for reference_indices, other_indices in draws:
+        reference, other = real_images[reference_indices], real_images[other_indices]
+        pixel_draws.append((pooled_pixels(reference), pooled_pixels(other)))
+        patch_draws.append((random_patches(reference, seed), random_patches(other, seed + 2)))
     return {
-        **pooled_pixel_metrics(compared, reference, real_other),
-        **patch_metrics(compared, reference, real_other, seed),
+        **frechet_distance_ratio(pooled_pixels(compared), pixel_draws, prefix="pixel_"),
+        **frechet_distance_ratio(random_patches(compared, seed + 1), patch_draws, prefix="patch_"),
         "num_samples": len(samples),
         "num_real": len(real_images),
         "num_compared": count,
+        "reference_draws": reference_draws,
     }
 
 
-def evaluate_captioned_samples(samples, caption_indices, real_images, seed=0):
+def evaluate_captioned_samples(samples, caption_indices, real_images, seed=0, reference_draws=1):
     """Caption retrieval and the two distance ratios (`distance_metrics`) of
     samples drawn from the captions of `real_images`."""
-    metrics = distance_metrics(samples, real_images, seed)
+    metrics = distance_metrics(samples, real_images, seed, reference_draws)
     return {**caption_retrieval(samples, caption_indices, real_images), **metrics}

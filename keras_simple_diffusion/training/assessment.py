@@ -18,6 +18,7 @@ from keras_simple_diffusion.training import runs
 from keras_simple_diffusion.training.config import (
     DISTILL_CONFIG_FILE,
     EVALUATION_GUIDANCE,
+    EVALUATION_REFERENCE_DRAWS,
     DistillConfig,
     TrainConfig,
 )
@@ -126,7 +127,17 @@ def reference_data(source, image_size, channels, data_dir, max_real, folder_opti
     return (images, labels), held_out, info
 
 
-def score_samples(samples, sample_labels, source, real, held_out, info, classifier_cache=None):
+def score_samples(
+    samples,
+    sample_labels,
+    source,
+    real,
+    held_out,
+    info,
+    classifier_cache=None,
+    reference_draws=1,
+    seed=0,
+):
     """The classifier's metrics of `samples` (`evaluation.evaluate_samples`)
     against the real images of `reference_data`, whatever made the samples:
     this package's models, or another program's (the benchmarks' peers).
@@ -135,7 +146,9 @@ def score_samples(samples, sample_labels, source, real, held_out, info, classifi
     (`held_out`), the samples are compared with it, the training images are
     the real-vs-real baseline and the classifier's accuracy on real images
     is read on the test split; otherwise everything comes from `real`.
-    `sample_labels` None scores unconditional samples (no accuracy)."""
+    `sample_labels` None scores unconditional samples (no accuracy);
+    `reference_draws` and `seed` (of the real sets' draws) are
+    `evaluate_samples`'."""
     real_images, real_labels = real
     if real_labels is None:
         return {"classifier_metrics": f"skipped: dataset {source!r} has no labels"}
@@ -148,7 +161,13 @@ def score_samples(samples, sample_labels, source, real, held_out, info, classifi
     )
     if held_out is None:
         return evaluation.evaluate_samples(
-            samples, sample_labels, real_images, real_labels, classifier=classifier
+            samples,
+            sample_labels,
+            real_images,
+            real_labels,
+            classifier=classifier,
+            seed=seed,
+            reference_draws=reference_draws,
         )
     test_images, test_labels = held_out
     metrics = evaluation.evaluate_samples(
@@ -158,6 +177,8 @@ def score_samples(samples, sample_labels, source, real, held_out, info, classifi
         test_labels,
         classifier=classifier,
         other_real_images=real_images,
+        seed=seed,
+        reference_draws=reference_draws,
     )
     return {**metrics, "reference": "test split; real-vs-real: training split"}
 
@@ -180,6 +201,7 @@ def evaluate_checkpoint(
     progress=None,
     spacing=None,
     guidance_interval=None,
+    reference_draws=EVALUATION_REFERENCE_DRAWS,
 ):
     """Generates samples from `model` and measures them against real data.
 
@@ -210,6 +232,8 @@ def evaluate_checkpoint(
             images and the metrics (`plots.save_report`), or None.
         progress: called with the name of each phase as it begins (e.g.
             `keras_simple_diffusion.progress.Progress.begin`), or None.
+        reference_draws: draws of the real sets that each distance ratio
+            averages over (`evaluation.evaluate_samples`).
 
     A model of the emoji conditioned on their names (captions, or each
     emoji as its class) is scored by `evaluate_caption_retrieval` instead;
@@ -238,6 +262,7 @@ def evaluate_checkpoint(
             _settings(steps, sampler, spacing, guidance, guidance_interval, seed),
             batch_size,
             report_path,
+            reference_draws,
         )
     if model.text_encoder is not None:
         return evaluate_prompt_adherence(
@@ -289,7 +314,9 @@ def evaluate_checkpoint(
         batch_size=batch_size,
     )
     begin("classifier features and distances")
-    metrics = score_samples(samples, sample_labels, source, real, held_out, info, classifier_cache)
+    metrics = score_samples(
+        samples, sample_labels, source, real, held_out, info, classifier_cache, reference_draws
+    )
     real_images, real_labels = held_out or real
     if inception_weights:
         if not os.path.isfile(inception_weights):
@@ -387,13 +414,21 @@ def is_emoji_by_name(model, source):
 
 
 def evaluate_caption_retrieval(
-    model, source, data_dir, num_samples, settings, batch_size=None, report_path=None
+    model,
+    source,
+    data_dir,
+    num_samples,
+    settings,
+    batch_size=None,
+    report_path=None,
+    reference_draws=EVALUATION_REFERENCE_DRAWS,
 ):
     """Caption retrieval and two distance ratios (`evaluation.retrieval`) of
     a model of a captioned set held in memory (the emoji): `num_samples`
     samples from the captions of real images, or from their classes when
     each image is its own class ("emoji:name"), taken in a seeded order
-    (`retrieval.caption_sample_indices`).
+    (`retrieval.caption_sample_indices`). The distance ratios average over
+    `reference_draws` draws of the real sets (`retrieval.distance_metrics`).
 
     Returns:
         `(metrics, report)`, as `evaluate_checkpoint`.
@@ -418,7 +453,7 @@ def evaluate_caption_retrieval(
         batch_size=batch_size,
     )
     metrics = retrieval.evaluate_captioned_samples(
-        samples, indices, info.images, seed=settings["seed"]
+        samples, indices, info.images, settings["seed"], reference_draws
     )
     report = evaluation.format_report(metrics)
     if report_path:

@@ -61,6 +61,11 @@ DEFAULT_GUIDANCE = 1.0
 # The weight `evaluate` judges a model at that was saved without one of its
 # own (`sample` draws those unguided, as `generate` does).
 EVALUATION_GUIDANCE = 1.0
+# How many draws of the real sets `evaluate` averages each distance ratio
+# over: one pair of 500 real emoji puts the real-vs-real patch distance
+# anywhere from 0.13 to 0.39, with the seed alone
+# (benchmarks/results/fd_reference/).
+EVALUATION_REFERENCE_DRAWS = 16
 # The guidance interval that a run's model samples with, by source: on
 # Fashion-MNIST, guidance over the whole of the default schedule made the
 # samples brighter than real clothing (FD ratio 3.3 in pooled pixels), and

@@ -114,6 +114,9 @@ def test_bad_flag_value_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit):
         main(["sample", "--checkpoint", "x", "--guidance-interval", "low", "3"])
     assert "--guidance-interval: expected a number or none; got 'low'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--checkpoint", "x", "--reference-draws", "0"])
+    assert "`--reference-draws` must be at least 1" in capsys.readouterr().err
 
 
 def test_distribution_flags_are_wired(tmp_path, capsys):

@@ -100,6 +100,12 @@ def test_evaluate_real_held_out_images_scores_like_real_data(digits_split, digit
     report = format_report(metrics)
     assert "class accuracy" in report and "FD ratio" in report and "pooled pixels" in report
     assert len(report.splitlines()) == 12
+    averaged = format_report({**metrics, "reference_draws": 4, "fd_ratio_range": [0.5, 1.25]})
+    assert "averaged over 4 draws of the real sets" in averaged
+    assert any(
+        line.startswith("FD ratio, range over draws") and line.endswith("  0.5 to 1.25")
+        for line in averaged.splitlines()
+    )
 
 
 @on_one_backend
@@ -127,6 +133,22 @@ def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
     )
     # Real test images scored as samples against a held-out reference.
     assert metrics["fd_ratio"] < 2.0 and metrics["pixel_fd_ratio"] < 2.0, metrics
+    averaged = evaluate_samples(
+        images[:100],
+        labels[:100],
+        images[100:],
+        labels[100:],
+        classifier=digits_classifier,
+        num_kid_subsets=10,
+        other_real_images=train_images[:150],
+        reference_draws=4,
+    )
+    assert averaged["reference_draws"] == 4
+    # The one draw above is the first of the four; accuracy is read on it.
+    assert averaged["real_class_accuracy"] == metrics["real_class_accuracy"]
+    for space in ("fd_ratio", "pixel_fd_ratio"):
+        low, high = averaged[f"{space}_range"]
+        assert low <= metrics[space] <= high and low < high, (space, averaged)
     few = evaluate_samples(
         images[:100],
         None,

@@ -2,6 +2,10 @@ import numpy as np
 import pytest
 
 from keras_simple_diffusion.evaluation import frechet_distance, kernel_inception_distance
+from keras_simple_diffusion.evaluation.metrics import (
+    draw_comparison_sets,
+    frechet_distance_ratio,
+)
 
 
 def _with_exact_moments(rng, num, mean, cov):
@@ -90,3 +94,42 @@ def test_kid_near_zero_for_same_distribution_and_positive_when_shifted():
     assert kernel_inception_distance(a[:50], b, subset_size=1000, seed=1) == pytest.approx(
         kernel_inception_distance(a[:50], b, subset_size=50, seed=1)
     )
+
+
+def test_a_distance_ratio_averages_each_distance_over_the_draws():
+    rng = np.random.default_rng(2)
+    compared = rng.normal(size=(60, 3)) + 0.5
+    draws = [(rng.normal(size=(60, 3)), rng.normal(size=(60, 3))) for _ in range(3)]
+    sample = [frechet_distance(compared, reference) for reference, _ in draws]
+    real = [frechet_distance(other, reference) for reference, other in draws]
+    ratios = np.divide(sample, real)
+    metrics = frechet_distance_ratio(compared, draws, prefix="pixel_")
+    assert metrics == {
+        "pixel_frechet_distance": pytest.approx(np.mean(sample)),
+        "real_pixel_frechet_distance": pytest.approx(np.mean(real)),
+        "pixel_fd_ratio": pytest.approx(np.mean(sample) / np.mean(real)),
+        "pixel_fd_ratio_range": [pytest.approx(ratios.min()), pytest.approx(ratios.max())],
+    }
+    # The ratio of the means, not the mean of the ratios.
+    assert metrics["pixel_fd_ratio"] != pytest.approx(np.mean(ratios))
+
+
+def test_each_draw_compares_disjoint_real_sets_and_the_first_is_the_single_draw():
+    samples, draws = draw_comparison_sets(seed=5, num_samples=30, num_real=50, count=20)
+    many_samples, many = draw_comparison_sets(5, 30, 50, 20, reference_draws=4)
+    assert len(draws) == 1 and len(many) == 4 and len(samples) == 20
+    np.testing.assert_array_equal(many_samples, samples)
+    np.testing.assert_array_equal(many[0][0], draws[0][0])
+    np.testing.assert_array_equal(many[0][1], draws[0][1])
+    for reference, other in many:
+        assert len(reference) == len(other) == 20 and not set(reference) & set(other)
+    assert len({tuple(reference) for reference, _ in many}) == 4
+    # From a second set of images (a training split beside a test split).
+    _, split = draw_comparison_sets(5, 30, 50, 20, reference_draws=2, num_other=25)
+    assert all(other.max() < 25 and len(set(other)) == 20 for _, other in split)
+
+
+@pytest.mark.parametrize("draws", [0, -1, 2.0, True])
+def test_reference_draws_must_be_a_positive_integer(draws):
+    with pytest.raises(ValueError, match="`reference_draws` must be"):
+        draw_comparison_sets(0, 10, 20, 5, reference_draws=draws)

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
+from keras_simple_diffusion.evaluation.evaluate import pooled_pixels
+from keras_simple_diffusion.evaluation.metrics import frechet_distance
 from keras_simple_diffusion.evaluation.retrieval import (
     caption_retrieval,
     caption_sample_indices,
+    distance_metrics,
     evaluate_captioned_samples,
     random_patches,
 )
@@ -71,3 +74,47 @@ def test_real_images_of_the_report_follow_the_samples_labels():
     np.testing.assert_array_equal(real_labels[picked], [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
     # Each class's real images in turn, then again from the first.
     np.testing.assert_array_equal(picked, [1, 2, 0, 3, 5, 4, 6, 2, 0, 1])
+
+
+@pytest.fixture(scope="module")
+def mixed_images():
+    """A set like the emoji: mostly flat images, a few of sharp noise, so
+    that which ones a real set holds moves its patch statistics."""
+    rng = np.random.default_rng(3)
+    flat = np.repeat(np.repeat(rng.uniform(-1, 1, (190, 2, 2, 1)), 8, axis=1), 8, axis=2)
+    sharp = rng.uniform(-1, 1, (10, 16, 16, 1))
+    return np.concatenate([flat, sharp]).astype("float32")[rng.permutation(200)]
+
+
+def test_one_draw_compares_the_seeds_first_split_of_the_real_images(mixed_images):
+    samples = mixed_images[::-1][:60]
+    metrics = distance_metrics(samples, mixed_images, seed=4, reference_draws=1)
+    rng = np.random.default_rng(4)
+    order = rng.permutation(200)
+    reference, other = mixed_images[order[:60]], mixed_images[order[60:120]]
+    compared = samples[rng.permutation(60)]
+    assert metrics["real_pixel_frechet_distance"] == pytest.approx(
+        frechet_distance(pooled_pixels(other), pooled_pixels(reference))
+    )
+    assert metrics["patch_frechet_distance"] == pytest.approx(
+        frechet_distance(random_patches(compared, 5), random_patches(reference, 4))
+    )
+    assert metrics["patch_fd_ratio_range"] == [metrics["patch_fd_ratio"]] * 2
+    assert metrics["reference_draws"] == 1
+
+
+def test_more_draws_steady_the_ratio_against_the_draw_of_the_real_sets(mixed_images):
+    samples = mixed_images[::-1][:60]
+
+    def over_seeds(draws):
+        metrics = [distance_metrics(samples, mixed_images, seed, draws) for seed in range(6)]
+        return (
+            np.array([m["patch_fd_ratio"] for m in metrics]),
+            np.array([m["real_patch_frechet_distance"] for m in metrics]),
+        )
+
+    (one_ratio, one_real), (many_ratio, many_real) = over_seeds(1), over_seeds(8)
+    assert np.std(many_ratio) < 0.5 * np.std(one_ratio), (one_ratio, many_ratio)
+    assert np.std(many_real) < 0.5 * np.std(one_real), (one_real, many_real)
+    ranges = [distance_metrics(samples, mixed_images, 0, 8)["patch_fd_ratio_range"]]
+    assert ranges[0][0] < many_ratio[0] < ranges[0][1]
