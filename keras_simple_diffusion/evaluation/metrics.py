@@ -132,8 +132,8 @@ def draw_comparison_sets(seed, num_samples, num_real, count, reference_draws=1, 
     `num_real` real images and `count` others to compare with them: from
     the rest of those images, or from a second set of `num_other` images
     (e.g. a training split next to a test split). The first draw and the
-    `count` compared samples are drawn as a single draw always was, so
-    `reference_draws=1` gives the figures of one pair of real sets.
+    `count` compared samples do not depend on `reference_draws`: more
+    draws add pairs to the one pair that `reference_draws=1` compares.
 
     Returns:
         `(sample_indices, draws)`: `count` indices into the samples, and a

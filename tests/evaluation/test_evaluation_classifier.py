@@ -113,15 +113,16 @@ def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
     digits_split, digits_classifier
 ):
     (train_images, _), (images, labels) = digits_split
-    metrics = evaluate_samples(
-        images[:100],
-        labels[:100],
-        images[100:],
-        labels[100:],
+    arguments = dict(
+        samples=images[:100],
+        sample_labels=labels[:100],
+        real_images=images[100:],
+        real_labels=labels[100:],
         classifier=digits_classifier,
         num_kid_subsets=10,
         other_real_images=train_images[:150],
     )
+    metrics = evaluate_samples(**arguments)
     # n is capped by the samples, the reference and the other real images.
     assert metrics["num_compared"] == 100
     predicted = digits_classifier.predict_labels(images[100:])
@@ -133,16 +134,7 @@ def test_a_held_out_reference_gives_real_accuracy_and_a_train_baseline(
     )
     # Real test images scored as samples against a held-out reference.
     assert metrics["fd_ratio"] < 2.0 and metrics["pixel_fd_ratio"] < 2.0, metrics
-    averaged = evaluate_samples(
-        images[:100],
-        labels[:100],
-        images[100:],
-        labels[100:],
-        classifier=digits_classifier,
-        num_kid_subsets=10,
-        other_real_images=train_images[:150],
-        reference_draws=4,
-    )
+    averaged = evaluate_samples(**arguments, reference_draws=4)
     assert averaged["reference_draws"] == 4
     # The one draw above is the first of the four; accuracy is read on it.
     assert averaged["real_class_accuracy"] == metrics["real_class_accuracy"]
