@@ -172,8 +172,6 @@ def main(argv=None):
     )
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    from keras_simple_diffusion import files
-
     scorers = {
         "emoji64": lambda: emoji_scorer(64, 500),
         "emoji128": lambda: emoji_scorer(128, 500),
@@ -183,7 +181,6 @@ def main(argv=None):
     rows = [
         row for name in args.sets for row in measure(name, scorers[name](), args.seeds, args.draws)
     ]
-    os.makedirs(args.out, exist_ok=True)
     result = dict(
         command="python -m benchmarks.fd_reference " + " ".join(argv or sys.argv[1:]),
         rows=rows,
@@ -191,11 +188,8 @@ def main(argv=None):
         load_end=list(os.getloadavg()),
         machine=common.machine_info(),
     )
-    files.write_json(os.path.join(args.out, "fd_reference.json"), result)
-    with open(os.path.join(args.out, "fd_reference.md"), "w") as file:
-        file.write(table(rows, args.seeds))
+    common.save_results(args.out, "fd_reference", result, table(rows, args.seeds))
     plot(rows, os.path.join(args.out, "fd_reference.png"))
-    print(table(rows, args.seeds))
     print(f"Wrote {args.out}")
 
 
