@@ -30,12 +30,17 @@ SPACES = {
 def emoji_scorer(image_size, count):
     """`score(sample_seed, seed, draws)` of `count` real emoji (drawn with
     `sample_seed`) as a generator's samples."""
+    from keras_simple_diffusion.data import load_dataset
+
+    return images_scorer(load_dataset("emoji", image_size=image_size, shuffle=False).images, count)
+
+
+def images_scorer(images, count):
+    """`score(sample_seed, seed, draws)` of `count` of `images` (drawn with
+    `sample_seed`) as a generator's samples, in the emoji's two spaces."""
     import numpy as np
 
-    from keras_simple_diffusion.data import load_dataset
     from keras_simple_diffusion.evaluation.retrieval import distance_metrics
-
-    images = load_dataset("emoji", image_size=image_size, shuffle=False).images
 
     def score(sample_seed, seed, draws):
         samples = images[np.random.default_rng(sample_seed).permutation(len(images))[:count]]
