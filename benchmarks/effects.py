@@ -175,9 +175,11 @@ def peer_of(variant):
     return VARIANTS[variant].config.get("peer")
 
 
-def check_budget_and_scoring(budget_min, every_min, eval_samples):
+def check_budget_and_scoring(budget_min, every_min, eval_samples, reference_draws):
     if eval_samples < 0:
         raise ValueError(f"--eval-samples must be 0 (train only) or more; got {eval_samples}.")
+    if reference_draws < 1:
+        raise ValueError(f"--reference-draws must be 1 or more; got {reference_draws}.")
     if not budget_min > 0 or not every_min > 0:
         raise ValueError(
             f"--budget-min and --every-min must be positive; got {budget_min} and {every_min}."
@@ -397,11 +399,14 @@ def _score_peer(args, path):
     samples = sample_peer(
         peer_of(args.variant), path, labels, args.eval_samples, seed=0, steps=args.eval_steps
     )
+    draws = args.reference_draws
     if captioned and labels is not None:
-        return retrieval.evaluate_captioned_samples(samples, labels, real[0])
+        return retrieval.evaluate_captioned_samples(samples, labels, real[0], reference_draws=draws)
     if captioned:
-        return retrieval.distance_metrics(samples, real[0])
-    return score_samples(samples, labels, base["dataset"], real, held_out, info)
+        return retrieval.distance_metrics(samples, real[0], reference_draws=draws)
+    return score_samples(
+        samples, labels, base["dataset"], real, held_out, info, reference_draws=draws
+    )
 
 
 def _score_worker(args):
@@ -432,6 +437,7 @@ def _score_worker(args):
                 sampler="ancestral",
                 guidance=0.0,
                 seed=0,
+                reference_draws=args.reference_draws,
             )
         metrics.update(entry, scoring_seconds=time.perf_counter() - start)
         scores[name] = metrics
@@ -466,6 +472,8 @@ def _run_worker(phase, args, variant, seed):
         str(args.eval_steps),
         "--calibration-steps",
         str(args.calibration_steps),
+        "--reference-draws",
+        str(args.reference_draws),
         "--out",
         args.out,
     ]
@@ -540,6 +548,8 @@ def collect(out, study):
                     peak_rss_gib=state["peak_rss_gib"],
                     load=[state["load_start"][0], state["load_end"][0]],
                     machine=machine_name(state.get("machine")),
+                    # Scores written before the key existed compared one pair.
+                    reference_draws=metrics.get("reference_draws", 1) if scored else None,
                     **{key: metrics.get(key) for key in REPORTED},
                 )
             )
@@ -652,6 +662,19 @@ def plot(records, path, scores=CLASSIFIER_SCORES):
     plt.close(figure)
 
 
+def draws_line(records):
+    """How many draws of the real sets the scored rows' ratios average over."""
+    counts = sorted({r["reference_draws"] for r in records if r["scored"]})
+    if len(counts) > 1:
+        return (
+            f"Distance ratios over {' or '.join(map(str, counts))} draws of the real sets: "
+            "compare only rows of one count."
+        )
+    if counts == [1]:
+        return "Distance ratios over one pair of real sets."
+    return f"Distance ratios over {counts[0]} draws of the real sets." if counts else ""
+
+
 def write_report(out, study):
     """`<out>/<study>.json`, `.md` and `.png` from what is on disk."""
     records = collect(out, study)
@@ -663,7 +686,8 @@ def write_report(out, study):
     unscored = f" and {len(records) - scored} trained, not scored" if scored < len(records) else ""
     header = (
         f"Study {study!r}: {scored} scored checkpoints{unscored}. {machines_line(records)}; "
-        f"1-minute load during training {min(loads):.1f}-{max(loads):.1f}.\n\n"
+        f"1-minute load during training {min(loads):.1f}-{max(loads):.1f}. "
+        f"{draws_line(records)}\n\n"
     )
     with open(os.path.join(out, f"{study}.md"), "w") as file:
         file.write(header + markdown_table(summary_rows(records, study_scores(study))))
@@ -686,6 +710,14 @@ def build_parser():
         "that measures time and memory only (default %(default)s)",
     )
     parser.add_argument("--eval-steps", type=int, default=128, help="ancestral sampler steps")
+    parser.add_argument(
+        "--reference-draws",
+        type=int,
+        default=1,
+        help="draws of the real sets that each distance ratio averages over; 1 (one pair, "
+        "as every committed row was scored) keeps new rows comparable with them "
+        "(evaluate's default is 16)",
+    )
     parser.add_argument("--calibration-steps", type=int, default=5)
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--out", default=DEFAULT_OUT)
@@ -708,7 +740,9 @@ def main(argv=None):
         if args.report_only:
             write_report(args.out, args.study)
             return 0
-        check_budget_and_scoring(args.budget_min, args.every_min, args.eval_samples)
+        check_budget_and_scoring(
+            args.budget_min, args.every_min, args.eval_samples, args.reference_draws
+        )
         if args.worker:
             args.variant, args.seed = variants[0], args.seeds[0]
             (_train_worker if args.worker == "train" else _score_worker)(args)

@@ -55,6 +55,8 @@ def test_a_budget_too_short_for_one_checkpoint_is_refused(capsys):
     assert "Unknown variant or group 'warp-drive'" in capsys.readouterr().err
     assert effects.main(["--eval-samples", "-1"]) == 2
     assert "--eval-samples must be 0 (train only) or more" in capsys.readouterr().err
+    assert effects.main(["--reference-draws", "0"]) == 2
+    assert "--reference-draws must be 1 or more; got 0." in capsys.readouterr().err
 
 
 CLASSIFIER_METRICS = dict(class_accuracy=0.9, kid=0.01)
@@ -116,6 +118,21 @@ def test_the_report_pools_seeds_of_each_variants_last_checkpoint(tmp_path):
     assert {record["machine"] for record in saved["records"]} == {"Test CPU, 2 cores"}
 
 
+def test_the_report_says_how_many_draws_of_the_real_sets_its_ratios_average(tmp_path):
+    out = str(tmp_path)
+    _fake_variant(out, "base", 0, [1.0], [3.0])  # scored before the key: one pair
+    effects.write_report(out, "tiny")
+    header = open(os.path.join(out, "tiny.md")).readline()
+    assert header.rstrip().endswith("Distance ratios over one pair of real sets.")
+    _fake_variant(
+        out, "unet", 0, [1.0], [4.0], metrics=dict(CLASSIFIER_METRICS, reference_draws=16)
+    )
+    records = effects.write_report(out, "tiny")
+    assert {(r["variant"], r["reference_draws"]) for r in records} == {("base", 1), ("unet", 16)}
+    header = open(os.path.join(out, "tiny.md")).readline()
+    assert "over 1 or 16 draws of the real sets: compare only rows of one count." in header
+
+
 def test_the_report_names_each_machine_with_the_variants_trained_on_it(tmp_path):
     out = str(tmp_path)
     other = dict(cpu_model="Other CPU", usable_cores=4)
@@ -166,10 +183,12 @@ def test_a_peer_on_the_emoji_is_judged_as_the_package_is(monkeypatch, kind):
         return shuffled[:num_images] if labels is None else images[labels]
 
     monkeypatch.setattr(peer_training, "sample_peer", real_emoji)
-    args = effects.build_parser().parse_args(["--study", "emoji64", "--eval-samples", "200"])
+    argv = ["--study", "emoji64", "--eval-samples", "200", "--reference-draws", "2"]
+    args = effects.build_parser().parse_args(argv)
     args.variant = f"peer-{kind}"
     metrics = effects._score_peer(args, "unused.pt")
     assert "class_accuracy" not in metrics and metrics["num_compared"] == 200
+    assert metrics["reference_draws"] == 2
     assert metrics["pixel_fd_ratio"] < 2 and metrics["patch_fd_ratio"] < 2
     if kind == "lucidrains":
         assert asked == [None] and "top1_retrieval" not in metrics
@@ -272,6 +291,7 @@ def test_a_tiny_study_trains_scores_and_reports(tmp_path):
     assert {r["variant"] for r in records} == variants
     for record in records:
         assert record["fd_ratio"] > 0 and record["pixel_fd_ratio"] > 0
+        assert record["reference_draws"] == 1  # the harness's default, for every kind of row
         assert 0.0 <= record["class_accuracy"] <= 1.0
     for variant in variants:
         minutes = [r["minutes"] for r in records if r["variant"] == variant]
